@@ -1,0 +1,1 @@
+//! codex-automation (work in progress).

@@ -1,0 +1,1 @@
+//! codex-flow (work in progress).

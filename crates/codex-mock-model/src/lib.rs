@@ -1,0 +1,1 @@
+//! codex-mock-model (work in progress).

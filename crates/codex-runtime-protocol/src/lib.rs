@@ -1,0 +1,1 @@
+//! codex-runtime-protocol (work in progress).

@@ -1,0 +1,1 @@
+//! codex-runtime (work in progress).

@@ -1,0 +1,1 @@
+//! codex-test-support (work in progress).
