@@ -1,0 +1,153 @@
+//! Turning a [`Reply`] into what the server sends: a [`Plan`] of SSE steps or an HTTP error.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::{instance_from_schema, sse, Reply};
+
+/// One step of a streamed reply.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Step {
+    /// Send this event.
+    Event(Value),
+    /// Wait before the next step.
+    Sleep(Duration),
+    /// Hold the stream open (keepalives) until a stall is released.
+    Stall,
+}
+
+/// What the server answers to one `POST /v1/responses`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Plan {
+    /// A `200 text/event-stream` response.
+    Stream(Vec<Step>),
+    /// A plain JSON error response.
+    Error { status: u16, body: Value },
+}
+
+/// Builds the plan of `reply` for the `number`-th (1-based) responses request `request`.
+pub(crate) fn plan(reply: &Reply, number: u64, request: &Value) -> Plan {
+    let response_id = format!("resp_{number}");
+    let msg_id = format!("msg_{number}");
+    let call_id = format!("call_{number}");
+    let input_tokens = approx_tokens(&request.to_string());
+    let mut steps = vec![Step::Event(sse::created(&response_id))];
+    let output: String = match reply {
+        Reply::Text { text } => {
+            steps.push(Step::Event(sse::message_done(&msg_id, text)));
+            text.clone()
+        }
+        Reply::Deltas { deltas } => {
+            push_deltas(&mut steps, &msg_id, deltas, None);
+            deltas.concat()
+        }
+        Reply::Slow { deltas, delay_ms } => {
+            push_deltas(&mut steps, &msg_id, deltas, Some(Duration::from_millis(*delay_ms)));
+            deltas.concat()
+        }
+        Reply::Reasoning { summary, text } => {
+            let reasoning_id = format!("rs_{number}");
+            steps.push(Step::Event(sse::reasoning_added(&reasoning_id)));
+            for (index, part) in summary.iter().enumerate() {
+                steps.push(Step::Event(sse::reasoning_summary_delta(&reasoning_id, index, part)));
+            }
+            steps.push(Step::Event(sse::reasoning_done(&reasoning_id, summary)));
+            steps.push(Step::Event(sse::message_done(&msg_id, text)));
+            format!("{}{text}", summary.concat())
+        }
+        Reply::Shell {
+            cmd,
+            escalation_justification,
+        } => {
+            let mut arguments = json!({"cmd": cmd});
+            if let Some(justification) = escalation_justification {
+                arguments["sandbox_permissions"] = json!("require_escalated");
+                arguments["justification"] = json!(justification);
+            }
+            function_call(&mut steps, &call_id, "exec_command", &arguments)
+        }
+        Reply::ApplyPatch { patch } => {
+            let arguments = json!({"cmd": Reply::apply_patch_command(patch)});
+            function_call(&mut steps, &call_id, "exec_command", &arguments)
+        }
+        Reply::RequestUserInput { questions } => {
+            let arguments = json!({"questions": questions});
+            function_call(&mut steps, &call_id, "request_user_input", &arguments)
+        }
+        Reply::FunctionCall { name, arguments } => function_call(&mut steps, &call_id, name, arguments),
+        Reply::Json { value } => {
+            let text = value.to_string();
+            steps.push(Step::Event(sse::message_done(&msg_id, &text)));
+            text
+        }
+        Reply::JsonFromSchema => {
+            let Some(schema) = request.pointer("/text/format/schema") else {
+                return failure(format!(
+                    "mock model: request #{number} has no text.format.schema, so json_from_schema cannot answer it"
+                ));
+            };
+            let value = match instance_from_schema(schema) {
+                Ok(value) => value,
+                Err(err) => return failure(format!("{err} (request #{number})")),
+            };
+            let text = value.to_string();
+            steps.push(Step::Event(sse::message_done(&msg_id, &text)));
+            text
+        }
+        Reply::Stall { prefix_deltas } => {
+            steps.push(Step::Event(sse::message_added(&msg_id)));
+            for delta in prefix_deltas {
+                steps.push(Step::Event(sse::text_delta(&msg_id, delta)));
+            }
+            steps.push(Step::Stall);
+            let text = prefix_deltas.concat();
+            steps.push(Step::Event(sse::message_done(&msg_id, &text)));
+            text
+        }
+        Reply::HttpError { status, body } => {
+            let body = body.clone().unwrap_or_else(|| {
+                sse::error_body(&format!("mock model: scripted HTTP {status}"), "mock_http_error")
+            });
+            return Plan::Error {
+                status: *status,
+                body,
+            };
+        }
+    };
+    steps.push(Step::Event(sse::completed(
+        &response_id,
+        input_tokens,
+        approx_tokens(&output),
+    )));
+    Plan::Stream(steps)
+}
+
+fn push_deltas(steps: &mut Vec<Step>, msg_id: &str, deltas: &[String], delay: Option<Duration>) {
+    steps.push(Step::Event(sse::message_added(msg_id)));
+    for delta in deltas {
+        if let Some(delay) = delay {
+            steps.push(Step::Sleep(delay));
+        }
+        steps.push(Step::Event(sse::text_delta(msg_id, delta)));
+    }
+    steps.push(Step::Event(sse::message_done(msg_id, &deltas.concat())));
+}
+
+fn function_call(steps: &mut Vec<Step>, call_id: &str, name: &str, arguments: &Value) -> String {
+    steps.push(Step::Event(sse::function_call_done(call_id, name, arguments)));
+    arguments.to_string()
+}
+
+fn failure(message: String) -> Plan {
+    tracing::warn!("{message}");
+    Plan::Error {
+        status: 500,
+        body: sse::error_body(&message, "mock_model_error"),
+    }
+}
+
+/// A rough token count (4 bytes a token, at least 1) so usage numbers look plausible.
+fn approx_tokens(text: &str) -> u64 {
+    (text.len() as u64).div_ceil(4).max(1)
+}
