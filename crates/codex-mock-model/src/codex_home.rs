@@ -99,14 +99,21 @@ pub fn codex_config_toml(mock_url: &str, options: &HomeOptions) -> Result<String
             reason: format!("{mock_url:?} is not an http(s) URL"),
         });
     }
-    if mock_url.chars().any(|c| c == '"' || c == '\\' || c.is_control()) {
+    if mock_url
+        .chars()
+        .any(|c| c == '"' || c == '\\' || c.is_control())
+    {
         return Err(MockError::InvalidConfigValue {
             field: "base_url",
             reason: format!("{mock_url:?} contains a quote, backslash or control character"),
         });
     }
     let extra = options.extra_toml.trim_end();
-    let extra = if extra.is_empty() { String::new() } else { format!("{extra}\n") };
+    let extra = if extra.is_empty() {
+        String::new()
+    } else {
+        format!("{extra}\n")
+    };
     Ok(format!(
         "# Written by codex-mock-model: points codex at a local mock model.\n\
          model = \"mock-model\"\n\
@@ -126,7 +133,11 @@ pub fn codex_config_toml(mock_url: &str, options: &HomeOptions) -> Result<String
 }
 
 /// Writes `dir/config.toml` (creating `dir`) pointing codex at `mock_url`; returns the file path.
-pub fn write_codex_config(dir: &Path, mock_url: &str, options: &HomeOptions) -> Result<PathBuf, MockError> {
+pub fn write_codex_config(
+    dir: &Path,
+    mock_url: &str,
+    options: &HomeOptions,
+) -> Result<PathBuf, MockError> {
     let toml = codex_config_toml(mock_url, options)?;
     std::fs::create_dir_all(dir).map_err(|source| MockError::CodexHome {
         path: dir.to_path_buf(),
@@ -175,5 +186,70 @@ impl CodexHome {
     /// Keeps the directory on drop (to inspect sessions/logs of a failed test); returns its path.
     pub fn keep(self) -> PathBuf {
         self.dir.keep()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_points_at_the_mock_without_retries() {
+        let options = HomeOptions::default()
+            .approval_policy(ApprovalPolicy::OnRequest)
+            .sandbox_mode(SandboxMode::WorkspaceWrite)
+            .extra_toml("model_reasoning_effort = \"low\"");
+        let toml = codex_config_toml("http://127.0.0.1:4242/v1", &options).unwrap();
+        for line in [
+            "model = \"mock-model\"",
+            "model_provider = \"mock\"",
+            "approval_policy = \"on-request\"",
+            "sandbox_mode = \"workspace-write\"",
+            "model_reasoning_effort = \"low\"",
+            "[model_providers.mock]",
+            "base_url = \"http://127.0.0.1:4242/v1\"",
+            "wire_api = \"responses\"",
+            "request_max_retries = 0",
+            "stream_max_retries = 0",
+        ] {
+            assert!(
+                toml.lines().any(|l| l == line),
+                "missing {line:?} in\n{toml}"
+            );
+        }
+        // Top-level keys come before the provider table.
+        assert!(
+            toml.find("model_reasoning_effort").unwrap()
+                < toml.find("[model_providers.mock]").unwrap()
+        );
+    }
+
+    #[test]
+    fn unsafe_urls_are_refused() {
+        for url in ["127.0.0.1:1/v1", "http://x\"\n[evil]", "http://a\\b"] {
+            let err = codex_config_toml(url, &HomeOptions::default()).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    MockError::InvalidConfigValue {
+                        field: "base_url",
+                        ..
+                    }
+                ),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn home_is_outside_tmp_and_removed_on_drop() {
+        let home = CodexHome::create("http://127.0.0.1:1/v1", HomeOptions::default()).unwrap();
+        let path = home.path().to_path_buf();
+        assert!(!path.starts_with("/tmp"), "{}", path.display());
+        assert!(path.join("config.toml").is_file());
+        let other = CodexHome::create("http://127.0.0.1:1/v1", HomeOptions::default()).unwrap();
+        assert_ne!(other.path(), path);
+        drop(home);
+        assert!(!path.exists());
     }
 }

@@ -42,7 +42,9 @@ pub mod scratch;
 pub mod server;
 mod sse;
 
-pub use codex_home::{codex_config_toml, write_codex_config, ApprovalPolicy, CodexHome, HomeOptions, SandboxMode};
+pub use codex_home::{
+    codex_config_toml, write_codex_config, ApprovalPolicy, CodexHome, HomeOptions, SandboxMode,
+};
 pub use error::MockError;
 pub use recorded::{input_items_of_type, RecordedRequest};
 pub use reply::{Reply, UserInputOption, UserInputQuestion};

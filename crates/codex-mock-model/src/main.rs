@@ -11,7 +11,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use codex_mock_model::{
-    write_codex_config, ApprovalPolicy, HomeOptions, MockModel, MockOptions, Reply, SandboxMode, Scenario,
+    write_codex_config, ApprovalPolicy, HomeOptions, MockModel, MockOptions, Reply, SandboxMode,
+    Scenario,
 };
 
 /// Serve a scripted mock of the OpenAI Responses API on 127.0.0.1 until Ctrl-C.

@@ -43,14 +43,23 @@ pub(crate) fn plan(reply: &Reply, number: u64, request: &Value) -> Plan {
             deltas.concat()
         }
         Reply::Slow { deltas, delay_ms } => {
-            push_deltas(&mut steps, &msg_id, deltas, Some(Duration::from_millis(*delay_ms)));
+            push_deltas(
+                &mut steps,
+                &msg_id,
+                deltas,
+                Some(Duration::from_millis(*delay_ms)),
+            );
             deltas.concat()
         }
         Reply::Reasoning { summary, text } => {
             let reasoning_id = format!("rs_{number}");
             steps.push(Step::Event(sse::reasoning_added(&reasoning_id)));
             for (index, part) in summary.iter().enumerate() {
-                steps.push(Step::Event(sse::reasoning_summary_delta(&reasoning_id, index, part)));
+                steps.push(Step::Event(sse::reasoning_summary_delta(
+                    &reasoning_id,
+                    index,
+                    part,
+                )));
             }
             steps.push(Step::Event(sse::reasoning_done(&reasoning_id, summary)));
             steps.push(Step::Event(sse::message_done(&msg_id, text)));
@@ -75,7 +84,9 @@ pub(crate) fn plan(reply: &Reply, number: u64, request: &Value) -> Plan {
             let arguments = json!({"questions": questions});
             function_call(&mut steps, &call_id, "request_user_input", &arguments)
         }
-        Reply::FunctionCall { name, arguments } => function_call(&mut steps, &call_id, name, arguments),
+        Reply::FunctionCall { name, arguments } => {
+            function_call(&mut steps, &call_id, name, arguments)
+        }
         Reply::Json { value } => {
             let text = value.to_string();
             steps.push(Step::Event(sse::message_done(&msg_id, &text)));
@@ -107,7 +118,10 @@ pub(crate) fn plan(reply: &Reply, number: u64, request: &Value) -> Plan {
         }
         Reply::HttpError { status, body } => {
             let body = body.clone().unwrap_or_else(|| {
-                sse::error_body(&format!("mock model: scripted HTTP {status}"), "mock_http_error")
+                sse::error_body(
+                    &format!("mock model: scripted HTTP {status}"),
+                    "mock_http_error",
+                )
             });
             return Plan::Error {
                 status: *status,
@@ -135,7 +149,9 @@ fn push_deltas(steps: &mut Vec<Step>, msg_id: &str, deltas: &[String], delay: Op
 }
 
 fn function_call(steps: &mut Vec<Step>, call_id: &str, name: &str, arguments: &Value) -> String {
-    steps.push(Step::Event(sse::function_call_done(call_id, name, arguments)));
+    steps.push(Step::Event(sse::function_call_done(
+        call_id, name, arguments,
+    )));
     arguments.to_string()
 }
 

@@ -158,7 +158,10 @@ impl Reply {
     }
 
     /// A message streamed as the given deltas, waiting `delay_per_delta` before each one.
-    pub fn slow(deltas: impl IntoIterator<Item = impl Into<String>>, delay_per_delta: Duration) -> Self {
+    pub fn slow(
+        deltas: impl IntoIterator<Item = impl Into<String>>,
+        delay_per_delta: Duration,
+    ) -> Self {
         Self::Slow {
             deltas: deltas.into_iter().map(Into::into).collect(),
             delay_ms: u64::try_from(delay_per_delta.as_millis()).unwrap_or(u64::MAX),
@@ -166,7 +169,10 @@ impl Reply {
     }
 
     /// A reasoning item with the given summary parts, then a message.
-    pub fn reasoning(summary: impl IntoIterator<Item = impl Into<String>>, text: impl Into<String>) -> Self {
+    pub fn reasoning(
+        summary: impl IntoIterator<Item = impl Into<String>>,
+        text: impl Into<String>,
+    ) -> Self {
         Self::Reasoning {
             summary: summary.into_iter().map(Into::into).collect(),
             text: text.into(),

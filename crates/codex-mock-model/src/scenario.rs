@@ -126,3 +126,106 @@ impl FromIterator<Reply> for Scenario {
         Self::new(iter)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn full_and_bare_forms_parse_to_the_same_replies() {
+        let full = r#"{"replies":[{"kind":"text","text":"a"},{"kind":"shell","cmd":"ls"}],
+                       "fallback":{"kind":"http_error","status":503}}"#;
+        let scenario = Scenario::from_json_str(full, "full.json").unwrap();
+        assert_eq!(scenario.replies, [Reply::text("a"), Reply::shell("ls")]);
+        assert_eq!(
+            scenario.fallback,
+            Some(Reply::HttpError {
+                status: 503,
+                body: None
+            })
+        );
+        let bare = Scenario::from_json_str(
+            r#"[{"kind":"text","text":"a"},{"kind":"shell","cmd":"ls"}]"#,
+            "bare",
+        )
+        .unwrap();
+        assert_eq!(bare.replies, scenario.replies);
+        assert_eq!(bare.fallback, None);
+    }
+
+    #[test]
+    fn every_reply_round_trips_through_json() {
+        let scenario = Scenario::new([
+            Reply::text("t"),
+            Reply::deltas(["a", "b"]),
+            Reply::slow(["s"], std::time::Duration::from_millis(7)),
+            Reply::reasoning(["r"], "t"),
+            Reply::shell("ls"),
+            Reply::shell_escalated("rm", "why"),
+            Reply::apply_patch("*** Add File: a\n+x\n"),
+            Reply::request_user_input([crate::UserInputQuestion::new("q", "Q?", ["a", "b"])]),
+            Reply::function_call("f", json!({"x": 1})),
+            Reply::json(json!([1])),
+            Reply::json_from_schema(),
+            Reply::stall(["p"]),
+            Reply::http_error(429, json!({"error": {}})),
+        ])
+        .with_fallback(Reply::text("f"));
+        let text = serde_json::to_string(&scenario).unwrap();
+        assert_eq!(
+            Scenario::from_json_str(&text, "round-trip").unwrap(),
+            scenario
+        );
+    }
+
+    #[test]
+    fn unknown_kind_is_reported_with_its_position() {
+        let err = Scenario::from_json_str("[\n {\"kind\":\"txt\",\"text\":\"a\"}]", "s.json")
+            .unwrap_err();
+        let MockError::InvalidScenario {
+            origin,
+            line,
+            message,
+            ..
+        } = &err
+        else {
+            panic!("unexpected error {err}");
+        };
+        assert_eq!(origin, "s.json");
+        assert_eq!(*line, 2);
+        assert!(message.contains("unknown variant `txt`"), "{message}");
+    }
+
+    #[test]
+    fn misspelled_field_is_rejected() {
+        let err = Scenario::from_json_str(r#"{"replys":[]}"#, "s.json").unwrap_err();
+        assert!(err.to_string().contains("unknown field `replys`"), "{err}");
+        let err = Scenario::from_json_str(r#"[{"kind":"text","txt":"a"}]"#, "s.json").unwrap_err();
+        assert!(err.to_string().contains("txt"), "{err}");
+    }
+
+    #[test]
+    fn non_error_http_status_is_rejected() {
+        let err = Scenario::from_json_str(
+            r#"[{"kind":"text","text":"a"},{"kind":"http_error","status":200}]"#,
+            "s",
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("reply #2 is an http_error with status 200"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn missing_file_names_the_path() {
+        let err = Scenario::from_json_file(Path::new("/nonexistent/scenario.json")).unwrap_err();
+        assert!(matches!(err, MockError::ReadScenario { .. }));
+        assert!(
+            err.to_string().contains("/nonexistent/scenario.json"),
+            "{err}"
+        );
+    }
+}

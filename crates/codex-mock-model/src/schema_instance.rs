@@ -35,13 +35,21 @@ struct Builder<'a> {
 impl<'a> Builder<'a> {
     fn build(&self, node: &'a Value, pointer: &str, depth: usize) -> Result<Value, MockError> {
         if depth > MAX_DEPTH {
-            return Err(error(pointer, "schema nests (or recurses through $ref) too deeply"));
+            return Err(error(
+                pointer,
+                "schema nests (or recurses through $ref) too deeply",
+            ));
         }
         let obj = match node {
             Value::Bool(true) => return Ok(Value::Null),
             Value::Bool(false) => return Err(error(pointer, "the schema `false` accepts nothing")),
             Value::Object(obj) => obj,
-            other => return Err(error(pointer, &format!("expected a schema object, found {other}"))),
+            other => {
+                return Err(error(
+                    pointer,
+                    &format!("expected a schema object, found {other}"),
+                ))
+            }
         };
         if let Some(reference) = obj.get("$ref") {
             let Some(reference) = reference.as_str() else {
@@ -62,13 +70,20 @@ impl<'a> Builder<'a> {
         for keyword in ["anyOf", "oneOf"] {
             if let Some(branches) = obj.get(keyword) {
                 let Some(branches) = branches.as_array().filter(|b| !b.is_empty()) else {
-                    return Err(error(pointer, &format!("{keyword} is not a non-empty array")));
+                    return Err(error(
+                        pointer,
+                        &format!("{keyword} is not a non-empty array"),
+                    ));
                 };
                 let chosen = branches
                     .iter()
                     .position(|branch| branch.get("type").and_then(Value::as_str) != Some("null"))
                     .unwrap_or(0);
-                return self.build(&branches[chosen], &format!("{pointer}/{keyword}/{chosen}"), depth + 1);
+                return self.build(
+                    &branches[chosen],
+                    &format!("{pointer}/{keyword}/{chosen}"),
+                    depth + 1,
+                );
             }
         }
         if let Some(branches) = obj.get("allOf") {
@@ -80,7 +95,12 @@ impl<'a> Builder<'a> {
                 match self.build(branch, &format!("{pointer}/allOf/{index}"), depth + 1)? {
                     Value::Object(part) => merged.extend(part),
                     other if branches.len() == 1 => return Ok(other),
-                    _ => return Err(error(pointer, "allOf of non-object schemas is not supported")),
+                    _ => {
+                        return Err(error(
+                            pointer,
+                            "allOf of non-object schemas is not supported",
+                        ))
+                    }
                 }
             }
             return Ok(Value::Object(merged));
@@ -106,7 +126,10 @@ impl<'a> Builder<'a> {
                 .find(|ty| *ty != "null")
                 .or_else(|| types.iter().find_map(Value::as_str))
                 .ok_or_else(|| error(pointer, "type is an array without a type name")),
-            Some(other) => Err(error(pointer, &format!("type is neither a string nor an array: {other}"))),
+            Some(other) => Err(error(
+                pointer,
+                &format!("type is neither a string nor an array: {other}"),
+            )),
             None if obj.contains_key("properties") => Ok("object"),
             None if obj.contains_key("items") => Ok("array"),
             // No constraint at all: anything goes; null is the smallest instance.
@@ -114,7 +137,12 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn object(&self, obj: &'a Map<String, Value>, pointer: &str, depth: usize) -> Result<Value, MockError> {
+    fn object(
+        &self,
+        obj: &'a Map<String, Value>,
+        pointer: &str,
+        depth: usize,
+    ) -> Result<Value, MockError> {
         let empty = Map::new();
         let properties = match obj.get("properties") {
             None => &empty,
@@ -144,28 +172,48 @@ impl<'a> Builder<'a> {
         Ok(Value::Object(out))
     }
 
-    fn array(&self, obj: &'a Map<String, Value>, pointer: &str, depth: usize) -> Result<Value, MockError> {
+    fn array(
+        &self,
+        obj: &'a Map<String, Value>,
+        pointer: &str,
+        depth: usize,
+    ) -> Result<Value, MockError> {
         let min_items = obj.get("minItems").and_then(Value::as_u64).unwrap_or(0);
         if min_items > MAX_MIN_ITEMS {
-            return Err(error(pointer, &format!("minItems {min_items} exceeds {MAX_MIN_ITEMS}")));
+            return Err(error(
+                pointer,
+                &format!("minItems {min_items} exceeds {MAX_MIN_ITEMS}"),
+            ));
         }
         if min_items == 0 {
             return Ok(Value::Array(Vec::new()));
         }
         let Some(items) = obj.get("items") else {
-            return Ok(Value::Array(vec![Value::Null; usize::try_from(min_items).unwrap_or(0)]));
+            return Ok(Value::Array(vec![
+                Value::Null;
+                usize::try_from(min_items).unwrap_or(0)
+            ]));
         };
         let item = self.build(items, &format!("{pointer}/items"), depth + 1)?;
-        Ok(Value::Array(vec![item; usize::try_from(min_items).unwrap_or(0)]))
+        Ok(Value::Array(vec![
+            item;
+            usize::try_from(min_items).unwrap_or(0)
+        ]))
     }
 
     fn resolve(&self, reference: &str, pointer: &str) -> Result<&'a Value, MockError> {
         let Some(path) = reference.strip_prefix('#') else {
-            return Err(error(pointer, &format!("only local $refs (#/...) are supported, found {reference:?}")));
+            return Err(error(
+                pointer,
+                &format!("only local $refs (#/...) are supported, found {reference:?}"),
+            ));
         };
-        self.root
-            .pointer(path)
-            .ok_or_else(|| error(pointer, &format!("$ref {reference:?} points nowhere in the schema")))
+        self.root.pointer(path).ok_or_else(|| {
+            error(
+                pointer,
+                &format!("$ref {reference:?} points nowhere in the schema"),
+            )
+        })
     }
 }
 
@@ -179,7 +227,11 @@ fn string(obj: &Map<String, Value>) -> String {
         Some("uuid") => "00000000-0000-0000-0000-000000000000",
         _ => "",
     };
-    let min_len = obj.get("minLength").and_then(Value::as_u64).unwrap_or(0).min(4096);
+    let min_len = obj
+        .get("minLength")
+        .and_then(Value::as_u64)
+        .unwrap_or(0)
+        .min(4096);
     let mut out = sample.to_owned();
     while (out.chars().count() as u64) < min_len {
         out.push('x');
@@ -228,7 +280,137 @@ fn escape_pointer(name: &str) -> String {
 
 fn error(pointer: &str, reason: &str) -> MockError {
     MockError::Schema {
-        pointer: if pointer.is_empty() { "/".to_owned() } else { pointer.to_owned() },
+        pointer: if pointer.is_empty() {
+            "/".to_owned()
+        } else {
+            pointer.to_owned()
+        },
         reason: reason.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn scalars_take_their_smallest_valid_value() {
+        assert_eq!(
+            instance_from_schema(&json!({"type": "string"})).unwrap(),
+            json!("")
+        );
+        assert_eq!(
+            instance_from_schema(&json!({"type": "string", "minLength": 3})).unwrap(),
+            json!("xxx")
+        );
+        assert_eq!(
+            instance_from_schema(&json!({"type": "integer", "exclusiveMinimum": 4})).unwrap(),
+            json!(5)
+        );
+        assert_eq!(
+            instance_from_schema(&json!({"type": "number", "minimum": 2.5})).unwrap(),
+            json!(2.5)
+        );
+        assert_eq!(
+            instance_from_schema(&json!({"type": "integer", "maximum": -3})).unwrap(),
+            json!(-3)
+        );
+        assert_eq!(
+            instance_from_schema(&json!({"type": "boolean"})).unwrap(),
+            json!(false)
+        );
+        assert_eq!(
+            instance_from_schema(&json!({"type": "null"})).unwrap(),
+            json!(null)
+        );
+        assert_eq!(
+            instance_from_schema(&json!({"const": {"a": 1}})).unwrap(),
+            json!({"a": 1})
+        );
+        assert_eq!(
+            instance_from_schema(&json!({"type": "string", "format": "uuid"})).unwrap(),
+            json!("00000000-0000-0000-0000-000000000000")
+        );
+    }
+
+    #[test]
+    fn only_required_properties_are_filled() {
+        let schema = json!({"properties": {"a": {"type": "string"}, "b": {"type": "integer"}}, "required": ["b"]});
+        assert_eq!(instance_from_schema(&schema).unwrap(), json!({"b": 0}));
+    }
+
+    #[test]
+    fn all_of_merges_object_branches() {
+        let schema = json!({"allOf": [
+            {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]},
+            {"type": "object", "properties": {"b": {"enum": ["z"]}}, "required": ["b"]}
+        ]});
+        assert_eq!(
+            instance_from_schema(&schema).unwrap(),
+            json!({"a": 0, "b": "z"})
+        );
+    }
+
+    #[test]
+    fn definitions_refs_resolve() {
+        let schema = json!({"$ref": "#/definitions/Root", "definitions": {
+            "Root": {"type": "object", "properties": {"leaf": {"$ref": "#/definitions/Leaf"}}, "required": ["leaf"]},
+            "Leaf": {"type": "array", "minItems": 2, "items": {"type": "integer", "minimum": 7}}
+        }});
+        assert_eq!(
+            instance_from_schema(&schema).unwrap(),
+            json!({"leaf": [7, 7]})
+        );
+    }
+
+    #[test]
+    fn errors_name_the_offending_node() {
+        let dangling = json!({"type": "object", "properties": {"x": {"$ref": "#/$defs/missing"}}, "required": ["x"]});
+        let err = instance_from_schema(&dangling).unwrap_err();
+        assert!(err.to_string().contains("/properties/x"), "{err}");
+        assert!(err.to_string().contains("points nowhere"), "{err}");
+
+        let remote = json!({"$ref": "http://example.com/schema.json"});
+        assert!(instance_from_schema(&remote)
+            .unwrap_err()
+            .to_string()
+            .contains("only local $refs"));
+
+        let bad_type =
+            json!({"type": "object", "properties": {"a": {"type": "float"}}, "required": ["a"]});
+        let err = instance_from_schema(&bad_type).unwrap_err();
+        assert!(
+            err.to_string().contains("/properties/a") && err.to_string().contains("\"float\""),
+            "{err}"
+        );
+
+        let undeclared = json!({"type": "object", "properties": {}, "required": ["a"], "additionalProperties": false});
+        assert!(instance_from_schema(&undeclared)
+            .unwrap_err()
+            .to_string()
+            .contains("not declared"));
+
+        assert!(instance_from_schema(&json!({"enum": []})).is_err());
+        assert!(instance_from_schema(&json!(false)).is_err());
+    }
+
+    #[test]
+    fn recursive_required_refs_fail_instead_of_overflowing() {
+        let schema = json!({"$ref": "#/$defs/node", "$defs": {"node": {"type": "object",
+            "properties": {"next": {"$ref": "#/$defs/node"}}, "required": ["next"]}}});
+        let err = instance_from_schema(&schema).unwrap_err();
+        assert!(err.to_string().contains("too deeply"), "{err}");
+    }
+
+    #[test]
+    fn optional_recursion_terminates() {
+        let schema = json!({"$ref": "#/$defs/node", "$defs": {"node": {"type": "object",
+            "properties": {"children": {"type": "array", "items": {"$ref": "#/$defs/node"}}},
+            "required": ["children"]}}});
+        assert_eq!(
+            instance_from_schema(&schema).unwrap(),
+            json!({"children": []})
+        );
     }
 }

@@ -15,7 +15,10 @@ pub const SCRATCH_ROOT_ENV: &str = "CODEX_RUNTIME_TEST_HOME_ROOT";
 pub fn scratch_root() -> PathBuf {
     match std::env::var_os(SCRATCH_ROOT_ENV) {
         Some(root) if !root.is_empty() => PathBuf::from(root),
-        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("..").join("target"),
+        _ => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join("..")
+            .join("target"),
     }
 }
 

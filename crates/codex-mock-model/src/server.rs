@@ -193,7 +193,11 @@ impl MockModel {
     }
 
     /// Waits until at least `n` `POST /v1/responses` have arrived, then returns their bodies.
-    pub async fn wait_for_requests(&self, n: usize, timeout: Duration) -> Result<Vec<Value>, MockError> {
+    pub async fn wait_for_requests(
+        &self,
+        n: usize,
+        timeout: Duration,
+    ) -> Result<Vec<Value>, MockError> {
         let mut seen = self.shared.responses_seen.subscribe();
         let wanted = n as u64;
         let outcome = tokio::time::timeout(timeout, seen.wait_for(|count| *count >= wanted))
@@ -251,7 +255,10 @@ impl MockModel {
     pub async fn shutdown(mut self) {
         self.shared.cancel.cancel();
         if let Some(mut server) = self.server.take() {
-            if tokio::time::timeout(Duration::from_secs(2), &mut server).await.is_err() {
+            if tokio::time::timeout(Duration::from_secs(2), &mut server)
+                .await
+                .is_err()
+            {
                 tracing::warn!("mock model: connections still open after 2 s; aborting the server");
                 server.abort();
             }
@@ -280,7 +287,9 @@ async fn handle(
     record(&shared, &method, &path, &headers, parsed.clone());
     match (method.clone(), path.as_str()) {
         (Method::POST, RESPONSES_PATH) => responses(&shared, parsed),
-        (Method::GET, MODELS_PATH) => (StatusCode::OK, axum::Json(json!({"models": []}))).into_response(),
+        (Method::GET, MODELS_PATH) => {
+            (StatusCode::OK, axum::Json(json!({"models": []}))).into_response()
+        }
         (_, RESPONSES_PATH | MODELS_PATH) => json_error(
             StatusCode::METHOD_NOT_ALLOWED,
             &format!("mock model: {method} is not allowed on {path}"),
@@ -298,17 +307,29 @@ fn parse_body(body: &Bytes) -> Result<Value, Value> {
     if body.is_empty() {
         return Ok(Value::Null);
     }
-    serde_json::from_slice(body).map_err(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
+    serde_json::from_slice(body)
+        .map_err(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
 }
 
-fn record(shared: &Shared, method: &Method, path: &str, headers: &HeaderMap, body: Result<Value, Value>) {
+fn record(
+    shared: &Shared,
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+    body: Result<Value, Value>,
+) {
     let record = RecordedRequest {
         method: method.to_string(),
         path: path.to_owned(),
         body: body.unwrap_or_else(|raw| raw),
         headers: headers
             .iter()
-            .map(|(name, value)| (name.to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+            .map(|(name, value)| {
+                (
+                    name.to_string(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
             .collect(),
     };
     let mut inner = shared.lock();
@@ -316,7 +337,9 @@ fn record(shared: &Shared, method: &Method, path: &str, headers: &HeaderMap, bod
         inner.records.pop_front();
         inner.dropped_records += 1;
         if inner.dropped_records == 1 {
-            tracing::warn!("mock model: more than {MAX_RECORDED} requests; dropping the oldest records");
+            tracing::warn!(
+                "mock model: more than {MAX_RECORDED} requests; dropping the oldest records"
+            );
         }
     }
     inner.records.push_back(record);
@@ -340,7 +363,9 @@ fn responses(shared: &Arc<Shared>, body: Result<Value, Value>) -> Response {
     let request = match body {
         Ok(request) => request,
         Err(_) => {
-            let message = format!("mock model: request #{number} to {RESPONSES_PATH} has a body that is not JSON");
+            let message = format!(
+                "mock model: request #{number} to {RESPONSES_PATH} has a body that is not JSON"
+            );
             tracing::warn!("{message}");
             return json_error(StatusCode::BAD_REQUEST, &message, "invalid_request_error");
         }
@@ -348,7 +373,11 @@ fn responses(shared: &Arc<Shared>, body: Result<Value, Value>) -> Response {
     let Some(reply) = reply else {
         let message = format!("mock model: no scripted reply left for request #{number}");
         tracing::warn!("{message}");
-        return json_error(StatusCode::INTERNAL_SERVER_ERROR, &message, "mock_model_exhausted");
+        return json_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &message,
+            "mock_model_exhausted",
+        );
     };
     match plan(&reply, number, &request) {
         Plan::Error { status, body } => {
@@ -363,7 +392,9 @@ fn stream(shared: &Arc<Shared>, steps: Vec<Step>) -> Response {
     let (tx, rx) = mpsc::channel::<Bytes>(STREAM_BUFFER);
     tokio::spawn(produce(Arc::clone(shared), steps, tx));
     let body = futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|frame| (Ok::<_, Infallible>(frame), rx))
+        rx.recv()
+            .await
+            .map(|frame| (Ok::<_, Infallible>(frame), rx))
     });
     Response::builder()
         .status(StatusCode::OK)

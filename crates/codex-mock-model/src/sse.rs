@@ -4,7 +4,10 @@ use serde_json::{json, Value};
 
 /// Frames one event as `event: <type>\ndata: <json>\n\n`.
 pub(crate) fn frame(event: &Value) -> String {
-    let kind = event.get("type").and_then(Value::as_str).unwrap_or("message");
+    let kind = event
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("message");
     format!("event: {kind}\ndata: {event}\n\n")
 }
 
