@@ -432,6 +432,11 @@ impl<T: AutomationTarget> Runner<T> {
         });
         tracing::debug!(run, "automation run finished");
         persisted?;
+        // A stop request wins over the error policy: the run's error (typically the effect of
+        // an interrupt) stays in `last_error`, and the automation ends `Stopped`.
+        if stop.is_some() {
+            return Ok((next, stop));
+        }
         if let Some(error) = failure {
             return Err(error);
         }
