@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
@@ -31,7 +32,7 @@ use crate::time_format::rfc3339;
 #[derive(Clone)]
 pub struct CronSchedule {
     expression: String,
-    cron: Cron,
+    cron: Arc<Cron>,
     tz: Tz,
 }
 
@@ -44,7 +45,7 @@ impl CronSchedule {
         })?;
         Ok(CronSchedule {
             expression: expression.to_string(),
-            cron,
+            cron: Arc::new(cron),
             tz,
         })
     }

@@ -110,6 +110,8 @@
 //!   exactly what is persisted when.
 //! * [`error`]: [`AutomationError`], the crate's one error type.
 
+#![warn(missing_docs)]
+
 pub mod clock;
 pub mod cron;
 pub mod error;
