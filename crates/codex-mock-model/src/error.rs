@@ -25,7 +25,7 @@ pub enum MockError {
         #[source]
         source: std::io::Error,
     },
-    /// A scenario (JSON) is malformed; `origin` names the file or "<inline>".
+    /// A scenario (JSON) is malformed; `origin` names the file or `<inline>`.
     #[error("mock model: invalid scenario in {origin} at line {line}, column {column}: {message}")]
     InvalidScenario {
         /// Where the JSON came from.
