@@ -99,8 +99,10 @@ impl<O: Clone + Send + Sync + 'static> AutomationHandle<O> {
     ///
     /// While waiting for the next due time it stops at once. While a run is in flight,
     /// [`StopMode::Finish`] lets it finish and [`StopMode::Interrupt`] interrupts it; either
-    /// way the run is recorded and reported before the automation stops. An automation that
-    /// has already ended keeps its final state.
+    /// way the run is recorded and reported before the automation stops. The final state is
+    /// `Stopped` even if that run failed (an interrupted turn usually does); its error is in
+    /// `last_error`. An automation that has already ended keeps its final state. A later
+    /// `Interrupt` request upgrades an earlier `Finish` request; nothing downgrades it.
     pub async fn stop(&self, mode: StopMode) -> AutomationStatus<O> {
         self.request_stop(mode);
         self.wait().await

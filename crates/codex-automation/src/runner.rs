@@ -526,6 +526,24 @@ async fn stop_signal(control: &mut watch::Receiver<Control>) -> StopMode {
     }
 }
 
+/// Resolves with the next stop request that changes `current`: any stop when there is none
+/// yet, an interrupt after a request to finish.
+async fn next_stop(control: &mut watch::Receiver<Control>, current: Option<StopMode>) -> StopMode {
+    match current {
+        None => stop_signal(control).await,
+        Some(_) => loop {
+            let now = *control.borrow_and_update();
+            if now == Control::Stop(StopMode::Interrupt) {
+                return StopMode::Interrupt;
+            }
+            if control.changed().await.is_err() {
+                // The handle is gone; the request to finish stands.
+                return std::future::pending().await;
+            }
+        },
+    }
+}
+
 /// Runs one turn, honouring the per-run timeout and stop requests.
 async fn run_turn<T: AutomationTarget>(
     target: &T,
@@ -551,7 +569,7 @@ async fn run_turn<T: AutomationTarget>(
                 };
                 return (result, stop);
             }
-            mode = stop_signal(control), if stop.is_none() => {
+            mode = next_stop(control, stop), if stop != Some(StopMode::Interrupt) => {
                 stop = Some(mode);
                 if mode == StopMode::Interrupt {
                     let result = interrupt_and_settle(target, &mut turn, run, grace).await;

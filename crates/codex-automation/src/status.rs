@@ -47,8 +47,8 @@ pub struct AutomationStatus<O> {
     pub last_ended_at: Option<SystemTime>,
     /// The outcome of the last successful run.
     pub last_outcome: Option<O>,
-    /// The last error: of the last failed run, or what ended the automation. Cleared by
-    /// nothing: a later success keeps it visible (see `consecutive_failures`).
+    /// The last error: of the last failed run, or what ended the automation. A later
+    /// successful run does not clear it (`consecutive_failures` tells whether it is current).
     pub last_error: Option<AutomationError>,
     /// When the next run is due (jitter included); `None` while running or once ended.
     pub next_due: Option<SystemTime>,

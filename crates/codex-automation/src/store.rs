@@ -27,7 +27,15 @@
 //!   have had effects). The restart writes it as finished with
 //!   [`AutomationError::InterruptedByRestart`] as its error, which also shows as `last_error`
 //!   in the status; it does not count as a failure for the error policy.
-//! * Run numbers and `max_runs` continue from the stored counts.
+//! * Run numbers, `max_runs` and the count of consecutive failures continue from the stored
+//!   record. The stored due times win over `start_at`; an interval schedule keeps the grid of
+//!   the stored due times.
+//! * An automation that had ended `Failed` under [`ErrorPolicy::Stop`] resumes its schedule:
+//!   a restart is a new attempt.
+//! * A pending retry (`next_is_retry`) is kept: it runs at its time, or at once under
+//!   `RunOnce` if that time passed; `Skip` drops it and waits for the next scheduled due time.
+//!
+//! [`ErrorPolicy::Stop`]: crate::ErrorPolicy::Stop
 //! * If the stored `next_due` is still ahead, the runner waits for it. If it has passed, the
 //!   [`CatchUp`](crate::CatchUp) policy decides: `RunOnce` runs once at once for everything
 //!   missed, `Skip` waits for the first due time after the restart.

@@ -239,3 +239,18 @@ async fn timeouts_under_the_continue_policy_retry() {
     assert_eq!(status.state, AutomationState::Finished);
     assert_eq!(status.consecutive_failures, 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_interrupt_request_upgrades_an_earlier_finish_request() {
+    let target = fake();
+    target.default_step(Step::Ok(S(50)));
+    let handle = spawn_with(target.clone(), spec(10), options());
+    tokio::time::sleep(S(10)).await;
+    handle.request_stop(StopMode::Finish);
+    tokio::time::sleep(S(10)).await;
+    assert_eq!(handle.status().state, AutomationState::Running);
+    let status = handle.stop(StopMode::Interrupt).await;
+    assert_eq!(status.state, AutomationState::Stopped);
+    assert_eq!(status.last_ended_at, Some(at(20)));
+    assert_eq!(target.interrupts(), 1);
+}

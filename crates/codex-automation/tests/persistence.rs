@@ -329,3 +329,52 @@ async fn an_empty_automation_id_is_rejected() {
         })
     ));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_pending_retry_survives_a_restart() {
+    let store: Arc<dyn ScheduleStore> = Arc::new(MemoryStore::new());
+    let policy = codex_automation::ErrorPolicy::Continue {
+        backoff: codex_automation::Backoff::exponential(
+            Duration::from_secs(30),
+            Duration::from_secs(60),
+        ),
+        max_consecutive_failures: 2,
+    };
+    let first = FakeTarget::new(clock_at(base()));
+    first.script([Step::Fail(Duration::ZERO, "down")]);
+    let handle = spawn_with(
+        first.clone(),
+        AutomationSpec {
+            every: Duration::from_secs(100),
+            ..spec(Some(3))
+        },
+        persisted(Arc::clone(&store), clock_at(base())).error_policy(policy),
+    );
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(handle.status().next_due, Some(at(30)));
+    handle.stop(StopMode::Finish).await;
+    let stored = store.load("nightly").unwrap().expect("record");
+    assert!(stored.next_is_retry);
+    assert_eq!(stored.consecutive_failures, 1);
+
+    // Restart at 10: the retry still runs at 30, then the schedule resumes at 100.
+    let clock = clock_at(at(10));
+    let second = FakeTarget::new(clock.clone());
+    second.script([Step::Fail(Duration::ZERO, "still down")]);
+    let handle = spawn_with(
+        second.clone(),
+        AutomationSpec {
+            every: Duration::from_secs(100),
+            ..spec(Some(3))
+        },
+        persisted(store, clock).error_policy(policy),
+    );
+    let status = handle.wait().await;
+    // The retry at 30 fails: the second failure in a row reaches the cap.
+    assert_eq!(second.starts(), vec![30.0]);
+    assert_eq!(status.state, AutomationState::Failed);
+    assert!(matches!(
+        status.last_error,
+        Some(AutomationError::TooManyFailures { failures: 2, .. })
+    ));
+}
