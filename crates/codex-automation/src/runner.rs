@@ -19,7 +19,7 @@ use crate::schedule::{Schedule, Slot};
 use crate::spec::AutomationSpec;
 use crate::status::{AutomationState, AutomationStatus, RunReport};
 use crate::store::{ScheduleRecord, ScheduleStore};
-use crate::target::{AutomationTarget, TurnFailure};
+use crate::target::{AutomationTarget, BoxFuture, TurnFailure};
 use crate::time_format::rfc3339;
 
 /// Starts an automation of `target` with default options.
@@ -553,7 +553,7 @@ async fn run_turn<T: AutomationTarget>(
     timeout: Option<Duration>,
     grace: Duration,
 ) -> (Result<T::Outcome, AutomationError>, Option<StopMode>) {
-    let mut turn = AssertUnwindSafe(target.run_turn(prompt)).catch_unwind();
+    let mut turn = AssertUnwindSafe(guarded(|| target.run_turn(prompt))).catch_unwind();
     let timeout_at = timeout.map(|t| Instant::now() + t);
     let mut stop = None;
     loop {
@@ -580,6 +580,15 @@ async fn run_turn<T: AutomationTarget>(
     }
 }
 
+/// Calls `make`, turning a panic in the call itself (before any future exists) into a future
+/// that re-raises it when polled, where `catch_unwind` reports it like any turn panic.
+fn guarded<'a, R: Send + 'a>(make: impl FnOnce() -> BoxFuture<'a, R>) -> BoxFuture<'a, R> {
+    match std::panic::catch_unwind(AssertUnwindSafe(make)) {
+        Ok(future) => future,
+        Err(panic) => Box::pin(async move { std::panic::resume_unwind(panic) }),
+    }
+}
+
 async fn sleep_until_opt(deadline: Option<Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
@@ -597,8 +606,10 @@ async fn interrupt_and_settle<O, F>(
 where
     F: std::future::Future<Output = std::thread::Result<Result<O, TurnFailure>>> + Unpin,
 {
-    let interrupt =
-        tokio::time::timeout(grace, AssertUnwindSafe(target.interrupt()).catch_unwind());
+    let interrupt = tokio::time::timeout(
+        grace,
+        AssertUnwindSafe(guarded(|| target.interrupt())).catch_unwind(),
+    );
     let settle = tokio::time::timeout(grace, turn);
     let (interrupted, settled) = futures::join!(interrupt, settle);
     match interrupted {

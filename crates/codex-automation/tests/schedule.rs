@@ -335,3 +335,37 @@ async fn a_panicking_turn_is_a_failed_run() {
     let error = status.last_error.expect("error");
     assert!(error.to_string().contains("scripted panic"), "{error}");
 }
+
+/// A target whose `run_turn` panics before it returns a future.
+struct EagerPanic;
+
+impl codex_automation::AutomationTarget for EagerPanic {
+    type Outcome = ();
+    fn run_turn<'a>(
+        &'a self,
+        _prompt: &'a str,
+    ) -> codex_automation::BoxFuture<'a, Result<(), codex_automation::TurnFailure>> {
+        panic!("panicked while building the turn")
+    }
+    fn interrupt<'a>(
+        &'a self,
+    ) -> codex_automation::BoxFuture<'a, Result<(), codex_automation::TurnFailure>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panic_before_the_turn_future_exists_is_a_failed_run() {
+    let handle = spawn_with(EagerPanic, spec(10), options());
+    let status = handle.wait().await;
+    assert_eq!(status.state, AutomationState::Failed);
+    assert_eq!(status.runs_done, 1);
+    let error = status.last_error.expect("error");
+    assert!(matches!(error, AutomationError::TurnFailed { run: 1, .. }));
+    assert!(
+        error
+            .to_string()
+            .contains("panicked while building the turn"),
+        "{error}"
+    );
+}
