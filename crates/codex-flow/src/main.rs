@@ -1,1 +1,2 @@
+//! `codex-flow`: list, validate, fire and inspect flows.
 fn main() {}

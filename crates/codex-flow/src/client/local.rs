@@ -1,0 +1,791 @@
+//! The local flow client: discovers flows, matches events, runs steps in this process and keeps
+//! state in memory or durably in `<cwd>/.codex/flow-client`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::catalog::{default_roots, FlowCatalog, LoadedFlow};
+use crate::client::{DispatchOptions, DispatchResponse, DispatchStatus, EventDetail, FlowClient};
+use crate::code_mode::{CodeModeDefaults, CodeModeExecutor};
+use crate::context::RuntimeMetadata;
+use crate::error::{FlowError, Result};
+use crate::event::FlowEvent;
+use crate::ids::{attempt_id, replay_nonce, run_id};
+use crate::matching::StepMatch;
+use crate::output_capture::DEFAULT_OUTPUT_LIMIT;
+use crate::progress::{no_progress, ProgressEvent, ProgressSink};
+use crate::run_view::{AttemptView, ProcessStatus, RunOutput, RunView};
+use crate::state::{
+    Claim, EventFilter, EventRecord, MemoryStore, RunFilter, SqliteStore, StateStore,
+    MAX_LIST_LIMIT,
+};
+use crate::step_runner::{RunnerConfig, StepOutcome, StepRunner};
+use crate::timestamp::now_rfc3339;
+
+/// Where the local client keeps state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StateMode {
+    /// In memory, lost when the client is dropped (the default).
+    #[default]
+    Memory,
+    /// SQLite under the state directory (default `<cwd>/.codex/flow-client`).
+    Durable,
+}
+
+/// Configuration of [`LocalFlowClient`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LocalFlowClientConfig {
+    /// The project directory.
+    pub cwd: PathBuf,
+    /// Discovery roots in precedence order (default `<cwd>/.codex/flows`, `<cwd>/flows`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roots: Option<Vec<PathBuf>>,
+    /// Memory or durable state.
+    #[serde(default)]
+    pub state: StateMode,
+    /// Durable state directory (default `<cwd>/.codex/flow-client`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_dir: Option<PathBuf>,
+    /// Dispatch the `next` events of FLOW_RESULTs (off by default).
+    #[serde(default)]
+    pub dispatch_next: bool,
+    /// How deep `next` chains may go before they are stopped with a run note (default 8).
+    #[serde(default = "default_max_next_depth")]
+    pub max_next_depth: u32,
+    /// Extra env for command steps; also where the Code Mode gate is read.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Default model, sandbox and approval of Code Mode turns.
+    #[serde(default)]
+    pub code_mode: CodeModeDefaults,
+    /// Events kept by memory state (default 100000; oldest evicted).
+    #[serde(default = "default_max_memory_events")]
+    pub max_memory_events: usize,
+    /// `runtime.launchedBy`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launched_by: Option<String>,
+    /// `runtime.workspaceBackendUrl`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace_backend_url: Option<String>,
+    /// Bound of each captured output stream (default 1 MiB).
+    #[serde(default = "default_output_limit")]
+    pub output_limit_bytes: usize,
+    /// Time between SIGTERM and SIGKILL when a step is stopped (default 2000 ms).
+    #[serde(default = "default_kill_grace_ms")]
+    pub kill_grace_ms: u64,
+}
+
+fn default_max_next_depth() -> u32 {
+    8
+}
+fn default_max_memory_events() -> usize {
+    crate::state::memory_default_max()
+}
+fn default_output_limit() -> usize {
+    DEFAULT_OUTPUT_LIMIT
+}
+fn default_kill_grace_ms() -> u64 {
+    2000
+}
+
+impl LocalFlowClientConfig {
+    /// Defaults for project directory `cwd`: memory state, next events off.
+    pub fn new(cwd: impl Into<PathBuf>) -> Self {
+        LocalFlowClientConfig {
+            cwd: cwd.into(),
+            roots: None,
+            state: StateMode::Memory,
+            state_dir: None,
+            dispatch_next: false,
+            max_next_depth: default_max_next_depth(),
+            env: BTreeMap::new(),
+            code_mode: CodeModeDefaults::default(),
+            max_memory_events: default_max_memory_events(),
+            launched_by: None,
+            workspace_backend_url: None,
+            output_limit_bytes: DEFAULT_OUTPUT_LIMIT,
+            kill_grace_ms: default_kill_grace_ms(),
+        }
+    }
+
+    /// The durable state directory.
+    pub fn resolved_state_dir(&self) -> PathBuf {
+        self.state_dir
+            .clone()
+            .unwrap_or_else(|| self.cwd.join(".codex").join("flow-client"))
+    }
+
+    /// The discovery roots.
+    pub fn resolved_roots(&self) -> Vec<PathBuf> {
+        self.roots.clone().unwrap_or_else(|| default_roots(&self.cwd))
+    }
+}
+
+/// Things a configuration file cannot hold.
+#[derive(Clone, Default)]
+pub struct LocalHooks {
+    /// The Code Mode executor (the SDK adapter).
+    pub code_mode: Option<Arc<dyn CodeModeExecutor>>,
+    /// Receives run lifecycle and output lines.
+    pub progress: Option<ProgressSink>,
+}
+
+/// Options of [`LocalFlowClient::run_step`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunStepOptions {
+    /// `runtime.runId`.
+    pub run_id: Option<String>,
+    /// `runtime.attemptId`.
+    pub attempt_id: Option<String>,
+    /// `runtime.replay`.
+    pub replay: bool,
+}
+
+struct RunJob {
+    run_id: String,
+    matched: StepMatch,
+    event: Arc<FlowEvent>,
+    replay: bool,
+    depth: u32,
+}
+
+struct Inner {
+    config: LocalFlowClientConfig,
+    catalog: FlowCatalog,
+    store: Arc<dyn StateStore>,
+    runner: StepRunner,
+    progress: ProgressSink,
+    active: Mutex<HashMap<String, CancellationToken>>,
+    finished: Notify,
+    tasks: TaskTracker,
+}
+
+/// Discovers flows under the configured roots, matches events and runs steps in this process.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), codex_flow::FlowError> {
+/// use codex_flow::{DispatchOptions, FlowClient, LocalFlowClient, LocalFlowClientConfig, StateMode};
+/// let mut config = LocalFlowClientConfig::new("/path/to/project");
+/// config.state = StateMode::Durable;
+/// let client = LocalFlowClient::open(config)?;
+/// let response = client
+///     .dispatch_event(serde_json::json!({"id": "evt-1", "type": "upstream.release"}), DispatchOptions { wait: true })
+///     .await?;
+/// for run_id in &response.run_ids {
+///     let run = client.get_run(run_id).await?;
+///     println!("{run_id}: {:?} attention={}", run.effective_status, run.needs_attention);
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct LocalFlowClient {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for LocalFlowClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalFlowClient")
+            .field("config", &self.inner.config)
+            .field("flows", &self.inner.catalog.flows().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl LocalFlowClient {
+    /// Discovers flows (a broken flow is an error) and opens the state.
+    pub fn open(config: LocalFlowClientConfig) -> Result<Self> {
+        Self::open_with(config, LocalHooks::default())
+    }
+
+    /// Like [`LocalFlowClient::open`], with a Code Mode executor and a progress sink.
+    pub fn open_with(config: LocalFlowClientConfig, hooks: LocalHooks) -> Result<Self> {
+        let catalog = FlowCatalog::load(&config.resolved_roots())?;
+        Self::with_catalog(config, catalog, hooks)
+    }
+
+    /// Uses an already loaded catalog instead of discovering one.
+    pub fn with_catalog(
+        config: LocalFlowClientConfig,
+        catalog: FlowCatalog,
+        hooks: LocalHooks,
+    ) -> Result<Self> {
+        let store: Arc<dyn StateStore> = match config.state {
+            StateMode::Memory => Arc::new(MemoryStore::new(config.max_memory_events)),
+            StateMode::Durable => Arc::new(SqliteStore::open(&config.resolved_state_dir())?),
+        };
+        let runner = StepRunner::new(RunnerConfig {
+            env: config.env.clone(),
+            code_mode: hooks.code_mode,
+            code_mode_defaults: config.code_mode.clone(),
+            output_limit: config.output_limit_bytes.max(1),
+            kill_grace: Duration::from_millis(config.kill_grace_ms),
+            launched_by: config.launched_by.clone(),
+            workspace_backend_url: config.workspace_backend_url.clone(),
+        });
+        Ok(LocalFlowClient {
+            inner: Arc::new(Inner {
+                config,
+                catalog,
+                store,
+                runner,
+                progress: hooks.progress.unwrap_or_else(no_progress),
+                active: Mutex::new(HashMap::new()),
+                finished: Notify::new(),
+                tasks: TaskTracker::new(),
+            }),
+        })
+    }
+
+    /// The discovered flows.
+    pub fn catalog(&self) -> &FlowCatalog {
+        &self.inner.catalog
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &LocalFlowClientConfig {
+        &self.inner.config
+    }
+
+    /// Waits until every background run started by this client has finished.
+    pub async fn wait_idle(&self) {
+        self.inner.tasks.close();
+        self.inner.tasks.wait().await;
+        self.inner.tasks.reopen();
+    }
+
+    /// Waits until run `run_id` is over and returns it.
+    pub async fn wait_for_run(&self, run_id: &str) -> Result<RunView> {
+        loop {
+            let notified = self.inner.finished.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let run = self.inner.get_run(run_id).await?;
+            if run.is_terminal() {
+                return Ok(run);
+            }
+            tokio::select! {
+                _ = notified => {}
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+            }
+        }
+    }
+
+    /// Runs one step explicitly (trigger and schema are not checked) without recording it.
+    pub async fn run_step(
+        &self,
+        flow: &str,
+        step: &str,
+        event: FlowEvent,
+        options: RunStepOptions,
+        cancel: &CancellationToken,
+    ) -> Result<StepOutcome> {
+        let loaded: &Arc<LoadedFlow> = self
+            .inner
+            .catalog
+            .flow(flow)
+            .ok_or_else(|| FlowError::UnknownFlow(flow.to_string()))?;
+        let loaded_step = loaded.step(step).ok_or_else(|| FlowError::UnknownStep {
+            flow: flow.to_string(),
+            step: step.to_string(),
+        })?;
+        let runtime = RuntimeMetadata {
+            event_id: event.id.clone(),
+            run_id: options.run_id,
+            attempt_id: options.attempt_id,
+            replay: options.replay,
+            workspace_backend_url: None,
+            launched_by: None,
+        };
+        let progress = &self.inner.progress;
+        progress(&ProgressEvent::Started {
+            run_id: runtime.run_id.clone(),
+            flow: flow.to_string(),
+            step: step.to_string(),
+        });
+        let outcome = self
+            .inner
+            .runner
+            .run(loaded, loaded_step, &event, runtime.clone(), cancel, progress)
+            .await;
+        progress(&ProgressEvent::Finished {
+            run_id: runtime.run_id,
+            flow: flow.to_string(),
+            step: step.to_string(),
+            status: crate::run_view::EffectiveStatus::of(
+                outcome.result.as_ref().map(|r| r.status),
+                Some(outcome.process_status),
+            )
+            .as_str()
+            .to_string(),
+            error: outcome.error.as_ref().map(ToString::to_string),
+        });
+        Ok(outcome)
+    }
+}
+
+impl Inner {
+    async fn store_call<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn StateStore) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let store = self.store.clone();
+        if !store.blocks() {
+            return f(&*store);
+        }
+        tokio::task::spawn_blocking(move || f(&*store))
+            .await
+            .map_err(|e| FlowError::State {
+                path: self.config.resolved_state_dir(),
+                message: format!("state task failed: {e}"),
+            })?
+    }
+
+    async fn get_run(&self, run_id: &str) -> Result<RunView> {
+        let id = run_id.to_string();
+        self.store_call(move |s| s.get_run(&id))
+            .await?
+            .ok_or_else(|| FlowError::UnknownRun(run_id.to_string()))
+    }
+
+    async fn update_run(
+        &self,
+        run_id: &str,
+        update: impl FnMut(&mut RunView) -> bool + Send + 'static,
+    ) -> Result<RunView> {
+        let id = run_id.to_string();
+        let mut update = update;
+        self.store_call(move |s| s.update_run(&id, &mut update)).await
+    }
+
+    fn dispatch(
+        self: &Arc<Self>,
+        event: FlowEvent,
+        depth: u32,
+        wait: bool,
+    ) -> BoxFuture<'static, Result<DispatchResponse>> {
+        let this = self.clone();
+        Box::pin(async move {
+            let matches = this.catalog.match_event(&event);
+            let runs: Vec<RunView> = matches
+                .iter()
+                .map(|m| {
+                    RunView::queued(
+                        run_id(&event.id, m.flow.name(), m.step().name(), None),
+                        &event,
+                        m.flow.name(),
+                        m.step().name(),
+                        false,
+                    )
+                })
+                .collect();
+            let record = EventRecord {
+                event: event.clone(),
+                run_ids: runs.iter().map(|r| r.id.clone()).collect(),
+                replays: 0,
+                depth,
+                stored_at: now_rfc3339(),
+            };
+            let run_ids = record.run_ids.clone();
+            let claim = {
+                let runs = runs.clone();
+                this.store_call(move |s| s.claim_event(&record, &runs))
+                    .await?
+            };
+            if let Claim::Duplicate(existing) = claim {
+                tracing::debug!(event_id = %event.id, "duplicate event, nothing runs");
+                return Ok(DispatchResponse {
+                    status: DispatchStatus::Duplicate,
+                    event_id: event.id,
+                    run_ids: existing,
+                    matched: 0,
+                    idempotent: true,
+                });
+            }
+            let event = Arc::new(event);
+            let jobs: Vec<RunJob> = matches
+                .into_iter()
+                .zip(run_ids.iter())
+                .map(|(matched, id)| RunJob {
+                    run_id: id.clone(),
+                    matched,
+                    event: event.clone(),
+                    replay: false,
+                    depth,
+                })
+                .collect();
+            let matched = jobs.len();
+            this.execute(jobs, wait).await;
+            Ok(DispatchResponse {
+                status: DispatchStatus::Accepted,
+                event_id: event.id.clone(),
+                run_ids,
+                matched,
+                idempotent: false,
+            })
+        })
+    }
+
+    async fn replay(self: &Arc<Self>, event_id: &str, wait: bool) -> Result<DispatchResponse> {
+        let id = event_id.to_string();
+        let record = self
+            .store_call(move |s| s.get_event(&id))
+            .await?
+            .ok_or_else(|| FlowError::UnknownEvent(event_id.to_string()))?;
+        let event = Arc::new(record.event);
+        let matches = self.catalog.match_event(&event);
+        let plan: Vec<(String, String)> = matches
+            .iter()
+            .map(|m| (m.flow.name().to_string(), m.step().name().to_string()))
+            .collect();
+        let runs = {
+            let event = event.clone();
+            let id = event_id.to_string();
+            self.store_call(move |s| {
+                s.record_replay(&id, &mut |_, n| {
+                    let nonce = replay_nonce(n);
+                    plan.iter()
+                        .map(|(flow, step)| {
+                            RunView::queued(
+                                run_id(&event.id, flow, step, Some(&nonce)),
+                                &event,
+                                flow,
+                                step,
+                                true,
+                            )
+                        })
+                        .collect()
+                })
+            })
+            .await?
+        };
+        let run_ids: Vec<String> = runs.iter().map(|r| r.id.clone()).collect();
+        let jobs: Vec<RunJob> = matches
+            .into_iter()
+            .zip(run_ids.iter())
+            .map(|(matched, id)| RunJob {
+                run_id: id.clone(),
+                matched,
+                event: event.clone(),
+                replay: true,
+                depth: record.depth,
+            })
+            .collect();
+        let matched = jobs.len();
+        self.execute(jobs, wait).await;
+        Ok(DispatchResponse {
+            status: DispatchStatus::Accepted,
+            event_id: event_id.to_string(),
+            run_ids,
+            matched,
+            idempotent: false,
+        })
+    }
+
+    async fn execute(self: &Arc<Self>, jobs: Vec<RunJob>, wait: bool) {
+        if jobs.is_empty() {
+            return;
+        }
+        if wait {
+            for job in jobs {
+                self.run_job(job, true).await;
+            }
+        } else {
+            let this = self.clone();
+            self.tasks.spawn(async move {
+                for job in jobs {
+                    this.run_job(job, false).await;
+                }
+            });
+        }
+    }
+
+    async fn run_job(self: &Arc<Self>, job: RunJob, wait: bool) {
+        let run_id = job.run_id.clone();
+        if let Err(e) = self.run_job_inner(job, wait).await {
+            tracing::error!(run_id, error = %e, "flow run could not be recorded");
+        }
+        self.finished.notify_waiters();
+    }
+
+    async fn run_job_inner(self: &Arc<Self>, job: RunJob, wait: bool) -> Result<()> {
+        let worker = format!("pid:{}", std::process::id());
+        let id = job.run_id.clone();
+        let started = self
+            .update_run(&id, {
+                let id = id.clone();
+                move |run| {
+                    if run.process_status != Some(ProcessStatus::Queued) {
+                        return false;
+                    }
+                    let now = now_rfc3339();
+                    let number = run.attempts.len() as u32 + 1;
+                    run.process_status = Some(ProcessStatus::Running);
+                    run.started_at = Some(now.clone());
+                    run.attempts.push(AttemptView {
+                        id: attempt_id(&id, number),
+                        status: Some(ProcessStatus::Running),
+                        attempt_number: number,
+                        worker_id: Some(worker.clone()),
+                        lease_expires_at: None,
+                        started_at: Some(now),
+                        finished_at: None,
+                        exit_code: None,
+                        error: None,
+                        extra: Default::default(),
+                    });
+                    true
+                }
+            })
+            .await?;
+        if started.process_status != Some(ProcessStatus::Running) {
+            tracing::debug!(run_id = %id, "run not started: no longer queued");
+            return Ok(());
+        }
+        let attempt = started.attempts.last().map(|a| a.id.clone());
+        let token = CancellationToken::new();
+        if let Ok(mut active) = self.active.lock() {
+            active.insert(id.clone(), token.clone());
+        }
+        let watcher = self.store.blocks().then(|| {
+            let this = self.clone();
+            let token = token.clone();
+            let id = id.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = token.cancelled() => break,
+                        _ = tokio::time::sleep(Duration::from_millis(300)) => {}
+                    }
+                    if let Ok(run) = this.get_run(&id).await {
+                        if run.cancel_requested {
+                            token.cancel();
+                            break;
+                        }
+                    }
+                }
+            })
+        });
+        let flow = job.matched.flow.clone();
+        let step = job.matched.step();
+        (self.progress)(&ProgressEvent::Started {
+            run_id: Some(id.clone()),
+            flow: flow.name().to_string(),
+            step: step.name().to_string(),
+        });
+        let runtime = RuntimeMetadata {
+            event_id: job.event.id.clone(),
+            run_id: Some(id.clone()),
+            attempt_id: attempt.clone(),
+            replay: job.replay,
+            workspace_backend_url: None,
+            launched_by: None,
+        };
+        let outcome = self
+            .runner
+            .run(&flow, step, &job.event, runtime, &token, &self.progress)
+            .await;
+        if let Some(watcher) = watcher {
+            watcher.abort();
+        }
+        if let Ok(mut active) = self.active.lock() {
+            active.remove(&id);
+        }
+
+        let mut notes = Vec::new();
+        let mut next_events = Vec::new();
+        if let Some(next) = outcome.result.as_ref().and_then(|r| r.next.clone()) {
+            if next.is_empty() {
+            } else if !self.config.dispatch_next {
+                notes.push(format!(
+                    "{} next event(s) not dispatched: next-event dispatch is disabled",
+                    next.len()
+                ));
+            } else if job.depth + 1 > self.config.max_next_depth {
+                tracing::warn!(run_id = %id, limit = self.config.max_next_depth, "next-event depth limit reached");
+                for event in &next {
+                    notes.push(format!(
+                        "next event `{}` not dispatched: depth limit {} reached",
+                        event.id, self.config.max_next_depth
+                    ));
+                }
+            } else {
+                next_events = next;
+            }
+        }
+
+        let StepOutcome {
+            process_status,
+            result,
+            error,
+            exit_code,
+            stdout,
+            stderr,
+        } = outcome;
+        let error_text = error.as_ref().map(ToString::to_string);
+        let finished = {
+            let error_text = error_text.clone();
+            let attempt = attempt.clone();
+            let mut payload = Some((result, stdout, stderr, notes));
+            self.update_run(&id, move |run| {
+                let Some((result, stdout, stderr, notes)) = payload.take() else {
+                    return false;
+                };
+                let now = now_rfc3339();
+                run.process_status = Some(process_status);
+                run.result = result;
+                if run.result.is_none() {
+                    run.result_status = None;
+                }
+                run.error = error_text.clone();
+                run.finished_at = Some(now.clone());
+                if let Some(a) = run.attempts.last_mut() {
+                    a.status = Some(process_status);
+                    a.finished_at = Some(now);
+                    a.exit_code = exit_code;
+                    a.error = error_text.clone();
+                }
+                run.output.push(RunOutput {
+                    attempt_id: attempt.clone(),
+                    stdout,
+                    stderr,
+                });
+                run.notes.extend(notes);
+                true
+            })
+            .await?
+        };
+        (self.progress)(&ProgressEvent::Finished {
+            run_id: Some(id.clone()),
+            flow: flow.name().to_string(),
+            step: step.name().to_string(),
+            status: finished.effective_status.as_str().to_string(),
+            error: error_text,
+        });
+        self.finished.notify_waiters();
+
+        for event in next_events {
+            let note = match event.validate() {
+                Err(e) => Some(format!("next event `{}` not dispatched: {e}", event.id)),
+                Ok(()) => match self.dispatch(event.clone(), job.depth + 1, wait).await {
+                    Ok(response) if response.status == DispatchStatus::Duplicate => Some(format!(
+                        "next event `{}` was already stored: nothing ran",
+                        event.id
+                    )),
+                    Ok(_) => None,
+                    Err(e) => Some(format!("next event `{}` not dispatched: {e}", event.id)),
+                },
+            };
+            if let Some(note) = note {
+                tracing::warn!(run_id = %id, "{note}");
+                self.update_run(&id, move |run| {
+                    run.notes.push(note.clone());
+                    true
+                })
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn cancel(&self, run_id: &str) -> Result<RunView> {
+        let run = self
+            .update_run(run_id, |run| match run.process_status {
+                Some(ProcessStatus::Queued) => {
+                    run.process_status = Some(ProcessStatus::Canceled);
+                    run.finished_at = Some(now_rfc3339());
+                    run.error = Some("canceled before it started".into());
+                    true
+                }
+                Some(ProcessStatus::Running) if !run.cancel_requested => {
+                    run.cancel_requested = true;
+                    true
+                }
+                _ => false,
+            })
+            .await?;
+        if let Ok(active) = self.active.lock() {
+            if let Some(token) = active.get(run_id) {
+                token.cancel();
+            }
+        }
+        self.finished.notify_waiters();
+        Ok(run)
+    }
+
+    async fn event_detail(&self, event_id: &str) -> Result<EventDetail> {
+        let id = event_id.to_string();
+        let record = self
+            .store_call(move |s| s.get_event(&id))
+            .await?
+            .ok_or_else(|| FlowError::UnknownEvent(event_id.to_string()))?;
+        let filter = RunFilter {
+            event_id: Some(event_id.to_string()),
+            status: None,
+            limit: Some(MAX_LIST_LIMIT),
+        };
+        let mut runs = self.store_call(move |s| s.list_runs(&filter)).await?;
+        let order: HashMap<&str, usize> = record
+            .run_ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.as_str(), i))
+            .collect();
+        runs.sort_by_key(|r| order.get(r.id.as_str()).copied().unwrap_or(usize::MAX));
+        Ok(EventDetail {
+            event: record,
+            runs,
+        })
+    }
+}
+
+impl FlowClient for LocalFlowClient {
+    fn dispatch_event(
+        &self,
+        event: Value,
+        options: DispatchOptions,
+    ) -> BoxFuture<'_, Result<DispatchResponse>> {
+        Box::pin(async move {
+            let event = FlowEvent::from_value(event)?;
+            self.inner.dispatch(event, 0, options.wait).await
+        })
+    }
+
+    fn replay_event<'a>(
+        &'a self,
+        event_id: &'a str,
+        options: DispatchOptions,
+    ) -> BoxFuture<'a, Result<DispatchResponse>> {
+        Box::pin(self.inner.replay(event_id, options.wait))
+    }
+
+    fn list_runs(&self, filter: RunFilter) -> BoxFuture<'_, Result<Vec<RunView>>> {
+        Box::pin(self.inner.store_call(move |s| s.list_runs(&filter)))
+    }
+
+    fn get_run<'a>(&'a self, run_id: &'a str) -> BoxFuture<'a, Result<RunView>> {
+        Box::pin(self.inner.get_run(run_id))
+    }
+
+    fn list_events(&self, filter: EventFilter) -> BoxFuture<'_, Result<Vec<EventRecord>>> {
+        Box::pin(self.inner.store_call(move |s| s.list_events(&filter)))
+    }
+
+    fn get_event<'a>(&'a self, event_id: &'a str) -> BoxFuture<'a, Result<EventDetail>> {
+        Box::pin(self.inner.event_detail(event_id))
+    }
+
+    fn cancel_run<'a>(&'a self, run_id: &'a str) -> BoxFuture<'a, Result<RunView>> {
+        Box::pin(self.inner.cancel(run_id))
+    }
+}
