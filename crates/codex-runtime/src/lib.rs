@@ -1,1 +1,35 @@
-//! codex-runtime (work in progress).
+//! # codex-runtime
+//!
+//! The Rust SDK for OpenAI's `codex app-server` (the stdio JSON-RPC backend of the `codex`
+//! CLI), pinned to codex 0.169.0.
+//!
+//! ## Layers
+//!
+//! | layer | entry point | for |
+//! |---|---|---|
+//! | 5 | [`AppServer`] | typed JSON-RPC helpers for every method + the server-request loop |
+//! | 6 | [`runtime::Runtime`] | raw JSON-RPC: `call`, `notify`, `subscribe`, `respond`, metrics |
+//!
+//! ## Layout
+//! - [`transport`]: the seam (sender/receiver traits), stdio spawning with process groups and a
+//!   stderr ring buffer, attach over a Unix-socket WebSocket, JSONL framing with a line limit.
+//! - [`rpc`]: message shapes, ids and the pending map, overload retry, routing to subscribers
+//!   with explicit `Lagged`, fail-closed server-request handling, metrics.
+//! - [`runtime`]: [`runtime::Runtime`] (layer 6) and the protocol types re-exported.
+//! - [`app_server`]: [`AppServer`] (layer 5).
+//! - [`error`]: the one [`Error`] enum.
+//!
+//! The protocol types come from the `codex-runtime-protocol` crate, generated from the JSON
+//! Schemas codex emits (see `scripts/gen-protocol.py`).
+
+#![warn(missing_docs)]
+
+pub mod app_server;
+pub mod error;
+pub mod rpc;
+pub mod runtime;
+pub mod transport;
+
+pub use app_server::AppServer;
+pub use codex_runtime_protocol::{notification_methods, rpc_methods, server_request_methods};
+pub use error::{Error, Result};
