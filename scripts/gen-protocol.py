@@ -942,7 +942,22 @@ class Generator:
             out.append(f"        {rust_str(r['method'])} => ({rust_str(r['params'])}, {rust_str(r['response'])}, {'true' if r['experimental'] else 'false'}),\n")
         out.append("        _ => return None,\n    };\n")
         out.append("    let method = super::methods::rpc_methods::ALL.iter().copied().find(|m| *m == method)?;\n")
-        out.append("    Some(MethodInfo { method, params, response, experimental })\n}\n")
+        out.append("    Some(MethodInfo { method, params, response, experimental })\n}\n\n")
+        out.append("fn reencode<T: serde::de::DeserializeOwned + serde::Serialize>(\n"
+                   "    raw: &serde_json::value::RawValue,\n) -> Result<serde_json::Value, serde_json::Error> {\n"
+                   "    serde_json::to_value(serde_json::from_str::<T>(raw.get())?)\n}\n\n")
+        for fname, field, what in (("reencode_client_params", "params", "params"),
+                                   ("reencode_client_response", "response", "result")):
+            out.append(f"/// Decodes the `{what}` of client method `method` into its typed struct and encodes it back\n"
+                       "/// to JSON; `None` for a method this crate does not know. Validates recorded traffic\n"
+                       "/// against the schema: the output equals the input up to absent-vs-null and unknown fields.\n")
+            out.append(f"pub fn {fname}(\n    method: &str,\n    {what}: &serde_json::value::RawValue,\n"
+                       ") -> Option<Result<serde_json::Value, serde_json::Error>> {\n    Some(match method {\n")
+            for r in self.client:
+                if r["experimental"]:
+                    out.append('        #[cfg(feature = "experimental")]\n')
+                out.append(f"        {rust_str(r['method'])} => reencode::<{r[field]}>({what}),\n")
+            out.append("        _ => return None,\n    })\n}\n\n")
         return "".join(out)
 
     def id_accessors(self, params_name):

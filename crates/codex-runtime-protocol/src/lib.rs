@@ -56,7 +56,9 @@
 
 pub mod generated;
 
-pub use generated::client_requests::{client_method_info, ClientRequest, MethodInfo};
+pub use generated::client_requests::{
+    client_method_info, reencode_client_params, reencode_client_response, ClientRequest, MethodInfo,
+};
 pub use generated::methods::{notification_methods, rpc_methods, server_request_methods};
 pub use generated::notifications::ServerNotification;
 pub use generated::server_requests::{ServerRequest, ServerRequestMethod};

@@ -1682,3 +1682,591 @@ pub fn client_method_info(method: &str) -> Option<MethodInfo> {
         experimental,
     })
 }
+
+fn reencode<T: serde::de::DeserializeOwned + serde::Serialize>(
+    raw: &serde_json::value::RawValue,
+) -> Result<serde_json::Value, serde_json::Error> {
+    serde_json::to_value(serde_json::from_str::<T>(raw.get())?)
+}
+
+/// Decodes the `params` of client method `method` into its typed struct and encodes it back
+/// to JSON; `None` for a method this crate does not know. Validates recorded traffic
+/// against the schema: the output equals the input up to absent-vs-null and unknown fields.
+pub fn reencode_client_params(
+    method: &str,
+    params: &serde_json::value::RawValue,
+) -> Option<Result<serde_json::Value, serde_json::Error>> {
+    Some(match method {
+        "initialize" => reencode::<InitializeParams>(params),
+        #[cfg(feature = "experimental")]
+        "server/diagnostics" => reencode::<ServerDiagnosticsParams>(params),
+        #[cfg(feature = "experimental")]
+        "userVerification/status" => reencode::<UserVerificationStatusParams>(params),
+        #[cfg(feature = "experimental")]
+        "userVerification/enroll" => reencode::<UserVerificationEnrollParams>(params),
+        #[cfg(feature = "experimental")]
+        "userVerification/delete" => reencode::<UserVerificationDeleteParams>(params),
+        #[cfg(feature = "experimental")]
+        "userVerification/verify" => reencode::<UserVerificationVerifyParams>(params),
+        #[cfg(feature = "experimental")]
+        "userVerification/cancel" => reencode::<UserVerificationCancelParams>(params),
+        "thread/start" => reencode::<ThreadStartParams>(params),
+        "thread/resume" => reencode::<ThreadResumeParams>(params),
+        "thread/fork" => reencode::<ThreadForkParams>(params),
+        #[cfg(feature = "experimental")]
+        "thread/sample" => reencode::<ThreadSampleParams>(params),
+        #[cfg(feature = "experimental")]
+        "thread/sample/cancel" => reencode::<ThreadSampleCancelParams>(params),
+        "thread/archive" => reencode::<ThreadArchiveParams>(params),
+        "thread/delete" => reencode::<ThreadDeleteParams>(params),
+        "thread/unsubscribe" => reencode::<ThreadUnsubscribeParams>(params),
+        #[cfg(feature = "experimental")]
+        "thread/increment_elicitation" => reencode::<ThreadIncrementElicitationParams>(params),
+        #[cfg(feature = "experimental")]
+        "thread/decrement_elicitation" => reencode::<ThreadDecrementElicitationParams>(params),
+        "thread/name/set" => reencode::<ThreadSetNameParams>(params),
+        #[cfg(feature = "experimental")]
+        "thread/prediction/request" => reencode::<ThreadPredictionRequestParams>(params),
+        "thread/goal/set" => reencode::<ThreadGoalSetParams>(params),
+        "thread/goal/get" => reencode::<ThreadGoalGetParams>(params),
+        "thread/goal/clear" => reencode::<ThreadGoalClearParams>(params),
+        #[cfg(feature = "experimental")]
+        "thread/queue/add" => reencode::<ThreadQueueAddParams>(params),
+        #[cfg(feature = "experimental")]
+        "thread/queue/list" => reencode::<ThreadQueueListParams>(params),
+        #[cfg(feature = "experimental")]
+        "thread/queue/update" => reencode::<ThreadQueueUpdateParams>(params),
+        #[cfg(feature = "experimental")]
+        "thread/queue/delete" => reencode::<ThreadQueueDeleteParams>(params),
+        #[cfg(feature = "experimental")]
+        "thread/queue/reorder" => reencode::<ThreadQueueReorderParams>(params),
+        #[cfg(feature = "experimental")]
+        "thread/queue/start" => reencode::<ThreadQueueStartParams>(params),
+        "thread/metadata/update" => reencode::<ThreadMetadataUpdateParams>(params),
+        "thread/attachment/add" => reencode::<ThreadAttachmentAddParams>(params),
+        "thread/attachment/list" => reencode::<ThreadAttachmentListParams>(params),
+        "thread/attachmentOwner/list" => reencode::<ThreadAttachmentOwnerListParams>(params),
+        "thread/attachment/remove" => reencode::<ThreadAttachmentRemoveParams>(params),
+        "thread/section/move" => reencode::<ThreadSectionMoveParams>(params),
+        #[cfg(feature = "experimental")]
+        "thread/settings/update" => reencode::<ThreadSettingsUpdateParams>(params),
+        #[cfg(feature = "experimental")]
+        "thread/memoryMode/set" => reencode::<ThreadMemoryModeSetParams>(params),
+        #[cfg(feature = "experimental")]
+        "thread/memory/read" => reencode::<ThreadMemoryReadParams>(params),
+        #[cfg(feature = "experimental")]
+        "memory/status" => reencode::<MemoryStatusParams>(params),
+        #[cfg(feature = "experimental")]
+        "memory/reset" => reencode::<MemoryResetParams>(params),
+        #[cfg(feature = "experimental")]
+        "rollout/compress" => reencode::<RolloutCompressParams>(params),
+        "thread/unarchive" => reencode::<ThreadUnarchiveParams>(params),
+        "thread/compact/start" => reencode::<ThreadCompactStartParams>(params),
+        "thread/shellCommand" => reencode::<ThreadShellCommandParams>(params),
+        "thread/approveGuardianDeniedAction" => {
+            reencode::<ThreadApproveGuardianDeniedActionParams>(params)
+        }
+        #[cfg(feature = "experimental")]
+        "thread/backgroundTerminals/clean" => {
+            reencode::<ThreadBackgroundTerminalsCleanParams>(params)
+        }
+        #[cfg(feature = "experimental")]
+        "thread/backgroundTerminals/list" => {
+            reencode::<ThreadBackgroundTerminalsListParams>(params)
+        }
+        #[cfg(feature = "experimental")]
+        "thread/backgroundTerminals/terminate" => {
+            reencode::<ThreadBackgroundTerminalsTerminateParams>(params)
+        }
+        "thread/revert" => reencode::<ThreadRevertParams>(params),
+        "thread/list" => reencode::<ThreadListParams>(params),
+        #[cfg(feature = "experimental")]
+        "project/list" => reencode::<ProjectListParams>(params),
+        #[cfg(feature = "experimental")]
+        "project/read" => reencode::<ProjectReadParams>(params),
+        #[cfg(feature = "experimental")]
+        "project/create" => reencode::<ProjectCreateParams>(params),
+        #[cfg(feature = "experimental")]
+        "project/import" => reencode::<ProjectImportParams>(params),
+        #[cfg(feature = "experimental")]
+        "project/update" => reencode::<ProjectUpdateParams>(params),
+        #[cfg(feature = "experimental")]
+        "project/move" => reencode::<ProjectMoveParams>(params),
+        #[cfg(feature = "experimental")]
+        "project/delete" => reencode::<ProjectDeleteParams>(params),
+        "threadSection/list" => reencode::<ThreadSectionListParams>(params),
+        "threadSection/create" => reencode::<ThreadSectionCreateParams>(params),
+        "threadSection/update" => reencode::<ThreadSectionUpdateParams>(params),
+        "threadSection/delete" => reencode::<ThreadSectionDeleteParams>(params),
+        #[cfg(feature = "experimental")]
+        "thread/search" => reencode::<ThreadSearchParams>(params),
+        #[cfg(feature = "experimental")]
+        "thread/searchOccurrences" => reencode::<ThreadSearchOccurrencesParams>(params),
+        "thread/loaded/list" => reencode::<ThreadLoadedListParams>(params),
+        "thread/read" => reencode::<ThreadReadParams>(params),
+        #[cfg(feature = "experimental")]
+        "thread/readState/update" => reencode::<ThreadReadStateUpdateParams>(params),
+        "thread/turns/list" => reencode::<ThreadTurnsListParams>(params),
+        "thread/items/list" => reencode::<ThreadItemsListParams>(params),
+        #[cfg(feature = "experimental")]
+        "thread/items/read" => reencode::<ThreadItemsReadParams>(params),
+        #[cfg(feature = "experimental")]
+        "thread/guardianReview" => reencode::<ThreadGuardianReviewParams>(params),
+        "thread/inject_items" => reencode::<ThreadInjectItemsParams>(params),
+        #[cfg(feature = "experimental")]
+        "thread/prepareApprovedPlan" => reencode::<ThreadPrepareApprovedPlanParams>(params),
+        "skills/list" => reencode::<SkillsListParams>(params),
+        "skills/extraRoots/set" => reencode::<SkillsExtraRootsSetParams>(params),
+        "hooks/list" => reencode::<HooksListParams>(params),
+        "marketplace/add" => reencode::<MarketplaceAddParams>(params),
+        "marketplace/remove" => reencode::<MarketplaceRemoveParams>(params),
+        "marketplace/upgrade" => reencode::<MarketplaceUpgradeParams>(params),
+        "plugin/list" => reencode::<PluginListParams>(params),
+        #[cfg(feature = "experimental")]
+        "plugin/search" => reencode::<PluginSearchParams>(params),
+        "plugin/installed" => reencode::<PluginInstalledParams>(params),
+        "plugin/reconcile" => reencode::<PluginReconcileParams>(params),
+        "plugin/read" => reencode::<PluginReadParams>(params),
+        "plugin/skill/read" => reencode::<PluginSkillReadParams>(params),
+        "plugin/share/save" => reencode::<PluginShareSaveParams>(params),
+        "plugin/share/updateTargets" => reencode::<PluginShareUpdateTargetsParams>(params),
+        "plugin/share/list" => reencode::<PluginShareListParams>(params),
+        "plugin/share/checkout" => reencode::<PluginShareCheckoutParams>(params),
+        "plugin/share/delete" => reencode::<PluginShareDeleteParams>(params),
+        "app/read" => reencode::<AppsReadParams>(params),
+        "app/list" => reencode::<AppsListParams>(params),
+        "app/installed" => reencode::<AppsInstalledParams>(params),
+        "fs/readFile" => reencode::<FsReadFileParams>(params),
+        "fs/writeFile" => reencode::<FsWriteFileParams>(params),
+        "fs/createDirectory" => reencode::<FsCreateDirectoryParams>(params),
+        "fs/getMetadata" => reencode::<FsGetMetadataParams>(params),
+        "fs/readDirectory" => reencode::<FsReadDirectoryParams>(params),
+        "fs/remove" => reencode::<FsRemoveParams>(params),
+        "fs/copy" => reencode::<FsCopyParams>(params),
+        "fs/watch" => reencode::<FsWatchParams>(params),
+        "fs/unwatch" => reencode::<FsUnwatchParams>(params),
+        "skills/config/write" => reencode::<SkillsConfigWriteParams>(params),
+        "plugin/install" => reencode::<PluginInstallParams>(params),
+        "plugin/uninstall" => reencode::<PluginUninstallParams>(params),
+        "turn/start" => reencode::<TurnStartParams>(params),
+        #[cfg(feature = "experimental")]
+        "turn/settings/update" => reencode::<TurnSettingsUpdateParams>(params),
+        "turn/steer" => reencode::<TurnSteerParams>(params),
+        "turn/interrupt" => reencode::<TurnInterruptParams>(params),
+        #[cfg(feature = "experimental")]
+        "thread/realtime/start" => reencode::<ThreadRealtimeStartParams>(params),
+        #[cfg(feature = "experimental")]
+        "thread/realtime/appendAudio" => reencode::<ThreadRealtimeAppendAudioParams>(params),
+        #[cfg(feature = "experimental")]
+        "thread/realtime/appendText" => reencode::<ThreadRealtimeAppendTextParams>(params),
+        #[cfg(feature = "experimental")]
+        "thread/realtime/appendSpeech" => reencode::<ThreadRealtimeAppendSpeechParams>(params),
+        #[cfg(feature = "experimental")]
+        "thread/realtime/stop" => reencode::<ThreadRealtimeStopParams>(params),
+        #[cfg(feature = "experimental")]
+        "thread/timeline/list" => reencode::<ThreadTimelineListParams>(params),
+        #[cfg(feature = "experimental")]
+        "thread/realtime/listVoices" => reencode::<ThreadRealtimeListVoicesParams>(params),
+        "review/start" => reencode::<ReviewStartParams>(params),
+        "model/list" => reencode::<ModelListParams>(params),
+        "account/gatewayOAuth/read" => reencode::<GatewayOAuthReadParams>(params),
+        "account/gatewayOAuth/login" => reencode::<GatewayOAuthLoginParams>(params),
+        "account/gatewayOAuth/cancel" => reencode::<GatewayOAuthCancelParams>(params),
+        "modelProvider/list" => reencode::<ModelProviderListParams>(params),
+        "modelProvider/config/write" => reencode::<ModelProviderConfigWriteParams>(params),
+        "modelProvider/capabilities/read" => {
+            reencode::<ModelProviderCapabilitiesReadParams>(params)
+        }
+        "experimentalFeature/list" => reencode::<ExperimentalFeatureListParams>(params),
+        "permissionProfile/list" => reencode::<PermissionProfileListParams>(params),
+        "experimentalFeature/enablement/set" => {
+            reencode::<ExperimentalFeatureEnablementSetParams>(params)
+        }
+        #[cfg(feature = "experimental")]
+        "remoteControl/enable" => reencode::<RemoteControlEnableParams>(params),
+        #[cfg(feature = "experimental")]
+        "remoteControl/disable" => reencode::<RemoteControlDisableParams>(params),
+        #[cfg(feature = "experimental")]
+        "remoteControl/status/read" => reencode::<RemoteControlStatusReadParams>(params),
+        #[cfg(feature = "experimental")]
+        "remoteControl/pairing/start" => reencode::<RemoteControlPairingStartParams>(params),
+        #[cfg(feature = "experimental")]
+        "remoteControl/pairing/status" => reencode::<RemoteControlPairingStatusParams>(params),
+        #[cfg(feature = "experimental")]
+        "remoteControl/client/list" => reencode::<RemoteControlClientsListParams>(params),
+        #[cfg(feature = "experimental")]
+        "remoteControl/client/revoke" => reencode::<RemoteControlClientsRevokeParams>(params),
+        #[cfg(feature = "experimental")]
+        "collaborationMode/list" => reencode::<CollaborationModeListParams>(params),
+        #[cfg(feature = "experimental")]
+        "mock/experimentalMethod" => reencode::<MockExperimentalMethodParams>(params),
+        #[cfg(feature = "experimental")]
+        "environment/add" => reencode::<EnvironmentAddParams>(params),
+        #[cfg(feature = "experimental")]
+        "environment/info" => reencode::<EnvironmentInfoParams>(params),
+        #[cfg(feature = "experimental")]
+        "environment/status" => reencode::<EnvironmentStatusParams>(params),
+        "mcpServer/oauth/login" => reencode::<McpServerOauthLoginParams>(params),
+        "config/mcpServer/reload" => reencode::<McpServerRefreshParams>(params),
+        "mcpServerStatus/list" => reencode::<ListMcpServerStatusParams>(params),
+        "mcpServer/resource/read" => reencode::<McpResourceReadParams>(params),
+        #[cfg(feature = "experimental")]
+        "mcpServer/event/stream/start" => reencode::<McpServerEventStreamStartParams>(params),
+        #[cfg(feature = "experimental")]
+        "mcpServer/event/stream/stop" => reencode::<McpServerEventStreamStopParams>(params),
+        "mcpServer/tool/call" => reencode::<McpServerToolCallParams>(params),
+        "windowsSandbox/setupStart" => reencode::<WindowsSandboxSetupStartParams>(params),
+        "windowsSandbox/readiness" => reencode::<WindowsSandboxReadinessParams>(params),
+        "account/login/start" => reencode::<LoginAccountParams>(params),
+        #[cfg(feature = "experimental")]
+        "account/bedrock/discover" => reencode::<BedrockDiscoverParams>(params),
+        #[cfg(feature = "experimental")]
+        "account/bedrock/setup" => reencode::<BedrockSetupParams>(params),
+        #[cfg(feature = "experimental")]
+        "account/gcp/setup" => reencode::<GcpSetupParams>(params),
+        #[cfg(feature = "experimental")]
+        "account/bedrock/checkGovCloudRequirements" => {
+            reencode::<BedrockCheckGovCloudRequirementsParams>(params)
+        }
+        "account/login/cancel" => reencode::<CancelLoginAccountParams>(params),
+        #[cfg(feature = "experimental")]
+        "accountSession/list" => reencode::<AccountSessionsListParams>(params),
+        #[cfg(feature = "experimental")]
+        "accountSession/switch" => reencode::<AccountSessionsSwitchParams>(params),
+        "account/logout" => reencode::<LogoutAccountParams>(params),
+        "account/securitySetup/read" => reencode::<GetAccountSecuritySetupParams>(params),
+        "account/rateLimits/read" => reencode::<GetAccountRateLimitsParams>(params),
+        "account/rateLimitResetCredit/consume" => {
+            reencode::<ConsumeAccountRateLimitResetCreditParams>(params)
+        }
+        "account/usage/read" => reencode::<GetAccountTokenUsageParams>(params),
+        "account/workspaceMessages/read" => reencode::<GetWorkspaceMessagesParams>(params),
+        "account/sendAddCreditsNudgeEmail" => reencode::<SendAddCreditsNudgeEmailParams>(params),
+        "feedback/upload" => reencode::<FeedbackUploadParams>(params),
+        "feedback/save" => reencode::<FeedbackSaveParams>(params),
+        "command/exec" => reencode::<CommandExecParams>(params),
+        "command/exec/write" => reencode::<CommandExecWriteParams>(params),
+        "command/exec/terminate" => reencode::<CommandExecTerminateParams>(params),
+        "command/exec/resize" => reencode::<CommandExecResizeParams>(params),
+        #[cfg(feature = "experimental")]
+        "process/spawn" => reencode::<ProcessSpawnParams>(params),
+        #[cfg(feature = "experimental")]
+        "process/writeStdin" => reencode::<ProcessWriteStdinParams>(params),
+        #[cfg(feature = "experimental")]
+        "process/kill" => reencode::<ProcessKillParams>(params),
+        #[cfg(feature = "experimental")]
+        "process/resizePty" => reencode::<ProcessResizePtyParams>(params),
+        "config/read" => reencode::<ConfigReadParams>(params),
+        "externalAgentConfig/detect" => reencode::<ExternalAgentConfigDetectParams>(params),
+        "externalAgentConfig/import" => reencode::<ExternalAgentConfigImportParams>(params),
+        "externalAgentConfig/import/recordHistory" => {
+            reencode::<ExternalAgentConfigImportHistoryRecordParams>(params)
+        }
+        "externalAgentConfig/import/readHistories" => {
+            reencode::<ExternalAgentConfigImportHistoriesReadParams>(params)
+        }
+        "config/value/write" => reencode::<ConfigValueWriteParams>(params),
+        "config/batchWrite" => reencode::<ConfigBatchWriteParams>(params),
+        "configRequirements/read" => reencode::<ConfigRequirementsReadParams>(params),
+        "account/read" => reencode::<GetAccountParams>(params),
+        "fuzzyFileSearch" => reencode::<FuzzyFileSearchParams>(params),
+        #[cfg(feature = "experimental")]
+        "fuzzyFileSearch/sessionStart" => reencode::<FuzzyFileSearchSessionStartParams>(params),
+        #[cfg(feature = "experimental")]
+        "fuzzyFileSearch/sessionUpdate" => reencode::<FuzzyFileSearchSessionUpdateParams>(params),
+        #[cfg(feature = "experimental")]
+        "fuzzyFileSearch/sessionStop" => reencode::<FuzzyFileSearchSessionStopParams>(params),
+        _ => return None,
+    })
+}
+
+/// Decodes the `result` of client method `method` into its typed struct and encodes it back
+/// to JSON; `None` for a method this crate does not know. Validates recorded traffic
+/// against the schema: the output equals the input up to absent-vs-null and unknown fields.
+pub fn reencode_client_response(
+    method: &str,
+    result: &serde_json::value::RawValue,
+) -> Option<Result<serde_json::Value, serde_json::Error>> {
+    Some(match method {
+        "initialize" => reencode::<InitializeResponse>(result),
+        #[cfg(feature = "experimental")]
+        "server/diagnostics" => reencode::<ServerDiagnosticsResponse>(result),
+        #[cfg(feature = "experimental")]
+        "userVerification/status" => reencode::<UserVerificationStatusResponse>(result),
+        #[cfg(feature = "experimental")]
+        "userVerification/enroll" => reencode::<UserVerificationEnrollResponse>(result),
+        #[cfg(feature = "experimental")]
+        "userVerification/delete" => reencode::<UserVerificationDeleteResponse>(result),
+        #[cfg(feature = "experimental")]
+        "userVerification/verify" => reencode::<UserVerificationVerifyResponse>(result),
+        #[cfg(feature = "experimental")]
+        "userVerification/cancel" => reencode::<UserVerificationCancelResponse>(result),
+        "thread/start" => reencode::<ThreadStartResponse>(result),
+        "thread/resume" => reencode::<ThreadResumeResponse>(result),
+        "thread/fork" => reencode::<ThreadForkResponse>(result),
+        #[cfg(feature = "experimental")]
+        "thread/sample" => reencode::<ThreadSampleResponse>(result),
+        #[cfg(feature = "experimental")]
+        "thread/sample/cancel" => reencode::<ThreadSampleCancelResponse>(result),
+        "thread/archive" => reencode::<ThreadArchiveResponse>(result),
+        "thread/delete" => reencode::<ThreadDeleteResponse>(result),
+        "thread/unsubscribe" => reencode::<ThreadUnsubscribeResponse>(result),
+        #[cfg(feature = "experimental")]
+        "thread/increment_elicitation" => reencode::<ThreadIncrementElicitationResponse>(result),
+        #[cfg(feature = "experimental")]
+        "thread/decrement_elicitation" => reencode::<ThreadDecrementElicitationResponse>(result),
+        "thread/name/set" => reencode::<ThreadSetNameResponse>(result),
+        #[cfg(feature = "experimental")]
+        "thread/prediction/request" => reencode::<ThreadPredictionRequestResponse>(result),
+        "thread/goal/set" => reencode::<ThreadGoalSetResponse>(result),
+        "thread/goal/get" => reencode::<ThreadGoalGetResponse>(result),
+        "thread/goal/clear" => reencode::<ThreadGoalClearResponse>(result),
+        #[cfg(feature = "experimental")]
+        "thread/queue/add" => reencode::<ThreadQueueAddResponse>(result),
+        #[cfg(feature = "experimental")]
+        "thread/queue/list" => reencode::<ThreadQueueListResponse>(result),
+        #[cfg(feature = "experimental")]
+        "thread/queue/update" => reencode::<ThreadQueueUpdateResponse>(result),
+        #[cfg(feature = "experimental")]
+        "thread/queue/delete" => reencode::<ThreadQueueDeleteResponse>(result),
+        #[cfg(feature = "experimental")]
+        "thread/queue/reorder" => reencode::<ThreadQueueReorderResponse>(result),
+        #[cfg(feature = "experimental")]
+        "thread/queue/start" => reencode::<ThreadQueueStartResponse>(result),
+        "thread/metadata/update" => reencode::<ThreadMetadataUpdateResponse>(result),
+        "thread/attachment/add" => reencode::<ThreadAttachmentAddResponse>(result),
+        "thread/attachment/list" => reencode::<ThreadAttachmentListResponse>(result),
+        "thread/attachmentOwner/list" => reencode::<ThreadAttachmentOwnerListResponse>(result),
+        "thread/attachment/remove" => reencode::<ThreadAttachmentRemoveResponse>(result),
+        "thread/section/move" => reencode::<ThreadSectionMoveResponse>(result),
+        #[cfg(feature = "experimental")]
+        "thread/settings/update" => reencode::<ThreadSettingsUpdateResponse>(result),
+        #[cfg(feature = "experimental")]
+        "thread/memoryMode/set" => reencode::<ThreadMemoryModeSetResponse>(result),
+        #[cfg(feature = "experimental")]
+        "thread/memory/read" => reencode::<ThreadMemoryReadResponse>(result),
+        #[cfg(feature = "experimental")]
+        "memory/status" => reencode::<MemoryStatusResponse>(result),
+        #[cfg(feature = "experimental")]
+        "memory/reset" => reencode::<MemoryResetResponse>(result),
+        #[cfg(feature = "experimental")]
+        "rollout/compress" => reencode::<RolloutCompressResponse>(result),
+        "thread/unarchive" => reencode::<ThreadUnarchiveResponse>(result),
+        "thread/compact/start" => reencode::<ThreadCompactStartResponse>(result),
+        "thread/shellCommand" => reencode::<ThreadShellCommandResponse>(result),
+        "thread/approveGuardianDeniedAction" => {
+            reencode::<ThreadApproveGuardianDeniedActionResponse>(result)
+        }
+        #[cfg(feature = "experimental")]
+        "thread/backgroundTerminals/clean" => {
+            reencode::<ThreadBackgroundTerminalsCleanResponse>(result)
+        }
+        #[cfg(feature = "experimental")]
+        "thread/backgroundTerminals/list" => {
+            reencode::<ThreadBackgroundTerminalsListResponse>(result)
+        }
+        #[cfg(feature = "experimental")]
+        "thread/backgroundTerminals/terminate" => {
+            reencode::<ThreadBackgroundTerminalsTerminateResponse>(result)
+        }
+        "thread/revert" => reencode::<ThreadRevertResponse>(result),
+        "thread/list" => reencode::<ThreadListResponse>(result),
+        #[cfg(feature = "experimental")]
+        "project/list" => reencode::<ProjectListResponse>(result),
+        #[cfg(feature = "experimental")]
+        "project/read" => reencode::<ProjectReadResponse>(result),
+        #[cfg(feature = "experimental")]
+        "project/create" => reencode::<ProjectCreateResponse>(result),
+        #[cfg(feature = "experimental")]
+        "project/import" => reencode::<ProjectImportResponse>(result),
+        #[cfg(feature = "experimental")]
+        "project/update" => reencode::<ProjectUpdateResponse>(result),
+        #[cfg(feature = "experimental")]
+        "project/move" => reencode::<ProjectMoveResponse>(result),
+        #[cfg(feature = "experimental")]
+        "project/delete" => reencode::<ProjectDeleteResponse>(result),
+        "threadSection/list" => reencode::<ThreadSectionListResponse>(result),
+        "threadSection/create" => reencode::<ThreadSectionCreateResponse>(result),
+        "threadSection/update" => reencode::<ThreadSectionUpdateResponse>(result),
+        "threadSection/delete" => reencode::<ThreadSectionDeleteResponse>(result),
+        #[cfg(feature = "experimental")]
+        "thread/search" => reencode::<ThreadSearchResponse>(result),
+        #[cfg(feature = "experimental")]
+        "thread/searchOccurrences" => reencode::<ThreadSearchOccurrencesResponse>(result),
+        "thread/loaded/list" => reencode::<ThreadLoadedListResponse>(result),
+        "thread/read" => reencode::<ThreadReadResponse>(result),
+        #[cfg(feature = "experimental")]
+        "thread/readState/update" => reencode::<ThreadReadStateUpdateResponse>(result),
+        "thread/turns/list" => reencode::<ThreadTurnsListResponse>(result),
+        "thread/items/list" => reencode::<ThreadItemsListResponse>(result),
+        #[cfg(feature = "experimental")]
+        "thread/items/read" => reencode::<ThreadItemsReadResponse>(result),
+        #[cfg(feature = "experimental")]
+        "thread/guardianReview" => reencode::<ThreadGuardianReviewResponse>(result),
+        "thread/inject_items" => reencode::<ThreadInjectItemsResponse>(result),
+        #[cfg(feature = "experimental")]
+        "thread/prepareApprovedPlan" => reencode::<ThreadPrepareApprovedPlanResponse>(result),
+        "skills/list" => reencode::<SkillsListResponse>(result),
+        "skills/extraRoots/set" => reencode::<SkillsExtraRootsSetResponse>(result),
+        "hooks/list" => reencode::<HooksListResponse>(result),
+        "marketplace/add" => reencode::<MarketplaceAddResponse>(result),
+        "marketplace/remove" => reencode::<MarketplaceRemoveResponse>(result),
+        "marketplace/upgrade" => reencode::<MarketplaceUpgradeResponse>(result),
+        "plugin/list" => reencode::<PluginListResponse>(result),
+        #[cfg(feature = "experimental")]
+        "plugin/search" => reencode::<PluginSearchResponse>(result),
+        "plugin/installed" => reencode::<PluginInstalledResponse>(result),
+        "plugin/reconcile" => reencode::<PluginReconcileResponse>(result),
+        "plugin/read" => reencode::<PluginReadResponse>(result),
+        "plugin/skill/read" => reencode::<PluginSkillReadResponse>(result),
+        "plugin/share/save" => reencode::<PluginShareSaveResponse>(result),
+        "plugin/share/updateTargets" => reencode::<PluginShareUpdateTargetsResponse>(result),
+        "plugin/share/list" => reencode::<PluginShareListResponse>(result),
+        "plugin/share/checkout" => reencode::<PluginShareCheckoutResponse>(result),
+        "plugin/share/delete" => reencode::<PluginShareDeleteResponse>(result),
+        "app/read" => reencode::<AppsReadResponse>(result),
+        "app/list" => reencode::<AppsListResponse>(result),
+        "app/installed" => reencode::<AppsInstalledResponse>(result),
+        "fs/readFile" => reencode::<FsReadFileResponse>(result),
+        "fs/writeFile" => reencode::<FsWriteFileResponse>(result),
+        "fs/createDirectory" => reencode::<FsCreateDirectoryResponse>(result),
+        "fs/getMetadata" => reencode::<FsGetMetadataResponse>(result),
+        "fs/readDirectory" => reencode::<FsReadDirectoryResponse>(result),
+        "fs/remove" => reencode::<FsRemoveResponse>(result),
+        "fs/copy" => reencode::<FsCopyResponse>(result),
+        "fs/watch" => reencode::<FsWatchResponse>(result),
+        "fs/unwatch" => reencode::<FsUnwatchResponse>(result),
+        "skills/config/write" => reencode::<SkillsConfigWriteResponse>(result),
+        "plugin/install" => reencode::<PluginInstallResponse>(result),
+        "plugin/uninstall" => reencode::<PluginUninstallResponse>(result),
+        "turn/start" => reencode::<TurnStartResponse>(result),
+        #[cfg(feature = "experimental")]
+        "turn/settings/update" => reencode::<TurnSettingsUpdateResponse>(result),
+        "turn/steer" => reencode::<TurnSteerResponse>(result),
+        "turn/interrupt" => reencode::<TurnInterruptResponse>(result),
+        #[cfg(feature = "experimental")]
+        "thread/realtime/start" => reencode::<ThreadRealtimeStartResponse>(result),
+        #[cfg(feature = "experimental")]
+        "thread/realtime/appendAudio" => reencode::<ThreadRealtimeAppendAudioResponse>(result),
+        #[cfg(feature = "experimental")]
+        "thread/realtime/appendText" => reencode::<ThreadRealtimeAppendTextResponse>(result),
+        #[cfg(feature = "experimental")]
+        "thread/realtime/appendSpeech" => reencode::<ThreadRealtimeAppendSpeechResponse>(result),
+        #[cfg(feature = "experimental")]
+        "thread/realtime/stop" => reencode::<ThreadRealtimeStopResponse>(result),
+        #[cfg(feature = "experimental")]
+        "thread/timeline/list" => reencode::<ThreadTimelineListResponse>(result),
+        #[cfg(feature = "experimental")]
+        "thread/realtime/listVoices" => reencode::<ThreadRealtimeListVoicesResponse>(result),
+        "review/start" => reencode::<ReviewStartResponse>(result),
+        "model/list" => reencode::<ModelListResponse>(result),
+        "account/gatewayOAuth/read" => reencode::<GatewayOAuthReadResponse>(result),
+        "account/gatewayOAuth/login" => reencode::<GatewayOAuthLoginResponse>(result),
+        "account/gatewayOAuth/cancel" => reencode::<GatewayOAuthCancelResponse>(result),
+        "modelProvider/list" => reencode::<ModelProviderListResponse>(result),
+        "modelProvider/config/write" => reencode::<ModelProviderConfigWriteResponse>(result),
+        "modelProvider/capabilities/read" => {
+            reencode::<ModelProviderCapabilitiesReadResponse>(result)
+        }
+        "experimentalFeature/list" => reencode::<ExperimentalFeatureListResponse>(result),
+        "permissionProfile/list" => reencode::<PermissionProfileListResponse>(result),
+        "experimentalFeature/enablement/set" => {
+            reencode::<ExperimentalFeatureEnablementSetResponse>(result)
+        }
+        #[cfg(feature = "experimental")]
+        "remoteControl/enable" => reencode::<RemoteControlEnableResponse>(result),
+        #[cfg(feature = "experimental")]
+        "remoteControl/disable" => reencode::<RemoteControlDisableResponse>(result),
+        #[cfg(feature = "experimental")]
+        "remoteControl/status/read" => reencode::<RemoteControlStatusReadResponse>(result),
+        #[cfg(feature = "experimental")]
+        "remoteControl/pairing/start" => reencode::<RemoteControlPairingStartResponse>(result),
+        #[cfg(feature = "experimental")]
+        "remoteControl/pairing/status" => reencode::<RemoteControlPairingStatusResponse>(result),
+        #[cfg(feature = "experimental")]
+        "remoteControl/client/list" => reencode::<RemoteControlClientsListResponse>(result),
+        #[cfg(feature = "experimental")]
+        "remoteControl/client/revoke" => reencode::<RemoteControlClientsRevokeResponse>(result),
+        #[cfg(feature = "experimental")]
+        "collaborationMode/list" => reencode::<CollaborationModeListResponse>(result),
+        #[cfg(feature = "experimental")]
+        "mock/experimentalMethod" => reencode::<MockExperimentalMethodResponse>(result),
+        #[cfg(feature = "experimental")]
+        "environment/add" => reencode::<EnvironmentAddResponse>(result),
+        #[cfg(feature = "experimental")]
+        "environment/info" => reencode::<EnvironmentInfoResponse>(result),
+        #[cfg(feature = "experimental")]
+        "environment/status" => reencode::<EnvironmentStatusResponse>(result),
+        "mcpServer/oauth/login" => reencode::<McpServerOauthLoginResponse>(result),
+        "config/mcpServer/reload" => reencode::<McpServerRefreshResponse>(result),
+        "mcpServerStatus/list" => reencode::<ListMcpServerStatusResponse>(result),
+        "mcpServer/resource/read" => reencode::<McpResourceReadResponse>(result),
+        #[cfg(feature = "experimental")]
+        "mcpServer/event/stream/start" => reencode::<McpServerEventStreamStartResponse>(result),
+        #[cfg(feature = "experimental")]
+        "mcpServer/event/stream/stop" => reencode::<McpServerEventStreamStopResponse>(result),
+        "mcpServer/tool/call" => reencode::<McpServerToolCallResponse>(result),
+        "windowsSandbox/setupStart" => reencode::<WindowsSandboxSetupStartResponse>(result),
+        "windowsSandbox/readiness" => reencode::<WindowsSandboxReadinessResponse>(result),
+        "account/login/start" => reencode::<LoginAccountResponse>(result),
+        #[cfg(feature = "experimental")]
+        "account/bedrock/discover" => reencode::<BedrockDiscoverResponse>(result),
+        #[cfg(feature = "experimental")]
+        "account/bedrock/setup" => reencode::<BedrockSetupResponse>(result),
+        #[cfg(feature = "experimental")]
+        "account/gcp/setup" => reencode::<GcpSetupResponse>(result),
+        #[cfg(feature = "experimental")]
+        "account/bedrock/checkGovCloudRequirements" => {
+            reencode::<BedrockCheckGovCloudRequirementsResponse>(result)
+        }
+        "account/login/cancel" => reencode::<CancelLoginAccountResponse>(result),
+        #[cfg(feature = "experimental")]
+        "accountSession/list" => reencode::<AccountSessionsResponse>(result),
+        #[cfg(feature = "experimental")]
+        "accountSession/switch" => reencode::<AccountSessionsSwitchResponse>(result),
+        "account/logout" => reencode::<LogoutAccountResponse>(result),
+        "account/securitySetup/read" => reencode::<GetAccountSecuritySetupResponse>(result),
+        "account/rateLimits/read" => reencode::<GetAccountRateLimitsResponse>(result),
+        "account/rateLimitResetCredit/consume" => {
+            reencode::<ConsumeAccountRateLimitResetCreditResponse>(result)
+        }
+        "account/usage/read" => reencode::<GetAccountTokenUsageResponse>(result),
+        "account/workspaceMessages/read" => reencode::<GetWorkspaceMessagesResponse>(result),
+        "account/sendAddCreditsNudgeEmail" => reencode::<SendAddCreditsNudgeEmailResponse>(result),
+        "feedback/upload" => reencode::<FeedbackUploadResponse>(result),
+        "feedback/save" => reencode::<FeedbackSaveResponse>(result),
+        "command/exec" => reencode::<CommandExecResponse>(result),
+        "command/exec/write" => reencode::<CommandExecWriteResponse>(result),
+        "command/exec/terminate" => reencode::<CommandExecTerminateResponse>(result),
+        "command/exec/resize" => reencode::<CommandExecResizeResponse>(result),
+        #[cfg(feature = "experimental")]
+        "process/spawn" => reencode::<ProcessSpawnResponse>(result),
+        #[cfg(feature = "experimental")]
+        "process/writeStdin" => reencode::<ProcessWriteStdinResponse>(result),
+        #[cfg(feature = "experimental")]
+        "process/kill" => reencode::<ProcessKillResponse>(result),
+        #[cfg(feature = "experimental")]
+        "process/resizePty" => reencode::<ProcessResizePtyResponse>(result),
+        "config/read" => reencode::<ConfigReadResponse>(result),
+        "externalAgentConfig/detect" => reencode::<ExternalAgentConfigDetectResponse>(result),
+        "externalAgentConfig/import" => reencode::<ExternalAgentConfigImportResponse>(result),
+        "externalAgentConfig/import/recordHistory" => {
+            reencode::<ExternalAgentConfigImportHistoryRecordResponse>(result)
+        }
+        "externalAgentConfig/import/readHistories" => {
+            reencode::<ExternalAgentConfigImportHistoriesReadResponse>(result)
+        }
+        "config/value/write" => reencode::<ConfigWriteResponse>(result),
+        "config/batchWrite" => reencode::<ConfigWriteResponse>(result),
+        "configRequirements/read" => reencode::<ConfigRequirementsReadResponse>(result),
+        "account/read" => reencode::<GetAccountResponse>(result),
+        "fuzzyFileSearch" => reencode::<FuzzyFileSearchResponse>(result),
+        #[cfg(feature = "experimental")]
+        "fuzzyFileSearch/sessionStart" => reencode::<FuzzyFileSearchSessionStartResponse>(result),
+        #[cfg(feature = "experimental")]
+        "fuzzyFileSearch/sessionUpdate" => reencode::<FuzzyFileSearchSessionUpdateResponse>(result),
+        #[cfg(feature = "experimental")]
+        "fuzzyFileSearch/sessionStop" => reencode::<FuzzyFileSearchSessionStopResponse>(result),
+        _ => return None,
+    })
+}
