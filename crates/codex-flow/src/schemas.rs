@@ -21,7 +21,16 @@ pub fn flow_manifest_schema() -> Value {
 
 /// The JSON Schema (draft 2020-12) of `FLOW_RESULT`.
 pub fn flow_result_schema() -> Value {
-    serde_json::to_value(schemars::schema_for!(FlowResult)).unwrap_or(Value::Null)
+    let mut schema =
+        serde_json::to_value(schemars::schema_for!(FlowResult)).unwrap_or(Value::Null);
+    // `receivedAt` defaults to the time of intake: not a constant, so not a schema default.
+    if let Some(received_at) = schema
+        .pointer_mut("/$defs/FlowEvent/properties/receivedAt")
+        .and_then(Value::as_object_mut)
+    {
+        received_at.remove("default");
+    }
+    schema
 }
 
 /// The committed text of a schema: pretty JSON and a final newline.

@@ -1,0 +1,149 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Flow runtime: run flow packages (flow.toml) on events and inspect their runs.
+#[derive(Debug, Parser)]
+#[command(name = "codex-flow", version, about)]
+pub struct Cli {
+    /// Options shared by every command.
+    #[command(flatten)]
+    pub global: Global,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options shared by every command.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Project directory (flows under <cwd>/.codex/flows and <cwd>/flows).
+    #[arg(long, global = true, default_value = ".")]
+    pub cwd: PathBuf,
+    /// Print JSON instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Where runs and events are kept.
+    #[arg(long, global = true, value_enum, default_value_t = StateArg::Durable)]
+    pub state: StateArg,
+    /// Dispatch the `next` events of FLOW_RESULTs.
+    #[arg(long, global = true)]
+    pub dispatch_next: bool,
+    /// Do not print step progress on stderr.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    /// Use a flow backend over HTTP instead of local state (events, runs, fire, replay, cancel).
+    #[arg(long, global = true, env = "CODEX_FLOW_BACKEND_URL")]
+    pub backend_url: Option<String>,
+    /// Bearer token for the flow backend.
+    #[arg(long, global = true, env = "CODEX_FLOW_BACKEND_TOKEN", hide_env_values = true)]
+    pub backend_token: Option<String>,
+    /// x-api-key for the flow backend.
+    #[arg(long, global = true, env = "CODEX_FLOW_BACKEND_API_KEY", hide_env_values = true)]
+    pub backend_api_key: Option<String>,
+    /// HMAC secret that signs request bodies (x-flow-signature-256).
+    #[arg(long, global = true, env = "CODEX_FLOW_BACKEND_SECRET", hide_env_values = true)]
+    pub backend_secret: Option<String>,
+}
+
+/// `--state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StateArg {
+    /// In memory: gone when the command ends.
+    Memory,
+    /// SQLite under <cwd>/.codex/flow-client.
+    Durable,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List discovered flows and their steps.
+    List,
+    /// Check every flow.toml, step path and trigger schema.
+    Validate,
+    /// Dispatch an event (JSON file, `-` for stdin) and run the matching steps.
+    Fire {
+        /// The event file.
+        #[arg(long)]
+        event: PathBuf,
+        /// Return at once instead of waiting for the runs (only useful with a backend).
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// Run one step explicitly, without recording it.
+    Run {
+        /// The flow name.
+        flow: String,
+        /// The step name.
+        step: String,
+        /// The event file (`-` for stdin).
+        #[arg(long)]
+        event: PathBuf,
+        /// runtime.runId / CODEX_FLOW_RUN_ID.
+        #[arg(long)]
+        run_id: Option<String>,
+        /// runtime.attemptId / CODEX_FLOW_ATTEMPT_ID.
+        #[arg(long)]
+        attempt_id: Option<String>,
+        /// Mark the run as a replay (CODEX_FLOW_REPLAY=1).
+        #[arg(long)]
+        replay: bool,
+    },
+    /// List stored events, newest first.
+    Events {
+        /// Only this event type.
+        #[arg(long = "type")]
+        event_type: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// List runs, newest first.
+    Runs {
+        /// Only runs of this event.
+        #[arg(long)]
+        event_id: Option<String>,
+        /// Only runs with this process or effective status.
+        #[arg(long)]
+        status: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Show one run.
+    ShowRun {
+        /// The run id.
+        run_id: String,
+    },
+    /// Show one event and its runs.
+    ShowEvent {
+        /// The event id.
+        event_id: String,
+    },
+    /// Re-run a stored event under new run ids.
+    Replay {
+        /// The event id.
+        event_id: String,
+    },
+    /// Cancel a queued or running run.
+    Cancel {
+        /// The run id.
+        run_id: String,
+    },
+    /// Dispatch generated events in a loop, printing `ACK <event id>` after each (tests, benchmarks).
+    #[command(hide = true)]
+    BenchDispatch {
+        /// How many events.
+        #[arg(long, default_value_t = 200)]
+        count: usize,
+        /// Event type.
+        #[arg(long = "type", default_value = "bench.tick")]
+        event_type: String,
+        /// Event id prefix.
+        #[arg(long, default_value = "bench")]
+        prefix: String,
+    },
+}

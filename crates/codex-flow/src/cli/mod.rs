@@ -1,0 +1,6 @@
+//! The `codex-flow` command line.
+
+pub mod args;
+pub mod commands;
+pub mod progress;
+pub mod table;
