@@ -66,6 +66,10 @@ pub struct HomeOptions {
     /// Extra TOML appended verbatim at the top level (before the provider table), e.g.
     /// `"model_reasoning_effort = \"low\"\n"`.
     pub extra_toml: String,
+    /// Keep codex's shell-snapshot feature (default off: at thread start it runs a login
+    /// `bash -lc` that sources the user's profile, which is slow, not hermetic, and when killed
+    /// mid-way by a test teardown can leave stale locks behind, e.g. pyenv's rehash lock).
+    pub shell_snapshot: bool,
 }
 
 impl HomeOptions {
@@ -80,6 +84,13 @@ impl HomeOptions {
     #[must_use]
     pub fn sandbox_mode(mut self, mode: SandboxMode) -> Self {
         self.sandbox_mode = mode;
+        self
+    }
+
+    /// Sets [`HomeOptions::shell_snapshot`].
+    #[must_use]
+    pub fn shell_snapshot(mut self, enabled: bool) -> Self {
+        self.shell_snapshot = enabled;
         self
     }
 
@@ -126,9 +137,13 @@ pub fn codex_config_toml(mock_url: &str, options: &HomeOptions) -> Result<String
          base_url = \"{mock_url}\"\n\
          wire_api = \"responses\"\n\
          request_max_retries = 0\n\
-         stream_max_retries = 0\n",
+         stream_max_retries = 0\n\
+         \n\
+         [features]\n\
+         shell_snapshot = {snapshot}\n",
         approval = options.approval_policy,
         sandbox = options.sandbox_mode,
+        snapshot = options.shell_snapshot,
     ))
 }
 
@@ -211,6 +226,8 @@ mod tests {
             "wire_api = \"responses\"",
             "request_max_retries = 0",
             "stream_max_retries = 0",
+            "[features]",
+            "shell_snapshot = false",
         ] {
             assert!(
                 toml.lines().any(|l| l == line),

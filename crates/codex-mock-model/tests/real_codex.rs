@@ -122,6 +122,9 @@ impl Harness {
             .expect("codex answered in time")
             .expect("read codex stdout")
             .expect("codex stdout still open");
+        if std::env::var_os("E2E_TRACE").is_some() {
+            eprintln!("<- {}", &line[..line.len().min(400)]);
+        }
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("codex sent non-JSON {line:?}: {e}"))
     }
 

@@ -20,8 +20,8 @@ pub const LEFTOVER_WAIT: Duration = Duration::from_secs(2);
 /// Every process started through [`CodexTestEnv::app_server_command`] (or with
 /// [`CodexTestEnv::env_vars`]) carries a unique `CODEX_RUNTIME_TEST_TAG` marker in its
 /// environment, which its descendants inherit. On drop, every process still carrying the
-/// marker is SIGKILLed (with its process group), even when the test panicked; then the mock
-/// stops and the directories are removed.
+/// marker is stopped (SIGTERM, then SIGKILL after a short grace, to its process group), even
+/// when the test panicked; then the mock stops and the directories are removed.
 ///
 /// ```no_run
 /// use codex_mock_model::{Reply, Scenario};
@@ -142,7 +142,8 @@ impl CodexTestEnv {
         }
     }
 
-    /// SIGKILLs every tagged process (and its process group) now; returns the pids found.
+    /// Stops every tagged process (and its process group) now, see [`kill_tagged`]; returns the
+    /// pids found.
     pub fn kill_leftover_processes(&self) -> Vec<u32> {
         kill_tagged(&self.tag)
     }

@@ -34,13 +34,37 @@ pub fn processes_tagged(tag: &str) -> Vec<u32> {
     pids
 }
 
-/// SIGKILLs every process tagged `tag`: its whole process group when that group is not the
-/// caller's own, else the process alone. Returns the pids found.
+/// How long [`kill_tagged`] lets tagged processes handle SIGTERM before SIGKILL.
+pub const TERM_GRACE: Duration = Duration::from_millis(300);
+
+/// Stops every process tagged `tag`: SIGTERM first (so shells run their exit traps and release
+/// locks), then, for those still alive after [`TERM_GRACE`], SIGKILL. Each signal goes to the
+/// process's whole group when that group is not the caller's own, else to the process alone.
+/// Blocks for at most the grace period; returns the pids found at first.
 pub fn kill_tagged(tag: &str) -> Vec<u32> {
     let pids = processes_tagged(tag);
+    if pids.is_empty() {
+        return pids;
+    }
+    signal_all(&pids, libc::SIGTERM);
+    let deadline = std::time::Instant::now() + TERM_GRACE;
+    let mut alive = processes_tagged(tag);
+    while !alive.is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+        alive = processes_tagged(tag);
+    }
+    if !alive.is_empty() {
+        tracing::debug!("tagged processes {alive:?} survived SIGTERM; sending SIGKILL");
+        signal_all(&alive, libc::SIGKILL);
+    }
+    tracing::debug!("stopped leftover processes tagged {tag}: {pids:?}");
+    pids
+}
+
+fn signal_all(pids: &[u32], signal: libc::c_int) {
     // SAFETY: getpgrp has no preconditions.
     let own_group = unsafe { libc::getpgrp() };
-    for &pid in &pids {
+    for &pid in pids {
         let Ok(pid) = libc::pid_t::try_from(pid) else {
             continue;
         };
@@ -48,15 +72,11 @@ pub fn kill_tagged(tag: &str) -> Vec<u32> {
         unsafe {
             let group = libc::getpgid(pid);
             if group > 1 && group != own_group {
-                libc::kill(-group, libc::SIGKILL);
+                libc::kill(-group, signal);
             }
-            libc::kill(pid, libc::SIGKILL);
+            libc::kill(pid, signal);
         }
     }
-    if !pids.is_empty() {
-        tracing::debug!("killed leftover processes tagged {tag}: {pids:?}");
-    }
-    pids
 }
 
 /// Waits (polling every 20 ms) until no process is tagged `tag`, for at most `timeout`.

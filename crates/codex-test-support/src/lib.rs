@@ -30,7 +30,9 @@ pub mod leftovers;
 pub use codex_bin::{codex_bin, CODEX_BIN_ENV};
 pub use env::{CodexTestEnv, LEFTOVER_WAIT};
 pub use error::TestSupportError;
-pub use leftovers::{command_line, kill_tagged, processes_tagged, wait_until_untagged, TAG_ENV};
+pub use leftovers::{
+    command_line, kill_tagged, processes_tagged, wait_until_untagged, TAG_ENV, TERM_GRACE,
+};
 
 /// Re-export of the mock model crate, so tests need a single dependency.
 pub use codex_mock_model;

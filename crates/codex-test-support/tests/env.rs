@@ -82,8 +82,8 @@ async fn leftover_scan_finds_a_tagged_process_and_drop_kills_it() {
     assert!(env.leftover_processes().is_empty());
     let mut child = tagged_sleep(&env).spawn().unwrap();
     let pid = child.id().unwrap();
-    let tagged = env.leftover_processes();
-    assert!(tagged.contains(&pid), "{tagged:?}");
+    // Only codex itself: the generated config turns the `bash -lc` shell snapshot off.
+    assert_eq!(env.leftover_processes(), [pid]);
     let err = env
         .wait_for_no_leftover_processes(Duration::from_millis(50))
         .await
@@ -207,18 +207,72 @@ async fn app_server_runs_against_the_mock_and_leaves_nothing_behind() {
     };
     assert_eq!(completed["params"]["turn"]["status"], "completed");
     assert_eq!(env.mock.response_requests().len(), 1);
-    let tagged = env.leftover_processes();
-    assert!(tagged.contains(&pid), "{tagged:?}");
+    // Only codex itself: the generated config turns the `bash -lc` shell snapshot off.
+    assert_eq!(env.leftover_processes(), [pid]);
     assert!(Path::new(&format!("/proc/{pid}")).exists());
 
-    // Dropping the env (child handle still held) kills codex and the helpers it started
-    // (codex 0.169.0 runs a `bash -lc` shell-snapshot process at thread start).
+    // Dropping the env (child handle still held) stops codex (SIGTERM: it exits cleanly).
+    let tag = env.tag().to_owned();
+    drop(env);
+    // codex exits on its own (the test never kills it).
+    tokio::time::timeout(Duration::from_secs(5), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    wait_until_untagged(&tag, LEFTOVER_WAIT).await.unwrap();
+}
+
+#[tokio::test]
+async fn drop_lets_shells_run_their_exit_traps_first() {
+    let env = CodexTestEnv::start(Scenario::empty()).await.unwrap();
+    let marker = env.workdir.join("trap-ran");
+    let script = format!(
+        "trap 'echo bye > {}' EXIT; sleep 30 & wait",
+        marker.display()
+    );
+    let mut child = Command::new("bash")
+        .args(["-c", &script])
+        .envs(env.env_vars())
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // Wait until both bash and its sleep are up.
+    for _ in 0..250 {
+        if env.leftover_processes().len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(env.leftover_processes().len(), 2);
+    let killed = env.kill_leftover_processes();
+    assert_eq!(killed.len(), 2);
+    child.wait().await.unwrap();
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "bye\n");
+}
+
+#[tokio::test]
+async fn processes_ignoring_sigterm_are_killed() {
+    let env = CodexTestEnv::start(Scenario::empty()).await.unwrap();
+    let mut child = Command::new("sh")
+        .args(["-c", "trap '' TERM; sleep 30"])
+        .envs(env.env_vars())
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    for _ in 0..250 {
+        if env.leftover_processes().len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let tag = env.tag().to_owned();
     drop(env);
     let status = tokio::time::timeout(Duration::from_secs(5), child.wait())
         .await
         .unwrap()
         .unwrap();
-    assert!(!status.success());
+    assert!(!status.success(), "{status}");
     wait_until_untagged(&tag, LEFTOVER_WAIT).await.unwrap();
 }
