@@ -354,7 +354,12 @@ mod tests {
         let params = serde_json::json!({"threadId": thread, "turnId": "t1", "itemId": "i", "delta": "x"});
         let raw = serde_json::value::to_raw_value(&params).unwrap();
         Event {
-            notification: ServerNotification::decode(method, &raw).unwrap(),
+            notification: ServerNotification::decode(method, &raw).unwrap_or(
+                ServerNotification::Unknown {
+                    method: method.into(),
+                    params,
+                },
+            ),
             emitted_at_ms: None,
             seq,
         }
