@@ -31,6 +31,8 @@
 //! # }
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod codex_home;
 pub mod error;
 mod plan;

@@ -116,6 +116,11 @@ pub(crate) fn plan(reply: &Reply, number: u64, request: &Value) -> Plan {
             steps.push(Step::Event(sse::message_done(&msg_id, &text)));
             text
         }
+        Reply::HttpError { status, .. } if !(400..=599).contains(status) => {
+            return failure(format!(
+                "mock model: reply for request #{number} is an http_error with status {status}; expected 400..=599"
+            ));
+        }
         Reply::HttpError { status, body } => {
             let body = body.clone().unwrap_or_else(|| {
                 sse::error_body(

@@ -8,6 +8,8 @@ use crate::MockError;
 const MAX_DEPTH: usize = 64;
 /// Largest `minItems` honoured (an instance needs that many items).
 const MAX_MIN_ITEMS: u64 = 1024;
+/// Largest `minLength` honoured.
+const MAX_MIN_LENGTH: u64 = 65_536;
 
 /// Builds a minimal instance of `schema`: objects carry every required property (strict output
 /// schemas list every property as required), strings are empty (or padded to `minLength`, or a sample for a known `format`), numbers are 0
@@ -108,7 +110,7 @@ impl<'a> Builder<'a> {
         match self.type_of(obj, pointer)? {
             "object" => self.object(obj, pointer, depth),
             "array" => self.array(obj, pointer, depth),
-            "string" => Ok(Value::String(string(obj))),
+            "string" => string(obj, pointer).map(Value::String),
             "integer" => Ok(number(obj, true)),
             "number" => Ok(number(obj, false)),
             "boolean" => Ok(Value::Bool(false)),
@@ -217,7 +219,7 @@ impl<'a> Builder<'a> {
     }
 }
 
-fn string(obj: &Map<String, Value>) -> String {
+fn string(obj: &Map<String, Value>, pointer: &str) -> Result<String, MockError> {
     let sample = match obj.get("format").and_then(Value::as_str) {
         Some("date-time") => "1970-01-01T00:00:00Z",
         Some("date") => "1970-01-01",
@@ -227,16 +229,18 @@ fn string(obj: &Map<String, Value>) -> String {
         Some("uuid") => "00000000-0000-0000-0000-000000000000",
         _ => "",
     };
-    let min_len = obj
-        .get("minLength")
-        .and_then(Value::as_u64)
-        .unwrap_or(0)
-        .min(4096);
+    let min_len = obj.get("minLength").and_then(Value::as_u64).unwrap_or(0);
+    if min_len > MAX_MIN_LENGTH {
+        return Err(error(
+            pointer,
+            &format!("minLength {min_len} exceeds {MAX_MIN_LENGTH}"),
+        ));
+    }
     let mut out = sample.to_owned();
     while (out.chars().count() as u64) < min_len {
         out.push('x');
     }
-    out
+    Ok(out)
 }
 
 fn number(obj: &Map<String, Value>, integer: bool) -> Value {
@@ -392,6 +396,11 @@ mod tests {
             .contains("not declared"));
 
         assert!(instance_from_schema(&json!({"enum": []})).is_err());
+        let huge = json!({"type": "string", "minLength": 1_000_000});
+        assert!(instance_from_schema(&huge)
+            .unwrap_err()
+            .to_string()
+            .contains("minLength"));
         assert!(instance_from_schema(&json!(false)).is_err());
     }
 

@@ -557,6 +557,25 @@ async fn http_errors_carry_status_and_body() {
 }
 
 #[tokio::test]
+async fn pushed_non_error_status_is_refused_at_serve_time() {
+    let mock = MockModel::start(Scenario::empty()).await.unwrap();
+    mock.push(Reply::HttpError {
+        status: 200,
+        body: None,
+    });
+    let response = post(mock.addr(), "/v1/responses", &json!({})).await;
+    assert_eq!(response.status, 500);
+    let message = response.json().await["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        message.contains("status 200; expected 400..=599"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
 async fn non_json_body_is_a_400_and_keeps_the_reply() {
     let mock = MockModel::start(Scenario::new([Reply::text("kept")]))
         .await

@@ -54,7 +54,7 @@ struct Harness {
     mock: MockModel,
     _home: CodexHome,
     workdir: ScratchDir,
-    _child: Child,
+    child: Child,
     stdin: ChildStdin,
     stdout: Lines<BufReader<ChildStdout>>,
     next_id: i64,
@@ -87,7 +87,7 @@ impl Harness {
             mock,
             _home: home,
             workdir,
-            _child: child,
+            child,
             stdin,
             stdout,
             next_id: 1,
@@ -183,6 +183,19 @@ impl Harness {
             notifications.push(message);
             if done {
                 return notifications;
+            }
+        }
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        // codex runs in its own process group (process_group(0)): SIGTERM the group so any
+        // command it started goes too; kill_on_drop then SIGKILLs codex itself.
+        if let Some(pid) = self.child.id().and_then(|pid| i32::try_from(pid).ok()) {
+            // SAFETY: kill(2) on the process group of a child we spawned.
+            unsafe {
+                libc::kill(-pid, libc::SIGTERM);
             }
         }
     }

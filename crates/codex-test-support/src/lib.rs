@@ -22,6 +22,8 @@
 //! # }
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod codex_bin;
 pub mod env;
 pub mod error;
