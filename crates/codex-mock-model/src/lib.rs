@@ -16,7 +16,9 @@
 //! - [`codex_home`]: [`CodexHome`] and the generated `config.toml`;
 //! - [`scratch`]: [`ScratchDir`], fresh directories under the workspace `target/`;
 //! - [`error`]: [`MockError`], the crate's error type;
-//! - `plan` and `sse` (private): how a reply becomes SSE frames.
+//! - private: `state` (what the handle and handlers share), `routes` (the HTTP handlers),
+//!   `plan` (a reply as SSE steps), `stream` (playing steps, stalls included), `sse` (event
+//!   shapes and framing).
 //!
 //! ```
 //! use codex_mock_model::{CodexHome, HomeOptions, MockModel, Reply, Scenario};
@@ -38,11 +40,14 @@ pub mod error;
 mod plan;
 pub mod recorded;
 pub mod reply;
+mod routes;
 pub mod scenario;
 pub mod schema_instance;
 pub mod scratch;
 pub mod server;
 mod sse;
+mod state;
+mod stream;
 
 pub use codex_home::{
     codex_config_toml, write_codex_config, ApprovalPolicy, CodexHome, HomeOptions, SandboxMode,

@@ -20,7 +20,7 @@ pub struct RecordedRequest {
 impl RecordedRequest {
     /// Whether this is a `POST /v1/responses` (a model turn).
     pub fn is_responses_call(&self) -> bool {
-        self.method == "POST" && self.path == crate::server::RESPONSES_PATH
+        self.method == "POST" && self.path == crate::routes::RESPONSES_PATH
     }
 
     /// The first value of header `name` (case-insensitive).
