@@ -171,6 +171,19 @@ impl Harness {
         self.read_until_turn_completed().await
     }
 
+    /// Like `read_until_turn_completed`, but lets responses to earlier messages through.
+    async fn read_until_turn_completed_ignoring_requests(&mut self) -> Vec<Value> {
+        let mut notifications = Vec::new();
+        loop {
+            let message = self.next_message().await;
+            let done = message["method"] == "turn/completed";
+            notifications.push(message);
+            if done {
+                return notifications;
+            }
+        }
+    }
+
     async fn read_until_turn_completed(&mut self) -> Vec<Value> {
         let mut notifications = Vec::new();
         loop {
@@ -423,15 +436,7 @@ async fn request_user_input_reaches_the_client_in_plan_mode() {
     assert_eq!(questions[0]["question"], "Which color?");
     h.send(json!({"id": ask["id"], "result": {"answers": {"color": {"answers": ["blue"]}}}}))
         .await;
-    let mut notes = Vec::new();
-    loop {
-        let message = h.next_message().await;
-        let done = message["method"] == "turn/completed";
-        notes.push(message);
-        if done {
-            break;
-        }
-    }
+    let notes = h.read_until_turn_completed_ignoring_requests().await;
     assert_eq!(turn_status(&notes), "completed", "{notes:#?}");
     let requests = h.mock.response_requests();
     assert_eq!(requests.len(), 2);
@@ -467,5 +472,59 @@ async fn request_user_input_outside_plan_mode_is_answered_by_codex_itself() {
             .contains("unavailable"),
         "{:#}",
         outputs[0]
+    );
+}
+
+#[tokio::test]
+async fn escalated_shell_asks_for_approval_with_the_justification() {
+    let scenario = Scenario::new([
+        Reply::shell_escalated("echo escalated", "needs the network"),
+        Reply::text("declined, fine"),
+    ]);
+    let mut h = Harness::start(scenario).await;
+    let thread = h
+        .start_thread(json!({"approvalPolicy": "on-request", "sandbox": "workspace-write"}))
+        .await;
+    h.request(
+        "turn/start",
+        json!({"threadId": thread, "input": [{"type": "text", "text": "escalate"}]}),
+    )
+    .await;
+    let ask = loop {
+        let message = h.next_message().await;
+        if message["method"] == "item/commandExecution/requestApproval" {
+            break message;
+        }
+        assert_ne!(
+            message["method"], "turn/completed",
+            "no approval asked: {message}"
+        );
+    };
+    assert_eq!(ask["params"]["reason"], "needs the network", "{ask:#}");
+    h.send(json!({"id": ask["id"], "result": {"decision": "decline"}}))
+        .await;
+    let notes = h.read_until_turn_completed_ignoring_requests().await;
+    assert_eq!(turn_status(&notes), "completed", "{notes:#?}");
+    let commands = completed_items(&notes, "commandExecution");
+    assert_eq!(commands.len(), 1, "{notes:#?}");
+    assert_eq!(commands[0]["status"], "declined", "{:#}", commands[0]);
+    assert_eq!(
+        completed_items(&notes, "agentMessage")[0]["text"],
+        "declined, fine"
+    );
+}
+
+#[tokio::test]
+async fn http_429_fails_the_turn() {
+    let body =
+        json!({"error": {"message": "rate limited by the mock", "type": "rate_limit_exceeded"}});
+    let mut h = Harness::start(Scenario::new([Reply::http_error(429, body)])).await;
+    let thread = h.start_thread(json!({})).await;
+    let notes = h.run_turn(&thread, "too fast", json!({})).await;
+    assert_eq!(turn_status(&notes), "failed", "{notes:#?}");
+    assert_eq!(
+        h.mock.response_requests().len(),
+        1,
+        "no retry with request_max_retries = 0"
     );
 }
