@@ -45,9 +45,9 @@ impl LoadedFlow {
     pub fn load(dir: &Path) -> Result<Self> {
         let manifest_path = dir.join(MANIFEST_FILE);
         let manifest = FlowManifest::load(&manifest_path)?;
-        let root = dir
-            .canonicalize()
-            .map_err(|e| FlowError::io(format!("cannot resolve flow folder {}", dir.display()), e))?;
+        let root = dir.canonicalize().map_err(|e| {
+            FlowError::io(format!("cannot resolve flow folder {}", dir.display()), e)
+        })?;
         let mut schema_cache: HashMap<PathBuf, Arc<PayloadSchema>> = HashMap::new();
         let mut steps = Vec::with_capacity(manifest.steps.len());
         for (i, step) in manifest.steps.iter().enumerate() {

@@ -140,6 +140,24 @@ pub(crate) async fn run_command(
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
+    #[cfg(target_os = "linux")]
+    {
+        let parent = std::process::id() as libc::pid_t;
+        // SAFETY: the closure runs in the forked child before exec and only calls
+        // async-signal-safe functions (prctl, getppid, _exit).
+        unsafe {
+            command.pre_exec(move || {
+                // If this process dies (even by SIGKILL) the step's leader gets SIGKILL.
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if libc::getppid() != parent {
+                    libc::_exit(1);
+                }
+                Ok(())
+            });
+        }
+    }
     for name in &launch.env_remove {
         command.env_remove(name);
     }
@@ -154,7 +172,13 @@ pub(crate) async fn run_command(
     })?;
     let pid = child.id().unwrap_or(0) as libc::pid_t;
     let mut group = ProcessGroup::new(pid);
-    tracing::debug!(flow = launch.flow, step = step.name(), pid, program, "step started");
+    tracing::debug!(
+        flow = launch.flow,
+        step = step.name(),
+        pid,
+        program,
+        "step started"
+    );
 
     if let Some(mut stdin) = child.stdin.take() {
         let bytes = launch.stdin;
@@ -239,16 +263,19 @@ pub(crate) async fn run_command(
     group.kill_all();
     for reader in readers {
         let abort = reader.abort_handle();
-        if tokio::time::timeout(launch.drain_timeout, reader).await.is_err() {
-            tracing::warn!(flow = launch.flow, step = step.name(), "step output still open after the step ended; stopped reading");
+        if tokio::time::timeout(launch.drain_timeout, reader)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                flow = launch.flow,
+                step = step.name(),
+                "step output still open after the step ended; stopped reading"
+            );
             abort.abort();
         }
     }
-    let snapshot = |t: &Arc<Mutex<OutputTail>>| {
-        t.lock()
-            .map(|t| t.snapshot())
-            .unwrap_or_default()
-    };
+    let snapshot = |t: &Arc<Mutex<OutputTail>>| t.lock().map(|t| t.snapshot()).unwrap_or_default();
     Ok(CommandOutcome {
         end,
         stdout: snapshot(&out_tail),
@@ -261,7 +288,8 @@ pub(crate) fn env_lists(
     extra: &BTreeMap<String, String>,
     runtime: Vec<(&'static str, Option<String>)>,
 ) -> (Vec<(String, String)>, Vec<String>) {
-    let mut set: Vec<(String, String)> = extra.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let mut set: Vec<(String, String)> =
+        extra.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     let mut remove = Vec::new();
     for (name, value) in runtime {
         match value {

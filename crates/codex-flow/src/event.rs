@@ -221,8 +221,17 @@ mod tests {
         let big = "x".repeat(10 * 1024 * 1024);
         let err = FlowEvent::from_value(json!({"id":"a","type":"t","payload":{"blob": big}}))
             .unwrap_err();
-        assert!(matches!(err, FlowError::EventTooLarge { limit: MAX_EVENT_BYTES, .. }));
-        let bytes = serde_json::to_vec(&json!({"id":"a","type":"t","payload":{"blob": "x".repeat(10 * 1024 * 1024)}})).unwrap();
+        assert!(matches!(
+            err,
+            FlowError::EventTooLarge {
+                limit: MAX_EVENT_BYTES,
+                ..
+            }
+        ));
+        let bytes = serde_json::to_vec(
+            &json!({"id":"a","type":"t","payload":{"blob": "x".repeat(10 * 1024 * 1024)}}),
+        )
+        .unwrap();
         assert!(matches!(
             FlowEvent::from_json_slice(&bytes).unwrap_err(),
             FlowError::EventTooLarge { .. }

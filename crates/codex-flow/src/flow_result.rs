@@ -206,10 +206,15 @@ mod tests {
         assert_eq!(e("hello\n"), "Step did not emit FLOW_RESULT");
         assert!(e("FLOW_RESULT {oops").starts_with("FLOW_RESULT is not valid JSON"));
         assert_eq!(e("FLOW_RESULT [1]"), "FLOW_RESULT must be a JSON object");
-        assert_eq!(e("FLOW_RESULT {\"status\":\"great\"}"), "FLOW_RESULT status is invalid");
+        assert_eq!(
+            e("FLOW_RESULT {\"status\":\"great\"}"),
+            "FLOW_RESULT status is invalid"
+        );
         assert_eq!(e("FLOW_RESULT {}"), "FLOW_RESULT status is invalid");
-        assert!(e("FLOW_RESULT {\"status\":\"changed\",\"next\":[{\"type\":\"x\"}]}")
-            .starts_with("FLOW_RESULT is invalid"));
+        assert!(
+            e("FLOW_RESULT {\"status\":\"changed\",\"next\":[{\"type\":\"x\"}]}")
+                .starts_with("FLOW_RESULT is invalid")
+        );
     }
 
     #[test]

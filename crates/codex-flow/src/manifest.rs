@@ -204,7 +204,9 @@ impl FlowManifest {
                 let field = e.path().to_string();
                 error(field, single_line(&e.into_inner().to_string()))
             })?;
-        manifest.check().map_err(|(field, message)| error(field, message))?;
+        manifest
+            .check()
+            .map_err(|(field, message)| error(field, message))?;
         Ok(manifest)
     }
 
@@ -213,7 +215,10 @@ impl FlowManifest {
             return Err(("name".into(), "must not be blank".into()));
         }
         if self.steps.is_empty() {
-            return Err(("steps".into(), "at least one [[steps]] entry is required".into()));
+            return Err((
+                "steps".into(),
+                "at least one [[steps]] entry is required".into(),
+            ));
         }
         let mut names = HashSet::new();
         for (i, step) in self.steps.iter().enumerate() {
@@ -291,14 +296,19 @@ mod tests {
         let err = parse("name = \"x\"\nversion = 1\n[[steps]]\nname = \"a\"\nscript = \"a.sh\"\n[[steps]]\nname = \"a\"\nscript = \"b.sh\"\n")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("steps[1].name") && err.contains("duplicate"), "{err}");
+        assert!(
+            err.contains("steps[1].name") && err.contains("duplicate"),
+            "{err}"
+        );
 
         let err = parse("name = \"  \"\nversion = 1\n[[steps]]\nname = \"a\"\nscript = \"a.sh\"\n")
             .unwrap_err()
             .to_string();
         assert!(err.contains("field `name`"), "{err}");
 
-        let err = parse("name = \"x\"\nversion = 1\nsteps = []\n").unwrap_err().to_string();
+        let err = parse("name = \"x\"\nversion = 1\nsteps = []\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("field `steps`"), "{err}");
 
         let err = parse("name = \"x\"\nversion = 1\n[[steps]]\nname = \"a\"\nscript = \"a.md\"\nrunner = \"python\"\n")
@@ -323,6 +333,9 @@ mod tests {
         assert_eq!(step.sandbox, Some(SandboxMode::WorkspaceWrite));
         assert_eq!(step.approval, Some(ApprovalPolicy::OnRequest));
         assert_eq!(step.timeout_ms(), 10);
-        assert_eq!(step.trigger.as_ref().unwrap().schema.as_deref(), Some("s.json"));
+        assert_eq!(
+            step.trigger.as_ref().unwrap().schema.as_deref(),
+            Some("s.json")
+        );
     }
 }

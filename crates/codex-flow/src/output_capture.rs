@@ -126,7 +126,10 @@ mod tests {
         assert_eq!(t.snapshot().text, "ab");
         t.push(b"cdef");
         let s = t.snapshot();
-        assert_eq!((s.text.as_str(), s.truncated, s.total_bytes), ("cdef", true, 6));
+        assert_eq!(
+            (s.text.as_str(), s.truncated, s.total_bytes),
+            ("cdef", true, 6)
+        );
         t.push(b"0123456789");
         assert_eq!(t.snapshot().text, "6789");
     }
@@ -135,7 +138,10 @@ mod tests {
     async fn capture_splits_lines() {
         let tail = Arc::new(Mutex::new(OutputTail::new(1024)));
         let mut lines = Vec::new();
-        capture(&b"one\ntwo\r\nthree"[..], tail.clone(), |l| lines.push(l.to_string())).await;
+        capture(&b"one\ntwo\r\nthree"[..], tail.clone(), |l| {
+            lines.push(l.to_string())
+        })
+        .await;
         assert_eq!(lines, ["one", "two", "three"]);
         assert_eq!(tail.lock().unwrap().snapshot().text, "one\ntwo\r\nthree");
     }

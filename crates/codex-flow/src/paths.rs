@@ -31,7 +31,10 @@ pub(crate) fn resolve_inside(root: &Path, relative: &str) -> Result<PathBuf, Pat
             }
         }
     }
-    let canonical = root.join(rel).canonicalize().map_err(PathProblem::Missing)?;
+    let canonical = root
+        .join(rel)
+        .canonicalize()
+        .map_err(PathProblem::Missing)?;
     if !canonical.starts_with(root) {
         return Err(PathProblem::Escapes);
     }
@@ -57,7 +60,10 @@ mod tests {
             resolve_inside(&root, "/etc/passwd"),
             Err(PathProblem::Escapes)
         ));
-        assert!(matches!(resolve_inside(&root, " "), Err(PathProblem::Empty)));
+        assert!(matches!(
+            resolve_inside(&root, " "),
+            Err(PathProblem::Empty)
+        ));
         assert!(matches!(
             resolve_inside(&root, "missing.sh"),
             Err(PathProblem::Missing(_))

@@ -173,32 +173,52 @@ mod tests {
         assert_eq!(schema.draft(), SchemaDraft::Draft202012);
         assert!(schema.is_valid(&json!({"repo":"a","tag":"rust-v1"})));
         let v = schema.check(&json!({"tag": "v1", "n": 1})).unwrap_err();
-        assert!(v.iter().any(|v| v.pointer.is_empty() && v.message.contains("repo")), "{v:?}");
-        assert!(v.iter().any(|v| v.pointer == "/tag" && v.message.contains("rust-v")), "{v:?}");
-        assert!(v.iter().any(|v| v.pointer == "/n" && v.to_string().starts_with("at /n:")), "{v:?}");
+        assert!(
+            v.iter()
+                .any(|v| v.pointer.is_empty() && v.message.contains("repo")),
+            "{v:?}"
+        );
+        assert!(
+            v.iter()
+                .any(|v| v.pointer == "/tag" && v.message.contains("rust-v")),
+            "{v:?}"
+        );
+        assert!(
+            v.iter()
+                .any(|v| v.pointer == "/n" && v.to_string().starts_with("at /n:")),
+            "{v:?}"
+        );
     }
 
     #[test]
     fn draft_is_chosen_by_dollar_schema() {
-        // `dependencies` exists in draft 7 and was removed in 2020-12.
-        let body = json!({"dependencies": {"a": ["b"]}});
+        // `prefixItems` is a 2020-12 keyword; draft 7 ignores it.
+        let body = json!({"prefixItems": [{"type": "string"}]});
         let mut d7 = body.clone();
         d7["$schema"] = json!("http://json-schema.org/draft-07/schema#");
         let s7 = PayloadSchema::compile(&d7, Path::new("d7.json")).unwrap();
         assert_eq!(s7.draft(), SchemaDraft::Draft7);
-        assert!(!s7.is_valid(&json!({"a": 1})));
+        assert!(s7.is_valid(&json!([1])));
         let s2020 = PayloadSchema::compile(&body, Path::new("d.json")).unwrap();
-        assert!(s2020.is_valid(&json!({"a": 1})));
+        assert_eq!(s2020.draft(), SchemaDraft::Draft202012);
+        assert!(!s2020.is_valid(&json!([1])));
+        assert!(s2020.is_valid(&json!(["a"])));
         let err = PayloadSchema::compile(
             &json!({"$schema": "http://json-schema.org/draft-04/schema#"}),
             Path::new("d4.json"),
         )
         .unwrap_err()
         .to_string();
-        assert!(err.contains("d4.json") && err.contains("unsupported $schema"), "{err}");
+        assert!(
+            err.contains("d4.json") && err.contains("unsupported $schema"),
+            "{err}"
+        );
         let err = PayloadSchema::compile(&json!({"type": 12}), Path::new("bad.json"))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("bad.json") && err.contains("invalid JSON Schema"), "{err}");
+        assert!(
+            err.contains("bad.json") && err.contains("invalid JSON Schema"),
+            "{err}"
+        );
     }
 }

@@ -49,9 +49,7 @@ impl ProcessStatus {
         Some(match text.trim().to_ascii_lowercase().as_str() {
             "queued" | "pending" | "scheduled" | "waiting" => ProcessStatus::Queued,
             "running" | "leased" | "claimed" | "started" | "in_progress" => ProcessStatus::Running,
-            "completed" | "succeeded" | "success" | "done" | "finished" => {
-                ProcessStatus::Completed
-            }
+            "completed" | "succeeded" | "success" | "done" | "finished" => ProcessStatus::Completed,
             "failed" | "error" | "errored" | "timed_out" | "timeout" => ProcessStatus::Failed,
             "canceled" | "cancelled" => ProcessStatus::Canceled,
             _ => return None,
@@ -227,6 +225,10 @@ pub struct RunView {
     /// Runtime notes (for example next events that were not dispatched).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The local process that recorded or runs it (`pid:<n>`); runs of a process that ended
+    /// before they finished are marked failed when durable state is next opened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
     /// A cancel was asked for while the run was executing.
     #[serde(default)]
     pub cancel_requested: bool,
@@ -265,6 +267,7 @@ impl RunView {
             output: Vec::new(),
             latest_output: None,
             notes: Vec::new(),
+            owner: None,
             cancel_requested: false,
             created_at: Some(now.clone()),
             updated_at: Some(now),

@@ -21,8 +21,7 @@ pub fn flow_manifest_schema() -> Value {
 
 /// The JSON Schema (draft 2020-12) of `FLOW_RESULT`.
 pub fn flow_result_schema() -> Value {
-    let mut schema =
-        serde_json::to_value(schemars::schema_for!(FlowResult)).unwrap_or(Value::Null);
+    let mut schema = serde_json::to_value(schemars::schema_for!(FlowResult)).unwrap_or(Value::Null);
     // `receivedAt` defaults to the time of intake: not a constant, so not a schema default.
     if let Some(received_at) = schema
         .pointer_mut("/$defs/FlowEvent/properties/receivedAt")

@@ -130,7 +130,10 @@ impl StepRunner {
                 self.run_code_mode(flow, step, &context, cancel, progress)
                     .await
             }
-            _ => self.run_command_step(flow, step, &context, cancel, progress).await,
+            _ => {
+                self.run_command_step(flow, step, &context, cancel, progress)
+                    .await
+            }
         }
     }
 
@@ -247,7 +250,11 @@ impl StepRunner {
             context: context.to_value(),
             cwd: step.cwd.clone(),
             output_schema: code_mode_output_schema(),
-            model: step.manifest.model.clone().or_else(|| defaults.model.clone()),
+            model: step
+                .manifest
+                .model
+                .clone()
+                .or_else(|| defaults.model.clone()),
             sandbox: Some(
                 step.manifest
                     .sandbox

@@ -47,7 +47,10 @@ fn fire_then_inspect_from_new_processes() {
         "go",
         "#!/bin/sh\ncat >/dev/null\necho \"replay=$CODEX_FLOW_REPLAY run=$CODEX_FLOW_RUN_ID attempt=$CODEX_FLOW_ATTEMPT_ID\"\necho 'FLOW_RESULT {\"status\":\"blocked\",\"message\":\"waiting\"}'\n",
     );
-    let event = tree.file("event.json", r#"{"id": "cli-1", "type": "go", "payload": {"x": 1}}"#);
+    let event = tree.file(
+        "event.json",
+        r#"{"id": "cli-1", "type": "go", "payload": {"x": 1}}"#,
+    );
     let event = event.to_str().unwrap();
 
     let listed = stdout_json(&codex_flow(tree.cwd(), &["list", "--json"]));
@@ -57,8 +60,15 @@ fn fire_then_inspect_from_new_processes() {
     let fired = codex_flow(tree.cwd(), &["fire", "--event", event]);
     assert!(fired.status.success(), "{}", stderr(&fired));
     let table = String::from_utf8_lossy(&fired.stdout);
-    assert!(table.contains("accepted") && table.contains("blocked"), "{table}");
-    assert!(stderr(&fired).contains("rel/s out | replay=0"), "progress on stderr: {}", stderr(&fired));
+    assert!(
+        table.contains("accepted") && table.contains("blocked"),
+        "{table}"
+    );
+    assert!(
+        stderr(&fired).contains("rel/s out | replay=0"),
+        "progress on stderr: {}",
+        stderr(&fired)
+    );
 
     let runs = stdout_json(&codex_flow(tree.cwd(), &["runs", "--json"]));
     let run = &runs["runs"][0];
@@ -72,20 +82,44 @@ fn fire_then_inspect_from_new_processes() {
     let events = stdout_json(&codex_flow(tree.cwd(), &["events", "--json"]));
     assert_eq!(events["events"][0]["event"]["id"], "cli-1");
 
-    let again = stdout_json(&codex_flow(tree.cwd(), &["fire", "--event", event, "--json", "--quiet"]));
+    let again = stdout_json(&codex_flow(
+        tree.cwd(),
+        &["fire", "--event", event, "--json", "--quiet"],
+    ));
     assert_eq!(again["dispatch"]["status"], "duplicate");
 
-    let replayed = stdout_json(&codex_flow(tree.cwd(), &["replay", "cli-1", "--json", "--quiet"]));
+    let replayed = stdout_json(&codex_flow(
+        tree.cwd(),
+        &["replay", "cli-1", "--json", "--quiet"],
+    ));
     let replay_run = &replayed["runs"][0];
     assert_eq!(replay_run["replay"], true);
-    assert!(replay_run["latestOutput"]["stdout"]["text"].as_str().unwrap().contains("replay=1"));
+    assert!(replay_run["latestOutput"]["stdout"]["text"]
+        .as_str()
+        .unwrap()
+        .contains("replay=1"));
 
     let canceled = stdout_json(&codex_flow(tree.cwd(), &["cancel", run_id, "--json"]));
-    assert_eq!(canceled["run"]["processStatus"], "completed", "a finished run stays as it was");
+    assert_eq!(
+        canceled["run"]["processStatus"], "completed",
+        "a finished run stays as it was"
+    );
 
     let explicit = stdout_json(&codex_flow(
         tree.cwd(),
-        &["run", "rel", "s", "--event", event, "--replay", "--run-id", "run_manual", "--attempt-id", "att_manual", "--json"],
+        &[
+            "run",
+            "rel",
+            "s",
+            "--event",
+            event,
+            "--replay",
+            "--run-id",
+            "run_manual",
+            "--attempt-id",
+            "att_manual",
+            "--json",
+        ],
     ));
     assert_eq!(explicit["processStatus"], "completed");
     assert!(explicit["stdout"]["text"]
@@ -94,7 +128,10 @@ fn fire_then_inspect_from_new_processes() {
         .contains("replay=1 run=run_manual attempt=att_manual"));
     assert_eq!(explicit["result"]["status"], "blocked");
 
-    let memory = stdout_json(&codex_flow(tree.cwd(), &["runs", "--json", "--state", "memory"]));
+    let memory = stdout_json(&codex_flow(
+        tree.cwd(),
+        &["runs", "--json", "--state", "memory"],
+    ));
     assert_eq!(memory["runs"].as_array().unwrap().len(), 0);
 }
 
@@ -107,7 +144,11 @@ fn errors_go_to_stderr_with_exit_code_1() {
 
     let out = codex_flow(tree.cwd(), &["fire", "--event", no_id.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("FlowEvent requires string id and type"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("FlowEvent requires string id and type"),
+        "{}",
+        stderr(&out)
+    );
     let out = codex_flow(tree.cwd(), &["fire", "--event", not_json.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("not JSON"), "{}", stderr(&out));
@@ -117,13 +158,19 @@ fn errors_go_to_stderr_with_exit_code_1() {
     let out = codex_flow(tree.cwd(), &["show-run", "run_nope"]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(stderr(&out).trim(), "error: unknown run `run_nope`");
-    let out = codex_flow(tree.cwd(), &["run", "ok", "missing", "--event", no_id.to_str().unwrap()]);
+    let out = codex_flow(
+        tree.cwd(),
+        &["run", "ok", "missing", "--event", no_id.to_str().unwrap()],
+    );
     assert_eq!(out.status.code(), Some(1));
 
     let big = tree.cwd().join("big.json");
     std::fs::write(
         &big,
-        format!(r#"{{"id":"big","type":"go","payload":"{}"}}"#, "x".repeat(10 * 1024 * 1024)),
+        format!(
+            r#"{{"id":"big","type":"go","payload":"{}"}}"#,
+            "x".repeat(10 * 1024 * 1024)
+        ),
     )
     .unwrap();
     let out = codex_flow(tree.cwd(), &["fire", "--event", big.to_str().unwrap()]);
@@ -138,7 +185,10 @@ fn errors_go_to_stderr_with_exit_code_1() {
     let out = codex_flow(tree.cwd(), &["validate"]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.contains("flows/broken/flow.toml") && err.contains("steps[0].script"), "{err}");
+    assert!(
+        err.contains("flows/broken/flow.toml") && err.contains("steps[0].script"),
+        "{err}"
+    );
     // A broken flow stops `fire`: nothing runs on a partial catalog.
     let ok_event = tree.file("ok.json", r#"{"id": "x", "type": "go"}"#);
     let out = codex_flow(tree.cwd(), &["fire", "--event", ok_event.to_str().unwrap()]);
@@ -148,11 +198,25 @@ fn errors_go_to_stderr_with_exit_code_1() {
 #[test]
 fn sigkill_during_200_dispatches_loses_no_acknowledged_event_and_duplicates_nothing() {
     let tree = FlowTree::new();
-    tree.sh_flow("flows", "tick", "tick", "s", "bench.tick", &result_script("completed"));
+    tree.sh_flow(
+        "flows",
+        "tick",
+        "tick",
+        "s",
+        "bench.tick",
+        &result_script("completed"),
+    );
     let mut child = Command::new(env!("CARGO_BIN_EXE_codex-flow"))
         .arg("--cwd")
         .arg(tree.cwd())
-        .args(["--quiet", "bench-dispatch", "--count", "200", "--prefix", "crash"])
+        .args([
+            "--quiet",
+            "bench-dispatch",
+            "--count",
+            "200",
+            "--prefix",
+            "crash",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -166,36 +230,68 @@ fn sigkill_during_200_dispatches_loses_no_acknowledged_event_and_duplicates_noth
         }
     }
     child.kill().unwrap(); // SIGKILL
-    // Lines already written before the kill are acknowledged too.
+                           // Lines already written before the kill are acknowledged too.
     for line in lines.map_while(Result::ok) {
         acked.push(line.strip_prefix("ACK ").unwrap().to_string());
     }
     let status = child.wait().unwrap();
     assert!(!status.success(), "the process was killed mid-way");
-    assert!(acked.len() >= 60 && acked.len() < 200, "{} acked", acked.len());
+    assert!(
+        acked.len() >= 60 && acked.len() < 200,
+        "{} acked",
+        acked.len()
+    );
 
     let check_state = |expect_all: bool| {
-        let events = stdout_json(&codex_flow(tree.cwd(), &["events", "--json", "--limit", "1000"]));
-        let runs = stdout_json(&codex_flow(tree.cwd(), &["runs", "--json", "--limit", "1000"]));
+        let events = stdout_json(&codex_flow(
+            tree.cwd(),
+            &["events", "--json", "--limit", "1000"],
+        ));
+        let runs = stdout_json(&codex_flow(
+            tree.cwd(),
+            &["runs", "--json", "--limit", "1000"],
+        ));
         let mut per_event: HashMap<String, usize> = HashMap::new();
         for e in events["events"].as_array().unwrap() {
-            *per_event.entry(e["event"]["id"].as_str().unwrap().to_string()).or_default() += 1;
+            *per_event
+                .entry(e["event"]["id"].as_str().unwrap().to_string())
+                .or_default() += 1;
             assert_eq!(e["runIds"].as_array().unwrap().len(), 1);
         }
         for id in &acked {
-            assert_eq!(per_event.get(id), Some(&1), "acked event {id} stored exactly once");
+            assert_eq!(
+                per_event.get(id),
+                Some(&1),
+                "acked event {id} stored exactly once"
+            );
         }
         let runs = runs["runs"].as_array().unwrap();
         let run_ids: HashSet<&str> = runs.iter().map(|r| r["id"].as_str().unwrap()).collect();
         assert_eq!(run_ids.len(), runs.len(), "no duplicated run");
         let mut runs_per_event: HashMap<&str, usize> = HashMap::new();
         for r in runs {
-            *runs_per_event.entry(r["eventId"].as_str().unwrap()).or_default() += 1;
+            *runs_per_event
+                .entry(r["eventId"].as_str().unwrap())
+                .or_default() += 1;
         }
         assert!(runs_per_event.values().all(|&n| n == 1));
         assert_eq!(runs_per_event.len(), per_event.len());
         if expect_all {
             assert_eq!(per_event.len(), 200);
+            // A run the killed process left queued or running is marked abandoned, not stuck.
+            for r in runs {
+                let status = r["processStatus"].as_str().unwrap();
+                assert!(status == "completed" || status == "failed", "{r}");
+                if status == "failed" {
+                    assert!(
+                        r["error"]
+                            .as_str()
+                            .unwrap()
+                            .starts_with("abandoned: process pid:"),
+                        "{r}"
+                    );
+                }
+            }
         } else {
             // At most the one in-flight dispatch beyond the acknowledged ones.
             assert!(per_event.len() <= acked.len() + 1);
@@ -203,8 +299,11 @@ fn sigkill_during_200_dispatches_loses_no_acknowledged_event_and_duplicates_noth
     };
     check_state(false);
 
-    let conn = rusqlite::Connection::open(tree.cwd().join(".codex/flow-client/state.sqlite3")).unwrap();
-    let integrity: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    let conn =
+        rusqlite::Connection::open(tree.cwd().join(".codex/flow-client/state.sqlite3")).unwrap();
+    let integrity: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(integrity, "ok");
     drop(conn);
 
@@ -212,9 +311,73 @@ fn sigkill_during_200_dispatches_loses_no_acknowledged_event_and_duplicates_noth
     let resumed = Command::new(env!("CARGO_BIN_EXE_codex-flow"))
         .arg("--cwd")
         .arg(tree.cwd())
-        .args(["--quiet", "bench-dispatch", "--count", "200", "--prefix", "crash"])
+        .args([
+            "--quiet",
+            "bench-dispatch",
+            "--count",
+            "200",
+            "--prefix",
+            "crash",
+        ])
         .output()
         .unwrap();
     assert!(resumed.status.success(), "{}", stderr(&resumed));
     check_state(true);
+}
+
+#[test]
+fn a_killed_fire_leaves_no_running_step_and_its_run_is_marked_abandoned() {
+    let tree = FlowTree::new();
+    tree.sh_flow(
+        "flows",
+        "slow",
+        "slow",
+        "s",
+        "go",
+        "#!/bin/sh\necho $$ > step.pid\nexec sleep 60\n",
+    );
+    let event = tree.file("event.json", r#"{"id": "slow-1", "type": "go"}"#);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_codex-flow"))
+        .arg("--cwd")
+        .arg(tree.cwd())
+        .args(["--quiet", "fire", "--event", event.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid_file = tree.cwd().join("flows/slow/step.pid");
+    let mut waited = 0;
+    while !pid_file.is_file() && waited < 400 {
+        std::thread::sleep(std::time::Duration::from_millis(25));
+        waited += 1;
+    }
+    let step_pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The step dies with its owner (parent-death signal), even on SIGKILL.
+    let mut gone = false;
+    for _ in 0..200 {
+        if support::process_gone(step_pid) {
+            gone = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    assert!(gone, "step {step_pid} outlived its killed owner");
+
+    let runs = stdout_json(&codex_flow(tree.cwd(), &["runs", "--json"]));
+    let run = &runs["runs"][0];
+    assert_eq!(run["processStatus"], "failed");
+    assert!(
+        run["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("abandoned: process pid:"),
+        "{run}"
+    );
+    assert_eq!(run["attempts"][0]["status"], "failed");
 }

@@ -6,9 +6,9 @@ mod support;
 use std::sync::{Arc, Mutex};
 
 use codex_flow::{
-    code_mode_enabled, code_mode_output_schema, ApprovalPolicy, CodeModeDefaults,
-    CodeModeExecutor, CodeModeReply, CodeModeRequest, DispatchOptions, EffectiveStatus,
-    FlowClient, FlowError, LocalHooks, ProcessStatus, RunView, SandboxMode,
+    code_mode_enabled, code_mode_output_schema, ApprovalPolicy, CodeModeDefaults, CodeModeExecutor,
+    CodeModeReply, CodeModeRequest, DispatchOptions, EffectiveStatus, FlowClient, FlowError,
+    LocalHooks, ProcessStatus, RunView, SandboxMode,
 };
 use futures::future::BoxFuture;
 use serde_json::json;
@@ -24,12 +24,18 @@ struct FakeExecutor {
 
 impl FakeExecutor {
     fn new(reply: Option<CodeModeReply>) -> Arc<Self> {
-        Arc::new(FakeExecutor { reply, requests: Mutex::new(Vec::new()) })
+        Arc::new(FakeExecutor {
+            reply,
+            requests: Mutex::new(Vec::new()),
+        })
     }
 }
 
 impl CodeModeExecutor for FakeExecutor {
-    fn execute<'a>(&'a self, request: CodeModeRequest) -> BoxFuture<'a, Result<CodeModeReply, FlowError>> {
+    fn execute<'a>(
+        &'a self,
+        request: CodeModeRequest,
+    ) -> BoxFuture<'a, Result<CodeModeReply, FlowError>> {
         self.requests.lock().unwrap().push(request);
         Box::pin(async move {
             match &self.reply {
@@ -60,9 +66,18 @@ async fn run_once(
     let mut config = tree.config();
     config.env = env(gate);
     config.code_mode = defaults;
-    let client = tree.client_with(config, LocalHooks { code_mode: Some(executor), progress: None });
+    let client = tree.client_with(
+        config,
+        LocalHooks {
+            code_mode: Some(executor),
+            progress: None,
+        },
+    );
     let answer = client
-        .dispatch_event(json!({"id": "issue-1", "type": "issue.opened", "payload": {"title": "t"}}), WAIT)
+        .dispatch_event(
+            json!({"id": "issue-1", "type": "issue.opened", "payload": {"title": "t"}}),
+            WAIT,
+        )
         .await
         .unwrap();
     client.get_run(&answer.run_ids[0]).await.unwrap()
@@ -70,7 +85,9 @@ async fn run_once(
 
 fn structured(status: &str) -> CodeModeReply {
     CodeModeReply {
-        structured: Some(json!({"status": status, "message": "labelled bug", "artifacts": ["label:bug"], "next": null})),
+        structured: Some(
+            json!({"status": status, "message": "labelled bug", "artifacts": ["label:bug"], "next": null}),
+        ),
         agent_text: "I labelled it.".into(),
     }
 }
@@ -78,7 +95,11 @@ fn structured(status: &str) -> CodeModeReply {
 #[tokio::test]
 async fn without_the_gate_the_run_fails_with_the_contract_message() {
     let tree = code_mode_tree("");
-    for gate in [vec![], vec![("CODEX_FLOWS_ENABLE_CODE_MODE", "0")], vec![("CODEX_FLOWS_MODE", "command")]] {
+    for gate in [
+        vec![],
+        vec![("CODEX_FLOWS_ENABLE_CODE_MODE", "0")],
+        vec![("CODEX_FLOWS_MODE", "command")],
+    ] {
         let executor = FakeExecutor::new(Some(structured("completed")));
         let run = run_once(&tree, &gate, executor.clone(), Default::default()).await;
         assert_eq!(run.process_status, Some(ProcessStatus::Failed));
@@ -87,7 +108,10 @@ async fn without_the_gate_the_run_fails_with_the_contract_message() {
             Some("Code Mode flow step triage/label requires CODEX_FLOWS_ENABLE_CODE_MODE=1")
         );
         assert!(!run.needs_attention);
-        assert!(executor.requests.lock().unwrap().is_empty(), "no turn may start");
+        assert!(
+            executor.requests.lock().unwrap().is_empty(),
+            "no turn may start"
+        );
     }
 }
 
@@ -103,7 +127,11 @@ async fn each_env_switch_enables_code_mode() {
         let tree = code_mode_tree("");
         let executor = FakeExecutor::new(Some(structured("needs_intervention")));
         let run = run_once(&tree, &[gate], executor.clone(), Default::default()).await;
-        assert_eq!(run.process_status, Some(ProcessStatus::Completed), "{gate:?}");
+        assert_eq!(
+            run.process_status,
+            Some(ProcessStatus::Completed),
+            "{gate:?}"
+        );
         assert_eq!(run.effective_status, EffectiveStatus::NeedsIntervention);
         assert!(run.needs_attention);
         let result = run.result.unwrap();
@@ -111,14 +139,23 @@ async fn each_env_switch_enables_code_mode() {
         assert_eq!(result.next, None);
         assert_eq!(executor.requests.lock().unwrap().len(), 1);
     }
-    assert!(!code_mode_enabled(&env(&[("CODEX_FLOWS_ENABLE_CODE_MODE", "2")])));
+    assert!(!code_mode_enabled(&env(&[(
+        "CODEX_FLOWS_ENABLE_CODE_MODE",
+        "2"
+    )])));
 }
 
 #[tokio::test]
 async fn request_carries_instructions_context_schema_and_safe_defaults() {
     let tree = code_mode_tree("timeout_ms = 5000");
     let executor = FakeExecutor::new(Some(structured("completed")));
-    let run = run_once(&tree, &[("CODEX_FLOWS_ENABLE_CODE_MODE", "1")], executor.clone(), Default::default()).await;
+    let run = run_once(
+        &tree,
+        &[("CODEX_FLOWS_ENABLE_CODE_MODE", "1")],
+        executor.clone(),
+        Default::default(),
+    )
+    .await;
     let requests = executor.requests.lock().unwrap();
     let request = &requests[0];
     assert_eq!(request.instructions, "Label the issue.\n");
@@ -127,7 +164,10 @@ async fn request_carries_instructions_context_schema_and_safe_defaults() {
     assert_eq!(request.model, None);
     assert_eq!(request.output_schema, code_mode_output_schema());
     assert_eq!(request.timeout, std::time::Duration::from_millis(5000));
-    assert_eq!((request.flow.as_str(), request.step.as_str()), ("triage", "label"));
+    assert_eq!(
+        (request.flow.as_str(), request.step.as_str()),
+        ("triage", "label")
+    );
     assert!(request.cwd.ends_with("flows/triage"));
     assert_eq!(request.context["flow"]["event"]["payload"]["title"], "t");
     assert_eq!(request.context["runtime"]["runId"], run.id.as_str());
@@ -145,16 +185,30 @@ async fn step_keys_win_over_client_defaults() {
     };
     let tree = code_mode_tree("");
     let executor = FakeExecutor::new(Some(structured("completed")));
-    run_once(&tree, &[("CODEX_FLOWS_MODE", "code-mode")], executor.clone(), defaults.clone()).await;
+    run_once(
+        &tree,
+        &[("CODEX_FLOWS_MODE", "code-mode")],
+        executor.clone(),
+        defaults.clone(),
+    )
+    .await;
     {
         let r = &executor.requests.lock().unwrap()[0];
         assert_eq!(r.model.as_deref(), Some("default-model"));
         assert_eq!(r.sandbox.as_deref(), Some("workspace-write"));
         assert_eq!(r.approval.as_deref(), Some("on-request"));
     }
-    let tree = code_mode_tree("model = \"step-model\"\nsandbox = \"danger-full-access\"\napproval = \"untrusted\"");
+    let tree = code_mode_tree(
+        "model = \"step-model\"\nsandbox = \"danger-full-access\"\napproval = \"untrusted\"",
+    );
     let executor = FakeExecutor::new(Some(structured("completed")));
-    run_once(&tree, &[("CODEX_FLOWS_MODE", "code-mode")], executor.clone(), defaults).await;
+    run_once(
+        &tree,
+        &[("CODEX_FLOWS_MODE", "code-mode")],
+        executor.clone(),
+        defaults,
+    )
+    .await;
     let r = &executor.requests.lock().unwrap()[0];
     assert_eq!(r.model.as_deref(), Some("step-model"));
     assert_eq!(r.sandbox.as_deref(), Some("danger-full-access"));
@@ -166,25 +220,41 @@ async fn agent_text_fallback_and_its_errors() {
     let gate = [("CODEX_FLOWS_ENABLE_CODE_MODE", "1")];
     let cases: Vec<(CodeModeReply, Result<&str, &str>)> = vec![
         (
-            CodeModeReply { structured: None, agent_text: "thinking\nFLOW_RESULT {\"status\":\"blocked\",\"message\":\"waiting\"}\n".into() },
+            CodeModeReply {
+                structured: None,
+                agent_text:
+                    "thinking\nFLOW_RESULT {\"status\":\"blocked\",\"message\":\"waiting\"}\n"
+                        .into(),
+            },
             Ok("blocked"),
         ),
         (
-            CodeModeReply { structured: None, agent_text: "I could not decide.".into() },
+            CodeModeReply {
+                structured: None,
+                agent_text: "I could not decide.".into(),
+            },
             Err("Step did not emit FLOW_RESULT"),
         ),
         (
-            CodeModeReply { structured: Some(json!("completed")), agent_text: String::new() },
+            CodeModeReply {
+                structured: Some(json!("completed")),
+                agent_text: String::new(),
+            },
             Err("FLOW_RESULT must be a JSON object"),
         ),
         (
-            CodeModeReply { structured: Some(json!({"status": "maybe"})), agent_text: String::new() },
+            CodeModeReply {
+                structured: Some(json!({"status": "maybe"})),
+                agent_text: String::new(),
+            },
             Err("FLOW_RESULT status is invalid"),
         ),
         (
             CodeModeReply {
-                structured: Some(json!({"status": "changed", "message": null, "artifacts": null,
-                    "next": [{"id": "n1", "type": "follow.up", "payloadJson": "{\"n\":1}"}]})),
+                structured: Some(
+                    json!({"status": "changed", "message": null, "artifacts": null,
+                    "next": [{"id": "n1", "type": "follow.up", "payloadJson": "{\"n\":1}"}]}),
+                ),
                 agent_text: String::new(),
             },
             Ok("changed"),
@@ -192,7 +262,13 @@ async fn agent_text_fallback_and_its_errors() {
     ];
     for (reply, expected) in cases {
         let tree = code_mode_tree("");
-        let run = run_once(&tree, &gate, FakeExecutor::new(Some(reply)), Default::default()).await;
+        let run = run_once(
+            &tree,
+            &gate,
+            FakeExecutor::new(Some(reply)),
+            Default::default(),
+        )
+        .await;
         match expected {
             Ok(status) => {
                 assert_eq!(run.effective_status.as_str(), status);
@@ -214,9 +290,18 @@ async fn agent_text_fallback_and_its_errors() {
 #[tokio::test(start_paused = true)]
 async fn a_turn_past_the_timeout_fails_the_run() {
     let tree = code_mode_tree("timeout_ms = 1500");
-    let run = run_once(&tree, &[("CODEX_FLOWS_ENABLE_CODE_MODE", "1")], FakeExecutor::new(None), Default::default()).await;
+    let run = run_once(
+        &tree,
+        &[("CODEX_FLOWS_ENABLE_CODE_MODE", "1")],
+        FakeExecutor::new(None),
+        Default::default(),
+    )
+    .await;
     assert_eq!(run.process_status, Some(ProcessStatus::Failed));
-    assert_eq!(run.error.as_deref(), Some("step triage/label timed out after 1500 ms"));
+    assert_eq!(
+        run.error.as_deref(),
+        Some("step triage/label timed out after 1500 ms")
+    );
 }
 
 #[tokio::test]

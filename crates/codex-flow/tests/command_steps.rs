@@ -10,7 +10,7 @@ use codex_flow::{
     FlowError, FlowEvent, ProcessStatus, RunFilter, RunnerConfig, RuntimeMetadata, StepRunner,
 };
 use serde_json::{json, Value};
-use support::{eventually, process_gone, result_script, FlowTree};
+use support::{eventually, process_gone, FlowTree};
 
 const WAIT: DispatchOptions = DispatchOptions { wait: true };
 
@@ -40,23 +40,61 @@ async fn raw_script_flow_result_becomes_the_run_result() {
     let output = run.latest_output.as_ref().unwrap();
     assert!(output.stdout.text.starts_with("log line\n"));
     assert_eq!(output.stderr.text, "done\n");
-    assert_eq!(output.attempt_id.as_deref(), Some(run.attempts[0].id.as_str()));
+    assert_eq!(
+        output.attempt_id.as_deref(),
+        Some(run.attempts[0].id.as_str())
+    );
     assert!(run.started_at.is_some() && run.finished_at.is_some() && run.created_at.is_some());
 }
 
 #[tokio::test]
 async fn bad_exits_and_missing_results_fail_the_run() {
     let tree = FlowTree::new();
-    tree.sh_flow("flows", "a", "a", "s", "go", "#!/bin/sh\necho 'FLOW_RESULT {\"status\":\"failed\",\"message\":\"x\"}'\nexit 3\n");
-    tree.sh_flow("flows", "b", "b", "s", "go", "#!/bin/sh\necho 'no result here'\n");
-    tree.sh_flow("flows", "c", "c", "s", "go", "#!/bin/sh\necho 'FLOW_RESULT {\"status\":\"weird\"}'\n");
-    tree.sh_flow("flows", "d", "d", "s", "go", "#!/bin/sh\necho 'FLOW_RESULT [1,2]'\n");
+    tree.sh_flow(
+        "flows",
+        "a",
+        "a",
+        "s",
+        "go",
+        "#!/bin/sh\necho 'FLOW_RESULT {\"status\":\"failed\",\"message\":\"x\"}'\nexit 3\n",
+    );
+    tree.sh_flow(
+        "flows",
+        "b",
+        "b",
+        "s",
+        "go",
+        "#!/bin/sh\necho 'no result here'\n",
+    );
+    tree.sh_flow(
+        "flows",
+        "c",
+        "c",
+        "s",
+        "go",
+        "#!/bin/sh\necho 'FLOW_RESULT {\"status\":\"weird\"}'\n",
+    );
+    tree.sh_flow(
+        "flows",
+        "d",
+        "d",
+        "s",
+        "go",
+        "#!/bin/sh\necho 'FLOW_RESULT [1,2]'\n",
+    );
     let client = tree.client();
-    let answer = client.dispatch_event(json!({"id": "e1", "type": "go"}), WAIT).await.unwrap();
+    let answer = client
+        .dispatch_event(json!({"id": "e1", "type": "go"}), WAIT)
+        .await
+        .unwrap();
     let detail = client.get_event("e1").await.unwrap();
     assert_eq!(detail.runs.len(), 4);
     assert_eq!(answer.run_ids, detail.event.run_ids);
-    let errors: Vec<&str> = detail.runs.iter().map(|r| r.error.as_deref().unwrap()).collect();
+    let errors: Vec<&str> = detail
+        .runs
+        .iter()
+        .map(|r| r.error.as_deref().unwrap())
+        .collect();
     assert_eq!(errors[0], "step a/s exited with exit code 3");
     assert_eq!(detail.runs[0].attempts[0].exit_code, Some(3));
     // The step's own FLOW_RESULT is kept even though the process failed.
@@ -88,7 +126,10 @@ async fn runtime_metadata_reaches_context_and_env_and_replay_shows_as_1() {
     config.workspace_backend_url = Some("ws://127.0.0.1:9/ws".into());
     let client = tree.client_with(config, Default::default());
     let answer = client
-        .dispatch_event(json!({"id": "e-meta", "type": "go", "payload": {"k": 1}, "trace": "x"}), WAIT)
+        .dispatch_event(
+            json!({"id": "e-meta", "type": "go", "payload": {"k": 1}, "trace": "x"}),
+            WAIT,
+        )
         .await
         .unwrap();
     let replay = client.replay_event("e-meta", WAIT).await.unwrap();
@@ -104,7 +145,10 @@ async fn runtime_metadata_reaches_context_and_env_and_replay_shows_as_1() {
         assert_eq!(ctx["flow"]["config"]["repo"], "a/b");
         assert_eq!(ctx["flow"]["event"]["payload"]["k"], 1);
         assert_eq!(ctx["flow"]["event"]["trace"], "x");
-        assert!(ctx["flow"]["root"].as_str().unwrap().ends_with("flows/meta"));
+        assert!(ctx["flow"]["root"]
+            .as_str()
+            .unwrap()
+            .ends_with("flows/meta"));
         assert_eq!(ctx["runtime"]["eventId"], "e-meta");
         assert_eq!(ctx["runtime"]["runId"], run.id.as_str());
         assert_eq!(ctx["runtime"]["attemptId"], run.attempts[0].id.as_str());
@@ -156,7 +200,16 @@ async fn timeout_kills_the_whole_process_group() {
         .await;
     assert_eq!(outcome.process_status, ProcessStatus::Failed);
     let err = outcome.error.unwrap();
-    assert!(matches!(err, FlowError::Timeout { timeout_ms: 400, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            FlowError::Timeout {
+                timeout_ms: 400,
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert_eq!(err.to_string(), "step slow/s timed out after 400 ms");
     assert_eq!(outcome.stdout.text, "started\n");
     let read_pid = |name: &str| -> i32 {
@@ -170,11 +223,13 @@ async fn timeout_kills_the_whole_process_group() {
     let grandchild = read_pid("grandchild.pid");
     assert!(eventually(|| process_gone(child) && process_gone(grandchild)).await);
     // The group itself is gone: no live member answers signal 0.
-    assert!(eventually(|| {
-        let rc = unsafe { libc::killpg(child, 0) };
-        rc != 0 || process_gone(grandchild)
-    })
-    .await);
+    assert!(
+        eventually(|| {
+            let rc = unsafe { libc::killpg(child, 0) };
+            rc != 0 || process_gone(grandchild)
+        })
+        .await
+    );
 }
 
 #[tokio::test]
@@ -184,11 +239,20 @@ async fn cancel_kills_a_running_step_and_stops_a_queued_one() {
         "flows/long/flow.toml",
         "name = \"long\"\nversion = 1\n[[steps]]\nname = \"first\"\nscript = \"first.sh\"\n[steps.trigger]\ntype = \"go\"\n[[steps]]\nname = \"second\"\nscript = \"second.sh\"\n[steps.trigger]\ntype = \"go\"\n",
     );
-    tree.file("flows/long/first.sh", "#!/bin/sh\necho $$ > first.pid\nsleep 60\n");
-    tree.file("flows/long/second.sh", "#!/bin/sh\ntouch second-ran\necho 'FLOW_RESULT {\"status\":\"completed\"}'\n");
+    tree.file(
+        "flows/long/first.sh",
+        "#!/bin/sh\necho $$ > first.pid\nsleep 60\n",
+    );
+    tree.file(
+        "flows/long/second.sh",
+        "#!/bin/sh\ntouch second-ran\necho 'FLOW_RESULT {\"status\":\"completed\"}'\n",
+    );
     let client = tree.client();
     let answer = client
-        .dispatch_event(json!({"id": "e1", "type": "go"}), DispatchOptions { wait: false })
+        .dispatch_event(
+            json!({"id": "e1", "type": "go"}),
+            DispatchOptions { wait: false },
+        )
         .await
         .unwrap();
     let (first, second) = (&answer.run_ids[0], &answer.run_ids[1]);
@@ -204,12 +268,19 @@ async fn cancel_kills_a_running_step_and_stops_a_queued_one() {
     assert_eq!(done.process_status, Some(ProcessStatus::Canceled));
     assert_eq!(done.effective_status, EffectiveStatus::Canceled);
     assert_eq!(done.error.as_deref(), Some("step long/first was canceled"));
-    let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     assert!(eventually(|| process_gone(pid)).await);
     client.wait_idle().await;
     assert!(!tree.cwd().join("flows/long/second-ran").exists());
     let canceled = client
-        .list_runs(RunFilter { status: Some("canceled".into()), ..Default::default() })
+        .list_runs(RunFilter {
+            status: Some("canceled".into()),
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert_eq!(canceled.len(), 2);
@@ -229,17 +300,33 @@ async fn next_events_are_dispatched_only_when_enabled_and_loops_stop_at_the_dept
     );
 
     let disabled = tree.client();
-    disabled.dispatch_event(json!({"id": "tick-0", "type": "tick", "payload": {"n": 0}}), WAIT).await.unwrap();
+    disabled
+        .dispatch_event(
+            json!({"id": "tick-0", "type": "tick", "payload": {"n": 0}}),
+            WAIT,
+        )
+        .await
+        .unwrap();
     let events = disabled.list_events(Default::default()).await.unwrap();
     assert_eq!(events.len(), 1);
     let run = disabled.get_run(&events[0].run_ids[0]).await.unwrap();
-    assert!(run.notes[0].contains("next-event dispatch is disabled"), "{:?}", run.notes);
+    assert!(
+        run.notes[0].contains("next-event dispatch is disabled"),
+        "{:?}",
+        run.notes
+    );
 
     let mut config = tree.config();
     config.dispatch_next = true;
     config.max_next_depth = 3;
     let enabled = tree.client_with(config, Default::default());
-    enabled.dispatch_event(json!({"id": "tick-0", "type": "tick", "payload": {"n": 0}}), WAIT).await.unwrap();
+    enabled
+        .dispatch_event(
+            json!({"id": "tick-0", "type": "tick", "payload": {"n": 0}}),
+            WAIT,
+        )
+        .await
+        .unwrap();
     let events = enabled.list_events(Default::default()).await.unwrap();
     let mut ids: Vec<&str> = events.iter().map(|e| e.event.id.as_str()).collect();
     ids.sort();
@@ -267,19 +354,31 @@ async fn output_is_bounded_and_truncation_is_noted() {
     config.output_limit_bytes = 4096;
     let lines = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counter = lines.clone();
-    let progress: codex_flow::ProgressSink = std::sync::Arc::new(move |e: &codex_flow::ProgressEvent| {
-        if matches!(e, codex_flow::ProgressEvent::Output { .. }) {
-            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        }
-    });
-    let client = tree.client_with(config, codex_flow::LocalHooks { code_mode: None, progress: Some(progress) });
-    let answer = client.dispatch_event(json!({"id": "e", "type": "go"}), WAIT).await.unwrap();
+    let progress: codex_flow::ProgressSink =
+        std::sync::Arc::new(move |e: &codex_flow::ProgressEvent| {
+            if matches!(e, codex_flow::ProgressEvent::Output { .. }) {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        });
+    let client = tree.client_with(
+        config,
+        codex_flow::LocalHooks {
+            code_mode: None,
+            progress: Some(progress),
+        },
+    );
+    let answer = client
+        .dispatch_event(json!({"id": "e", "type": "go"}), WAIT)
+        .await
+        .unwrap();
     let run = client.get_run(&answer.run_ids[0]).await.unwrap();
     let stdout = &run.latest_output.unwrap().stdout;
     assert!(stdout.truncated);
     assert!(stdout.text.len() <= 4096);
     assert!(stdout.total_bytes > 60_000);
-    assert!(stdout.text.ends_with("FLOW_RESULT {\"status\":\"completed\"}\n"));
+    assert!(stdout
+        .text
+        .ends_with("FLOW_RESULT {\"status\":\"completed\"}\n"));
     assert_eq!(run.process_status, Some(ProcessStatus::Completed));
     assert_eq!(lines.load(std::sync::atomic::Ordering::SeqCst), 2001);
 }

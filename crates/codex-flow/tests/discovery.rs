@@ -19,15 +19,32 @@ fn installed_flow_wins_over_source_flow_and_folders_are_sorted() {
         "name = \"dup\"\nversion = 2\n[[steps]]\nname = \"s\"\nscript = \"s.sh\"\n",
     );
     tree.file(".codex/flows/z/s.sh", &result_script("completed"));
-    tree.sh_flow("flows", "c-second", "second", "s", "t", &result_script("completed"));
-    tree.sh_flow("flows", "b-first", "first", "s", "t", &result_script("completed"));
+    tree.sh_flow(
+        "flows",
+        "c-second",
+        "second",
+        "s",
+        "t",
+        &result_script("completed"),
+    );
+    tree.sh_flow(
+        "flows",
+        "b-first",
+        "first",
+        "s",
+        "t",
+        &result_script("completed"),
+    );
     // A folder without flow.toml is not a flow.
     tree.file("flows/notes/README.md", "not a flow");
 
     let catalog = FlowCatalog::load(&default_roots(tree.cwd())).unwrap();
     let names: Vec<&str> = catalog.flows().iter().map(|f| f.name()).collect();
     assert_eq!(names, ["dup", "first", "second"]);
-    assert_eq!(catalog.flow("dup").unwrap().manifest.version.to_string(), "2");
+    assert_eq!(
+        catalog.flow("dup").unwrap().manifest.version.to_string(),
+        "2"
+    );
     assert_eq!(catalog.shadowed().len(), 1);
     assert!(catalog.shadowed()[0].root.ends_with("flows/a"));
 }
@@ -51,7 +68,10 @@ fn fan_out_follows_discovery_then_manifest_order() {
         .iter()
         .map(|m| format!("{}/{}", m.flow.name(), m.step().name()))
         .collect();
-    assert_eq!(order, ["zeta/second", "zeta/first", "alpha/second", "alpha/first"]);
+    assert_eq!(
+        order,
+        ["zeta/second", "zeta/first", "alpha/second", "alpha/first"]
+    );
     assert!(catalog
         .match_event(&FlowEvent::new("e2", "go.other", json!({})))
         .is_empty());
@@ -77,7 +97,11 @@ fn payload_schema_decides_the_match_and_explains_refusals() {
         flow.steps[1].schema.as_ref().unwrap()
     ));
 
-    let good = FlowEvent::new("e1", "release", json!({"repo": "openai/codex", "tag": "rust-v1.2.3"}));
+    let good = FlowEvent::new(
+        "e1",
+        "release",
+        json!({"repo": "openai/codex", "tag": "rust-v1.2.3"}),
+    );
     assert_eq!(catalog.match_event(&good).len(), 2);
 
     let bad = FlowEvent::new("e2", "release", json!({"tag": "v1.2.3"}));
@@ -85,13 +109,21 @@ fn payload_schema_decides_the_match_and_explains_refusals() {
     let (matches, mismatches) = catalog.explain_match(&bad);
     assert!(matches.is_empty());
     assert_eq!(mismatches.len(), 2);
-    let messages: Vec<String> = mismatches[0].violations.iter().map(|v| v.to_string()).collect();
+    let messages: Vec<String> = mismatches[0]
+        .violations
+        .iter()
+        .map(|v| v.to_string())
+        .collect();
     assert!(
-        messages.iter().any(|m| m.starts_with("at /tag:") && m.contains("rust-v")),
+        messages
+            .iter()
+            .any(|m| m.starts_with("at /tag:") && m.contains("rust-v")),
         "{messages:?}"
     );
     assert!(
-        messages.iter().any(|m| m.starts_with("at /:") && m.contains("repo")),
+        messages
+            .iter()
+            .any(|m| m.starts_with("at /:") && m.contains("repo")),
         "{messages:?}"
     );
 }
@@ -117,12 +149,21 @@ fn step_paths_must_stay_inside_the_flow_folder() {
             &format!("name = \"f\"\nversion = 1\n[[steps]]\nname = \"s\"\n{step_body}\n"),
         );
         tree.file("flows/f/s.sh", &result_script("completed"));
-        std::os::unix::fs::symlink(tree.cwd().join("outside.sh"), tree.cwd().join("flows/f/link.sh"))
-            .unwrap();
+        std::os::unix::fs::symlink(
+            tree.cwd().join("outside.sh"),
+            tree.cwd().join("flows/f/link.sh"),
+        )
+        .unwrap();
         let err = FlowCatalog::load(&default_roots(tree.cwd())).unwrap_err();
-        assert!(matches!(err, FlowError::PathEscape { .. }), "{step_body}: {err}");
+        assert!(
+            matches!(err, FlowError::PathEscape { .. }),
+            "{step_body}: {err}"
+        );
         let text = err.to_string();
-        assert!(text.contains(field) && text.contains("escapes the flow folder"), "{text}");
+        assert!(
+            text.contains(field) && text.contains("escapes the flow folder"),
+            "{text}"
+        );
         assert!(text.contains("flows/f/flow.toml"), "{text}");
         // Nothing outside was touched.
         assert!(tree.cwd().join("outside.sh").is_file());
@@ -141,17 +182,29 @@ fn broken_schema_files_are_clear_errors() {
     let err = FlowCatalog::load(&default_roots(tree.cwd())).unwrap_err();
     assert!(matches!(err, FlowError::Schema { .. }));
     let text = err.to_string();
-    assert!(text.contains("flows/f/schema.json") && text.contains("not JSON"), "{text}");
+    assert!(
+        text.contains("flows/f/schema.json") && text.contains("not JSON"),
+        "{text}"
+    );
 
     tree.file("flows/f/schema.json", r#"{"type": "no-such-type"}"#);
-    let text = FlowCatalog::load(&default_roots(tree.cwd())).unwrap_err().to_string();
+    let text = FlowCatalog::load(&default_roots(tree.cwd()))
+        .unwrap_err()
+        .to_string();
     assert!(text.contains("invalid JSON Schema"), "{text}");
 }
 
 #[test]
 fn discovery_reports_every_broken_flow_and_keeps_the_good_ones() {
     let tree = FlowTree::new();
-    tree.sh_flow("flows", "good", "good", "s", "t", &result_script("completed"));
+    tree.sh_flow(
+        "flows",
+        "good",
+        "good",
+        "s",
+        "t",
+        &result_script("completed"),
+    );
     tree.file("flows/bad1/flow.toml", "name = \"bad1\"\n");
     tree.file(
         "flows/bad2/flow.toml",
@@ -160,7 +213,17 @@ fn discovery_reports_every_broken_flow_and_keeps_the_good_ones() {
     let discovery = FlowCatalog::discover(&default_roots(tree.cwd()));
     assert_eq!(discovery.catalog.flows().len(), 1);
     assert_eq!(discovery.problems.len(), 2);
-    let texts: Vec<String> = discovery.problems.iter().map(|(_, e)| e.to_string()).collect();
-    assert!(texts[0].contains("bad1/flow.toml") && texts[0].contains("version"), "{texts:?}");
-    assert!(texts[1].contains("steps[0].script") && texts[1].contains("missing.sh"), "{texts:?}");
+    let texts: Vec<String> = discovery
+        .problems
+        .iter()
+        .map(|(_, e)| e.to_string())
+        .collect();
+    assert!(
+        texts[0].contains("bad1/flow.toml") && texts[0].contains("version"),
+        "{texts:?}"
+    );
+    assert!(
+        texts[1].contains("steps[0].script") && texts[1].contains("missing.sh"),
+        "{texts:?}"
+    );
 }

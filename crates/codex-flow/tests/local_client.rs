@@ -39,11 +39,20 @@ fn count_lines(tree: &FlowTree) -> Vec<String> {
 async fn redispatch_of_a_stored_id_runs_nothing() {
     let tree = counting_tree("completed");
     let client = tree.client();
-    let first = client.dispatch_event(json!({"id": "evt:1", "type": "go"}), WAIT).await.unwrap();
+    let first = client
+        .dispatch_event(json!({"id": "evt:1", "type": "go"}), WAIT)
+        .await
+        .unwrap();
     assert_eq!(first.status, DispatchStatus::Accepted);
     assert_eq!(first.matched, 1);
     assert_eq!(first.run_ids, [run_id("evt:1", "count", "s", None)]);
-    let again = client.dispatch_event(json!({"id": "evt:1", "type": "go", "payload": {"other": 1}}), WAIT).await.unwrap();
+    let again = client
+        .dispatch_event(
+            json!({"id": "evt:1", "type": "go", "payload": {"other": 1}}),
+            WAIT,
+        )
+        .await
+        .unwrap();
     assert_eq!(again.status, DispatchStatus::Duplicate);
     assert_eq!(again.run_ids, first.run_ids);
     assert_eq!(again.matched, 0);
@@ -59,11 +68,20 @@ async fn redispatch_of_a_stored_id_runs_nothing() {
 async fn replays_get_new_deterministic_run_ids_appended_to_the_event() {
     let tree = counting_tree("completed");
     let client = tree.client();
-    let first = client.dispatch_event(json!({"id": "evt:2", "type": "go"}), WAIT).await.unwrap();
+    let first = client
+        .dispatch_event(json!({"id": "evt:2", "type": "go"}), WAIT)
+        .await
+        .unwrap();
     let r1 = client.replay_event("evt:2", WAIT).await.unwrap();
     let r2 = client.replay_event("evt:2", WAIT).await.unwrap();
-    assert_eq!(r1.run_ids, [run_id("evt:2", "count", "s", Some(&replay_nonce(1)))]);
-    assert_eq!(r2.run_ids, [run_id("evt:2", "count", "s", Some(&replay_nonce(2)))]);
+    assert_eq!(
+        r1.run_ids,
+        [run_id("evt:2", "count", "s", Some(&replay_nonce(1)))]
+    );
+    assert_eq!(
+        r2.run_ids,
+        [run_id("evt:2", "count", "s", Some(&replay_nonce(2)))]
+    );
     assert_ne!(r1.run_ids, first.run_ids);
     assert_ne!(r1.run_ids, r2.run_ids);
     let detail = client.get_event("evt:2").await.unwrap();
@@ -82,15 +100,32 @@ async fn durable_state_survives_new_client_instances() {
     config.state = StateMode::Durable;
     let run_ids = {
         let client = LocalFlowClient::open(config.clone()).unwrap();
-        client.dispatch_event(json!({"id": "evt:3", "type": "go"}), WAIT).await.unwrap().run_ids
+        client
+            .dispatch_event(json!({"id": "evt:3", "type": "go"}), WAIT)
+            .await
+            .unwrap()
+            .run_ids
     };
-    assert!(tree.cwd().join(".codex/flow-client/state.sqlite3").is_file());
+    assert!(tree
+        .cwd()
+        .join(".codex/flow-client/state.sqlite3")
+        .is_file());
     let client = LocalFlowClient::open(config.clone()).unwrap();
     let run = client.get_run(&run_ids[0]).await.unwrap();
     assert_eq!(run.effective_status, EffectiveStatus::Changed);
     assert_eq!(run.attempts.len(), 1);
-    assert_eq!(client.list_events(EventFilter::default()).await.unwrap().len(), 1);
-    let again = client.dispatch_event(json!({"id": "evt:3", "type": "go"}), WAIT).await.unwrap();
+    assert_eq!(
+        client
+            .list_events(EventFilter::default())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let again = client
+        .dispatch_event(json!({"id": "evt:3", "type": "go"}), WAIT)
+        .await
+        .unwrap();
     assert_eq!(again.status, DispatchStatus::Duplicate);
     let replay = client.replay_event("evt:3", WAIT).await.unwrap();
     drop(client);
@@ -99,7 +134,10 @@ async fn durable_state_survives_new_client_instances() {
     assert_eq!(detail.event.run_ids, [run_ids, replay.run_ids].concat());
     assert_eq!(count_lines(&tree).len(), 2);
     let runs = client
-        .list_runs(RunFilter { event_id: Some("evt:3".into()), ..Default::default() })
+        .list_runs(RunFilter {
+            event_id: Some("evt:3".into()),
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert_eq!(runs.len(), 2);
@@ -110,7 +148,9 @@ async fn concurrent_durable_clients_never_run_an_event_twice() {
     let tree = counting_tree("completed");
     let mut config = tree.config();
     config.state = StateMode::Durable;
-    let clients: Vec<LocalFlowClient> = (0..3).map(|_| LocalFlowClient::open(config.clone()).unwrap()).collect();
+    let clients: Vec<LocalFlowClient> = (0..3)
+        .map(|_| LocalFlowClient::open(config.clone()).unwrap())
+        .collect();
     let mut tasks = Vec::new();
     for client in clients {
         tasks.push(tokio::spawn(async move {
@@ -143,7 +183,10 @@ async fn concurrent_durable_clients_never_run_an_event_twice() {
 async fn blocked_is_completed_blocked_and_needs_attention() {
     let tree = counting_tree("blocked");
     let client = tree.client();
-    let answer = client.dispatch_event(json!({"id": "evt:4", "type": "go"}), WAIT).await.unwrap();
+    let answer = client
+        .dispatch_event(json!({"id": "evt:4", "type": "go"}), WAIT)
+        .await
+        .unwrap();
     let run = client.get_run(&answer.run_ids[0]).await.unwrap();
     let view = serde_json::to_value(&run).unwrap();
     assert_eq!(view["processStatus"], "completed");
@@ -152,14 +195,23 @@ async fn blocked_is_completed_blocked_and_needs_attention() {
     assert_eq!(view["needsAttention"], true);
     assert_eq!(view["attempts"][0]["attemptNumber"], 1);
     assert_eq!(view["attempts"][0]["status"], "completed");
-    assert!(view["latestOutput"]["stdout"]["text"].as_str().unwrap().contains("FLOW_RESULT"));
+    assert!(view["latestOutput"]["stdout"]["text"]
+        .as_str()
+        .unwrap()
+        .contains("FLOW_RESULT"));
     let attention = client
-        .list_runs(RunFilter { status: Some("blocked".into()), ..Default::default() })
+        .list_runs(RunFilter {
+            status: Some("blocked".into()),
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert_eq!(attention.len(), 1);
     let completed = client
-        .list_runs(RunFilter { status: Some("completed".into()), ..Default::default() })
+        .list_runs(RunFilter {
+            status: Some("completed".into()),
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert_eq!(completed.len(), 1, "process status filters too");
@@ -172,10 +224,21 @@ async fn unknown_ids_are_typed_errors() {
         let mut config = tree.config();
         config.state = state;
         let client = LocalFlowClient::open(config).unwrap();
-        assert!(matches!(client.get_run("run_nope").await, Err(FlowError::UnknownRun(id)) if id == "run_nope"));
-        assert!(matches!(client.cancel_run("run_nope").await, Err(FlowError::UnknownRun(_))));
-        assert!(matches!(client.get_event("evt_nope").await, Err(FlowError::UnknownEvent(_))));
-        assert!(matches!(client.replay_event("evt_nope", WAIT).await, Err(FlowError::UnknownEvent(_))));
+        assert!(
+            matches!(client.get_run("run_nope").await, Err(FlowError::UnknownRun(id)) if id == "run_nope")
+        );
+        assert!(matches!(
+            client.cancel_run("run_nope").await,
+            Err(FlowError::UnknownRun(_))
+        ));
+        assert!(matches!(
+            client.get_event("evt_nope").await,
+            Err(FlowError::UnknownEvent(_))
+        ));
+        assert!(matches!(
+            client.replay_event("evt_nope", WAIT).await,
+            Err(FlowError::UnknownEvent(_))
+        ));
         assert_eq!(
             client.get_run("run_nope").await.unwrap_err().to_string(),
             "unknown run `run_nope`"
@@ -187,23 +250,36 @@ async fn unknown_ids_are_typed_errors() {
 async fn broken_events_are_refused_and_nothing_is_stored() {
     let tree = counting_tree("completed");
     let client = tree.client();
-    let err = client.dispatch_event(json!({"type": "go"}), WAIT).await.unwrap_err();
+    let err = client
+        .dispatch_event(json!({"type": "go"}), WAIT)
+        .await
+        .unwrap_err();
     assert_eq!(err.to_string(), "FlowEvent requires string id and type");
     let err = client.dispatch_event(json!("go"), WAIT).await.unwrap_err();
     assert!(matches!(err, FlowError::InvalidEvent));
     let huge = "x".repeat(10 * 1024 * 1024);
     let err = client
-        .dispatch_event(json!({"id": "big", "type": "go", "payload": {"blob": huge}}), WAIT)
+        .dispatch_event(
+            json!({"id": "big", "type": "go", "payload": {"blob": huge}}),
+            WAIT,
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, FlowError::EventTooLarge { .. }), "{err}");
     assert!(err.to_string().contains("over the limit of 4194304 bytes"));
-    assert!(client.list_events(EventFilter::default()).await.unwrap().is_empty());
+    assert!(client
+        .list_events(EventFilter::default())
+        .await
+        .unwrap()
+        .is_empty());
     assert!(count_lines(&tree).is_empty());
     // A payload just under the limit is fine.
     let big = "y".repeat(3 * 1024 * 1024);
     let ok = client
-        .dispatch_event(json!({"id": "big-ok", "type": "go", "payload": {"blob": big}}), WAIT)
+        .dispatch_event(
+            json!({"id": "big-ok", "type": "go", "payload": {"blob": big}}),
+            WAIT,
+        )
         .await
         .unwrap();
     assert_eq!(ok.status, DispatchStatus::Accepted);
@@ -220,7 +296,10 @@ async fn configuration_picks_the_backend() {
     }))
     .unwrap();
     let client = local.build(None).unwrap();
-    let answer = client.dispatch_event(json!({"id": "e", "type": "go"}), WAIT).await.unwrap();
+    let answer = client
+        .dispatch_event(json!({"id": "e", "type": "go"}), WAIT)
+        .await
+        .unwrap();
     let run = client.get_run(&answer.run_ids[0]).await.unwrap();
     assert_eq!(run.effective_status, EffectiveStatus::Skipped);
 

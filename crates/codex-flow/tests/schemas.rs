@@ -16,7 +16,10 @@ fn committed_schemas_match_the_derived_ones() {
     for (name, derived) in codex_flow::schemas::published_schemas() {
         let path = dir.join(name);
         let committed = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-            panic!("{}: {e}; run CODEX_FLOW_UPDATE_SCHEMAS=1 cargo test -p codex-flow --test schemas", path.display())
+            panic!(
+                "{}: {e}; run CODEX_FLOW_UPDATE_SCHEMAS=1 cargo test -p codex-flow --test schemas",
+                path.display()
+            )
         });
         assert!(
             committed == derived,
@@ -39,14 +42,19 @@ fn published_schemas_accept_the_examples() {
         }
         let value: serde_json::Value =
             toml::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
-        let errors: Vec<String> = validator.iter_errors(&value).map(|e| e.to_string()).collect();
+        let errors: Vec<String> = validator
+            .iter_errors(&value)
+            .map(|e| e.to_string())
+            .collect();
         assert!(errors.is_empty(), "{}: {errors:?}", manifest.display());
         checked += 1;
     }
     assert_eq!(checked, 2);
     let result_schema = codex_flow::schemas::flow_result_schema();
     let validator = jsonschema::validator_for(&result_schema).unwrap();
-    assert!(validator.is_valid(&serde_json::json!({"status": "blocked", "message": "m", "extra": 1})));
+    assert!(
+        validator.is_valid(&serde_json::json!({"status": "blocked", "message": "m", "extra": 1}))
+    );
     assert!(!validator.is_valid(&serde_json::json!({"status": "great"})));
     assert!(!validator.is_valid(&serde_json::json!({"message": "no status"})));
 }

@@ -38,13 +38,28 @@ pub struct Global {
     #[arg(long, global = true, env = "CODEX_FLOW_BACKEND_URL")]
     pub backend_url: Option<String>,
     /// Bearer token for the flow backend.
-    #[arg(long, global = true, env = "CODEX_FLOW_BACKEND_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "CODEX_FLOW_BACKEND_TOKEN",
+        hide_env_values = true
+    )]
     pub backend_token: Option<String>,
     /// x-api-key for the flow backend.
-    #[arg(long, global = true, env = "CODEX_FLOW_BACKEND_API_KEY", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "CODEX_FLOW_BACKEND_API_KEY",
+        hide_env_values = true
+    )]
     pub backend_api_key: Option<String>,
     /// HMAC secret that signs request bodies (x-flow-signature-256).
-    #[arg(long, global = true, env = "CODEX_FLOW_BACKEND_SECRET", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "CODEX_FLOW_BACKEND_SECRET",
+        hide_env_values = true
+    )]
     pub backend_secret: Option<String>,
 }
 

@@ -200,7 +200,9 @@ fn list(g: &Global) -> CliResult {
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_string))
                     .unwrap_or_default(),
-                trigger.map(|t| t.event_type.clone()).unwrap_or_else(|| "-".into()),
+                trigger
+                    .map(|t| t.event_type.clone())
+                    .unwrap_or_else(|| "-".into()),
                 trigger
                     .and_then(|t| t.schema.clone())
                     .unwrap_or_else(|| "-".into()),
@@ -334,9 +336,7 @@ async fn run_step(
         },
     )?;
     let cancel = CancellationToken::new();
-    let outcome = client
-        .run_step(flow, step, event, options, &cancel)
-        .await?;
+    let outcome = client.run_step(flow, step, event, options, &cancel).await?;
     let error = outcome.error.as_ref().map(ToString::to_string);
     if g.json {
         print_json(&json!({
@@ -363,7 +363,10 @@ fn run_rows(runs: &[RunView]) -> Vec<Vec<String>> {
             vec![
                 r.id.clone(),
                 format!("{}/{}", r.flow, r.step),
-                r.process_status.map(|s| s.as_str()).unwrap_or("-").to_string(),
+                r.process_status
+                    .map(|s| s.as_str())
+                    .unwrap_or("-")
+                    .to_string(),
                 r.effective_status.as_str().to_string(),
                 if r.needs_attention { "yes" } else { "" }.to_string(),
                 clip(&r.event_id, 40),
@@ -392,7 +395,16 @@ fn print_runs(g: &Global, runs: &[RunView]) {
     print!(
         "{}",
         render(
-            &["RUN", "FLOW/STEP", "PROCESS", "EFFECTIVE", "ATTENTION", "EVENT", "CREATED", "MESSAGE"],
+            &[
+                "RUN",
+                "FLOW/STEP",
+                "PROCESS",
+                "EFFECTIVE",
+                "ATTENTION",
+                "EVENT",
+                "CREATED",
+                "MESSAGE"
+            ],
             &run_rows(runs)
         )
     );
@@ -440,7 +452,11 @@ fn print_run(g: &Global, run: &RunView) {
         run.process_status.map(|s| s.as_str()).unwrap_or("-"),
         run.result_status.map(|s| s.as_str()).unwrap_or("-"),
         run.effective_status.as_str(),
-        if run.needs_attention { " (needs attention)" } else { "" }
+        if run.needs_attention {
+            " (needs attention)"
+        } else {
+            ""
+        }
     );
     if run.replay {
         let _ = writeln!(out, "replay     yes");
@@ -479,7 +495,11 @@ fn print_run(g: &Global, run: &RunView) {
                 let _ = writeln!(
                     out,
                     "--- {name}{} ---\n{}",
-                    if c.truncated { " (truncated, tail kept)" } else { "" },
+                    if c.truncated {
+                        " (truncated, tail kept)"
+                    } else {
+                        ""
+                    },
                     c.text.trim_end()
                 );
             }
@@ -495,7 +515,10 @@ fn print_event_detail(g: &Global, detail: &EventDetail) {
     println!("event      {}", detail.event.event.id);
     println!("type       {}", detail.event.event.event_type);
     println!("received   {}", detail.event.event.received_at);
-    println!("payload    {}", clip(&detail.event.event.payload.to_string(), 200));
+    println!(
+        "payload    {}",
+        clip(&detail.event.event.payload.to_string(), 200)
+    );
     print_runs(g, &detail.runs);
 }
 

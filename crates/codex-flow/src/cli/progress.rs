@@ -13,7 +13,10 @@ pub fn stderr_progress() -> ProgressSink {
             ProgressEvent::Started { run_id, flow, step } => writeln!(
                 err,
                 "> {flow}/{step} started{}",
-                run_id.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
+                run_id
+                    .as_deref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
             ),
             ProgressEvent::Output {
                 flow,
@@ -38,7 +41,10 @@ pub fn stderr_progress() -> ProgressSink {
             } => writeln!(
                 err,
                 "< {flow}/{step} {status}{}",
-                error.as_deref().map(|e| format!(": {e}")).unwrap_or_default()
+                error
+                    .as_deref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default()
             ),
         };
     })

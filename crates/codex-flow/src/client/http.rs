@@ -112,7 +112,10 @@ impl HttpFlowClient {
             );
         }
         if let Some(key) = &config.api_key {
-            headers.insert(HeaderName::from_static("x-api-key"), value("x-api-key", key)?);
+            headers.insert(
+                HeaderName::from_static("x-api-key"),
+                value("x-api-key", key)?,
+            );
         }
         headers.insert(
             reqwest::header::CONTENT_TYPE,
@@ -181,7 +184,11 @@ impl HttpFlowClient {
         let mut response = request.send().await.map_err(|e| http_err(e.to_string()))?;
         let status = response.status();
         let mut bytes = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| http_err(e.to_string()))? {
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| http_err(e.to_string()))?
+        {
             if bytes.len() + chunk.len() > MAX_RESPONSE_BYTES {
                 return Err(http_err(format!(
                     "answer is over the limit of {MAX_RESPONSE_BYTES} bytes"
@@ -305,7 +312,13 @@ impl FlowClient for HttpFlowClient {
     fn get_run<'a>(&'a self, run_id: &'a str) -> BoxFuture<'a, Result<RunView>> {
         Box::pin(async move {
             let answer = self
-                .call(Method::GET, &["runs", run_id], &[], None, NotFound::Run(run_id))
+                .call(
+                    Method::GET,
+                    &["runs", run_id],
+                    &[],
+                    None,
+                    NotFound::Run(run_id),
+                )
                 .await?;
             self.run_of(answer, "/runs/{id}", "GET")
         })

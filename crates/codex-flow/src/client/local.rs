@@ -128,7 +128,9 @@ impl LocalFlowClientConfig {
 
     /// The discovery roots.
     pub fn resolved_roots(&self) -> Vec<PathBuf> {
-        self.roots.clone().unwrap_or_else(|| default_roots(&self.cwd))
+        self.roots
+            .clone()
+            .unwrap_or_else(|| default_roots(&self.cwd))
     }
 }
 
@@ -233,6 +235,9 @@ impl LocalFlowClient {
             launched_by: config.launched_by.clone(),
             workspace_backend_url: config.workspace_backend_url.clone(),
         });
+        if config.state == StateMode::Durable {
+            recover_abandoned_runs(&*store)?;
+        }
         Ok(LocalFlowClient {
             inner: Arc::new(Inner {
                 config,
@@ -316,7 +321,14 @@ impl LocalFlowClient {
         let outcome = self
             .inner
             .runner
-            .run(loaded, loaded_step, &event, runtime.clone(), cancel, progress)
+            .run(
+                loaded,
+                loaded_step,
+                &event,
+                runtime.clone(),
+                cancel,
+                progress,
+            )
             .await;
         progress(&ProgressEvent::Finished {
             run_id: runtime.run_id,
@@ -365,7 +377,8 @@ impl Inner {
     ) -> Result<RunView> {
         let id = run_id.to_string();
         let mut update = update;
-        self.store_call(move |s| s.update_run(&id, &mut update)).await
+        self.store_call(move |s| s.update_run(&id, &mut update))
+            .await
     }
 
     fn dispatch(
@@ -380,13 +393,15 @@ impl Inner {
             let runs: Vec<RunView> = matches
                 .iter()
                 .map(|m| {
-                    RunView::queued(
+                    let mut run = RunView::queued(
                         run_id(&event.id, m.flow.name(), m.step().name(), None),
                         &event,
                         m.flow.name(),
                         m.step().name(),
                         false,
-                    )
+                    );
+                    run.owner = Some(worker_id());
+                    run
                 })
                 .collect();
             let record = EventRecord {
@@ -456,13 +471,15 @@ impl Inner {
                     let nonce = replay_nonce(n);
                     plan.iter()
                         .map(|(flow, step)| {
-                            RunView::queued(
+                            let mut run = RunView::queued(
                                 run_id(&event.id, flow, step, Some(&nonce)),
                                 &event,
                                 flow,
                                 step,
                                 true,
-                            )
+                            );
+                            run.owner = Some(worker_id());
+                            run
                         })
                         .collect()
                 })
@@ -519,7 +536,7 @@ impl Inner {
     }
 
     async fn run_job_inner(self: &Arc<Self>, job: RunJob, wait: bool) -> Result<()> {
-        let worker = format!("pid:{}", std::process::id());
+        let worker = worker_id();
         let id = job.run_id.clone();
         let started = self
             .update_run(&id, {
@@ -531,6 +548,7 @@ impl Inner {
                     let now = now_rfc3339();
                     let number = run.attempts.len() as u32 + 1;
                     run.process_status = Some(ProcessStatus::Running);
+                    run.owner = Some(worker.clone());
                     run.started_at = Some(now.clone());
                     run.attempts.push(AttemptView {
                         id: attempt_id(&id, number),
@@ -788,4 +806,55 @@ impl FlowClient for LocalFlowClient {
     fn cancel_run<'a>(&'a self, run_id: &'a str) -> BoxFuture<'a, Result<RunView>> {
         Box::pin(self.inner.cancel(run_id))
     }
+}
+
+/// `pid:<n>` of this process.
+fn worker_id() -> String {
+    format!("pid:{}", std::process::id())
+}
+
+/// Whether the local process `owner` (`pid:<n>`) has ended.
+fn owner_is_gone(owner: &str) -> bool {
+    let Some(pid) = owner
+        .strip_prefix("pid:")
+        .and_then(|p| p.parse::<libc::pid_t>().ok())
+    else {
+        return false;
+    };
+    if pid <= 0 || pid as u32 == std::process::id() {
+        return false;
+    }
+    // SAFETY: signal 0 only checks whether the process exists.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+}
+
+/// Marks failed the queued or running runs whose owning process ended before they finished
+/// (for example a `codex-flow fire` killed mid-way), so they do not stay `running` forever.
+fn recover_abandoned_runs(store: &dyn StateStore) -> Result<()> {
+    for run in store.unfinished_runs()? {
+        let Some(owner) = run.owner.clone().filter(|o| owner_is_gone(o)) else {
+            continue;
+        };
+        store.update_run(&run.id, &mut |r| {
+            if r.is_terminal() || r.owner.as_deref() != Some(owner.as_str()) {
+                return false;
+            }
+            let now = now_rfc3339();
+            let message = format!("abandoned: process {owner} ended before the run finished");
+            r.process_status = Some(ProcessStatus::Failed);
+            r.error = Some(message.clone());
+            r.finished_at = Some(now.clone());
+            if let Some(a) = r.attempts.last_mut() {
+                if !a.status.is_some_and(ProcessStatus::is_terminal) {
+                    a.status = Some(ProcessStatus::Failed);
+                    a.finished_at = Some(now);
+                    a.error = Some(message);
+                }
+            }
+            true
+        })?;
+        tracing::warn!(run_id = %run.id, owner, "abandoned run marked failed");
+    }
+    Ok(())
 }

@@ -11,7 +11,8 @@ use crate::run_view::{AttemptView, EffectiveStatus, ProcessStatus, RunOutput, Ru
 use crate::state::EventRecord;
 
 fn get<'a>(map: &'a Map<String, Value>, keys: &[&str]) -> Option<&'a Value> {
-    keys.iter().find_map(|k| map.get(*k).filter(|v| !v.is_null()))
+    keys.iter()
+        .find_map(|k| map.get(*k).filter(|v| !v.is_null()))
 }
 
 fn get_str(map: &Map<String, Value>, keys: &[&str]) -> Option<String> {
@@ -56,7 +57,11 @@ pub fn normalize_run(value: &Value) -> Result<RunView, String> {
     let id = get_str(map, &["id", "runId", "run_id"]).ok_or("run has no `id` or `runId`")?;
     let mut notes: Vec<String> = get(map, &["notes"])
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
     let result = match get(map, &["result", "resultJson", "result_json"]) {
         None => None,
@@ -130,7 +135,9 @@ pub fn normalize_run(value: &Value) -> Result<RunView, String> {
     };
     let error = match get(map, &["error"]) {
         Some(Value::String(s)) => Some(s.clone()),
-        Some(Value::Object(o)) => get_str(o, &["message"]).or_else(|| Some(Value::Object(o.clone()).to_string())),
+        Some(Value::Object(o)) => {
+            get_str(o, &["message"]).or_else(|| Some(Value::Object(o.clone()).to_string()))
+        }
         Some(other) => Some(other.to_string()),
         None => None,
     };
@@ -144,18 +151,26 @@ pub fn normalize_run(value: &Value) -> Result<RunView, String> {
         result_status,
         effective_status: EffectiveStatus::Unknown,
         needs_attention: false,
-        replay: get(map, &["replay"]).and_then(Value::as_bool).unwrap_or(false),
+        replay: get(map, &["replay"])
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
         result,
         error,
         attempts,
         output,
         latest_output: None,
         notes,
-        cancel_requested: get(map, &["cancelRequested"]).and_then(Value::as_bool).unwrap_or(false),
+        owner: get_str(map, &["owner"]),
+        cancel_requested: get(map, &["cancelRequested"])
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
         created_at: get_str(map, &["createdAt", "created_at"]),
         updated_at: get_str(map, &["updatedAt", "updated_at"]),
         started_at: get_str(map, &["startedAt", "started_at"]),
-        finished_at: get_str(map, &["finishedAt", "finished_at", "completedAt", "completed_at"]),
+        finished_at: get_str(
+            map,
+            &["finishedAt", "finished_at", "completedAt", "completed_at"],
+        ),
     };
     run.refresh();
     Ok(run)
@@ -167,9 +182,24 @@ fn normalize_attempt(value: &Value) -> Option<AttemptView> {
     };
     let mut extra = map.clone();
     for key in [
-        "id", "attemptId", "attempt_id", "status", "attemptNumber", "attempt_number", "number",
-        "workerId", "worker_id", "leaseExpiresAt", "lease_expires_at", "startedAt", "started_at",
-        "finishedAt", "finished_at", "exitCode", "exit_code", "error",
+        "id",
+        "attemptId",
+        "attempt_id",
+        "status",
+        "attemptNumber",
+        "attempt_number",
+        "number",
+        "workerId",
+        "worker_id",
+        "leaseExpiresAt",
+        "lease_expires_at",
+        "startedAt",
+        "started_at",
+        "finishedAt",
+        "finished_at",
+        "exitCode",
+        "exit_code",
+        "error",
     ] {
         extra.remove(key);
     }
@@ -203,7 +233,11 @@ pub fn normalize_event_record(value: &Value) -> Result<EventRecord, String> {
     };
     let run_ids_of = |m: &Map<String, Value>| -> Option<Vec<String>> {
         if let Some(Value::Array(ids)) = get(m, &["runIds", "run_ids"]) {
-            return Some(ids.iter().filter_map(|v| v.as_str().map(str::to_string)).collect());
+            return Some(
+                ids.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect(),
+            );
         }
         if let Some(Value::Array(runs)) = get(m, &["runs"]) {
             return Some(
@@ -225,7 +259,14 @@ pub fn normalize_event_record(value: &Value) -> Result<EventRecord, String> {
     let stored_at = get_str(&outer, &["storedAt", "createdAt"])
         .or_else(|| get_str(&event_map, &["storedAt", "createdAt", "receivedAt"]))
         .unwrap_or_default();
-    for key in ["runIds", "run_ids", "runs", "replays", "storedAt", "createdAt"] {
+    for key in [
+        "runIds",
+        "run_ids",
+        "runs",
+        "replays",
+        "storedAt",
+        "createdAt",
+    ] {
         event_map.remove(key);
     }
     let event = FlowEvent::from_value(Value::Object(event_map)).map_err(|e| e.to_string())?;
@@ -245,7 +286,10 @@ pub fn normalize_dispatch(value: &Value, event_id: &str) -> Result<DispatchRespo
         return Err("dispatch answer is not a JSON object".into());
     };
     let run_ids: Vec<String> = match get(map, &["runIds", "run_ids"]) {
-        Some(Value::Array(ids)) => ids.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+        Some(Value::Array(ids)) => ids
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
         _ => match get(map, &["runs"]) {
             Some(Value::Array(runs)) => runs
                 .iter()
@@ -259,7 +303,9 @@ pub fn normalize_dispatch(value: &Value, event_id: &str) -> Result<DispatchRespo
         },
     };
     let duplicate = get_str(map, &["status"]).is_some_and(|s| s == "duplicate")
-        || get(map, &["idempotent"]).and_then(Value::as_bool).unwrap_or(false);
+        || get(map, &["idempotent"])
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
     let matched = get(map, &["matched"])
         .and_then(Value::as_u64)
         .map(|n| n as usize)

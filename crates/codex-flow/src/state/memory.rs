@@ -174,6 +174,16 @@ impl StateStore for MemoryStore {
             .collect())
     }
 
+    fn unfinished_runs(&self) -> Result<Vec<RunView>> {
+        Ok(self
+            .lock()?
+            .runs
+            .values()
+            .filter(|(_, r)| !r.is_terminal())
+            .map(|(_, r)| r.clone())
+            .collect())
+    }
+
     fn blocks(&self) -> bool {
         false
     }

@@ -119,6 +119,8 @@ pub(crate) trait StateStore: Send + Sync + 'static {
     fn get_event(&self, event_id: &str) -> Result<Option<EventRecord>>;
     /// Events, newest first.
     fn list_events(&self, filter: &EventFilter) -> Result<Vec<EventRecord>>;
+    /// Runs that are queued or running.
+    fn unfinished_runs(&self) -> Result<Vec<RunView>>;
     /// Whether calls may block (disk, locks held by other processes).
     fn blocks(&self) -> bool;
 }

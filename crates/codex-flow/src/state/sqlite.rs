@@ -29,8 +29,10 @@ CREATE TABLE IF NOT EXISTS runs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
     event_id TEXT NOT NULL,
+    status TEXT NOT NULL,
     record TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS runs_by_status ON runs(status);
 CREATE INDEX IF NOT EXISTS runs_by_event ON runs(event_id);
 CREATE INDEX IF NOT EXISTS events_by_type ON events(type);
 ";
@@ -133,8 +135,8 @@ impl StateStore for SqliteStore {
             }
             for (run, text) in &run_texts {
                 tx.execute(
-                    "INSERT INTO runs (id, event_id, record) VALUES (?1, ?2, ?3)",
-                    params![run.id, run.event_id, text],
+                    "INSERT INTO runs (id, event_id, status, record) VALUES (?1, ?2, ?3, ?4)",
+                    params![run.id, run.event_id, status_of(run), text],
                 )
                 .map_err(|e| self.err(e))?;
             }
@@ -174,8 +176,8 @@ impl StateStore for SqliteStore {
             .map_err(|e| self.err(e))?;
             for run in &runs {
                 tx.execute(
-                    "INSERT INTO runs (id, event_id, record) VALUES (?1, ?2, ?3)",
-                    params![run.id, run.event_id, self.encode(run)?],
+                    "INSERT INTO runs (id, event_id, status, record) VALUES (?1, ?2, ?3, ?4)",
+                    params![run.id, run.event_id, status_of(run), self.encode(run)?],
                 )
                 .map_err(|e| self.err(e))?;
             }
@@ -209,8 +211,8 @@ impl StateStore for SqliteStore {
                 run.updated_at = Some(crate::timestamp::now_rfc3339());
                 run.refresh();
                 tx.execute(
-                    "UPDATE runs SET record = ?2 WHERE id = ?1",
-                    params![run_id, self.encode(&run)?],
+                    "UPDATE runs SET record = ?2, status = ?3 WHERE id = ?1",
+                    params![run_id, self.encode(&run)?, status_of(&run)],
                 )
                 .map_err(|e| self.err(e))?;
                 tx.commit().map_err(|e| self.err(e))?;
@@ -297,7 +299,30 @@ impl StateStore for SqliteStore {
         texts.iter().map(|t| self.decode(t, "event")).collect()
     }
 
+    fn unfinished_runs(&self) -> Result<Vec<RunView>> {
+        let texts: Vec<String> = self.with_conn(|conn| {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT record FROM runs WHERE status IN ('queued', 'running') ORDER BY seq",
+                )
+                .map_err(|e| self.err(e))?;
+            let rows = stmt
+                .query_map([], |row| row.get::<_, String>(0))
+                .map_err(|e| self.err(e))?;
+            let mut out = Vec::new();
+            for row in rows {
+                out.push(row.map_err(|e| self.err(e))?);
+            }
+            Ok(out)
+        })?;
+        texts.iter().map(|t| self.decode(t, "run")).collect()
+    }
+
     fn blocks(&self) -> bool {
         true
     }
+}
+
+fn status_of(run: &RunView) -> &'static str {
+    run.process_status.map(|s| s.as_str()).unwrap_or("unknown")
 }

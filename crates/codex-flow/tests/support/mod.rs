@@ -35,7 +35,15 @@ impl FlowTree {
     }
 
     /// A flow `name` in `<cwd>/<root>/<folder>` with one sh step `step` triggered by `event_type`.
-    pub fn sh_flow(&self, root: &str, folder: &str, name: &str, step: &str, event_type: &str, script: &str) {
+    pub fn sh_flow(
+        &self,
+        root: &str,
+        folder: &str,
+        name: &str,
+        step: &str,
+        event_type: &str,
+        script: &str,
+    ) {
         self.file(
             &format!("{root}/{folder}/flow.toml"),
             &format!(
