@@ -50,14 +50,22 @@ async fn garbage_lines_are_reported_and_the_connection_continues() {
     let first = issues.recv().await.unwrap();
     assert!(first.detail.contains("this is not json"), "{first:?}");
     // Still usable.
-    assert_eq!(rt.call("fake/echo", json!({"a": 1})).await.unwrap(), json!({"a": 1}));
+    assert_eq!(
+        rt.call("fake/echo", json!({"a": 1})).await.unwrap(),
+        json!({"a": 1})
+    );
     rt.shutdown().await.unwrap();
 }
 
 #[tokio::test]
 async fn an_oversize_line_is_reported_and_the_connection_continues() {
-    let rt = Runtime::connect(config().with_max_line_bytes(1024 * 1024)).await.unwrap();
-    let r = rt.call("fake/oversize", json!({"bytes": 3_000_000})).await.unwrap();
+    let rt = Runtime::connect(config().with_max_line_bytes(1024 * 1024))
+        .await
+        .unwrap();
+    let r = rt
+        .call("fake/oversize", json!({"bytes": 3_000_000}))
+        .await
+        .unwrap();
     assert_eq!(r, json!({"ok": true}));
     let m = rt.metrics();
     assert_eq!(m.oversize_lines, 1);
@@ -66,7 +74,9 @@ async fn an_oversize_line_is_reported_and_the_connection_continues() {
     // The default limit is far above 1 MiB: the same line passes.
     let rt2 = Runtime::connect(config()).await.unwrap();
     assert!(DEFAULT_MAX_LINE_BYTES > 3_000_000);
-    rt2.call("fake/oversize", json!({"bytes": 3_000_000})).await.unwrap();
+    rt2.call("fake/oversize", json!({"bytes": 3_000_000}))
+        .await
+        .unwrap();
     assert_eq!(rt2.metrics().oversize_lines, 0);
     rt.shutdown().await.unwrap();
     rt2.shutdown().await.unwrap();
@@ -117,7 +127,10 @@ async fn overload_is_retried_until_success() {
         .call("fake/overload", json!({"key": "b", "failures": 5}))
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Overloaded { attempts: 2, .. }), "{err}");
+    assert!(
+        matches!(err, Error::Overloaded { attempts: 2, .. }),
+        "{err}"
+    );
     rt.shutdown().await.unwrap();
     rt2.shutdown().await.unwrap();
 }
@@ -131,8 +144,15 @@ async fn a_crash_mid_request_fails_pending_calls_with_exit_code_and_stderr() {
     };
     tokio::time::sleep(Duration::from_millis(50)).await;
     let start = Instant::now();
-    let err = rt.call("fake/crash", json!({"code": 42})).await.unwrap_err();
-    assert!(start.elapsed() < Duration::from_secs(1), "took {:?}", start.elapsed());
+    let err = rt
+        .call("fake/crash", json!({"code": 42}))
+        .await
+        .unwrap_err();
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "took {:?}",
+        start.elapsed()
+    );
     match &err {
         Error::TransportClosed {
             exit_code,
@@ -146,7 +166,13 @@ async fn a_crash_mid_request_fails_pending_calls_with_exit_code_and_stderr() {
     }
     assert!(err.to_string().contains("exit code 42"));
     let other = pending.await.unwrap().unwrap_err();
-    assert!(matches!(other, Error::TransportClosed { exit_code: Some(42), .. }));
+    assert!(matches!(
+        other,
+        Error::TransportClosed {
+            exit_code: Some(42),
+            ..
+        }
+    ));
     // Later calls fail at once with the same typed error.
     let later = rt.call("fake/echo", json!({})).await.unwrap_err();
     assert!(later.is_transport_closed());
@@ -171,7 +197,10 @@ async fn dropping_a_runtime_without_shutdown_kills_the_child_and_its_group() {
         .unwrap() as u32;
     assert!(alive(pid) && alive(grandchild));
     drop(rt);
-    assert!(wait_gone(pid, Duration::from_secs(1)).await, "codex child {pid} survived");
+    assert!(
+        wait_gone(pid, Duration::from_secs(1)).await,
+        "codex child {pid} survived"
+    );
     assert!(
         wait_gone(grandchild, Duration::from_secs(1)).await,
         "grandchild {grandchild} survived"
@@ -226,7 +255,10 @@ async fn server_requests_are_answered_fail_closed_without_a_handler() {
         )
         .await
         .unwrap();
-    assert!(r["reply"]["error"]["message"].as_str().unwrap().contains("fail-closed"));
+    assert!(r["reply"]["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("fail-closed"));
     assert_eq!(rt.metrics().server_requests_defaulted, 2);
 
     // With a handler: its answer goes back.
@@ -263,7 +295,10 @@ async fn the_raw_server_request_loop_answers_through_respond() {
     assert_eq!(req.method, "item/tool/call");
     rt.respond(&req.id, Ok(json!({"contentItems": [], "success": true})))
         .unwrap();
-    assert!(rt.respond(&req.id, Ok(json!({}))).is_err(), "second answer must be refused");
+    assert!(
+        rt.respond(&req.id, Ok(json!({}))).is_err(),
+        "second answer must be refused"
+    );
     let r = call.await.unwrap().unwrap();
     assert_eq!(r["reply"]["success"], json!(true));
     rt.shutdown().await.unwrap();
@@ -271,7 +306,9 @@ async fn the_raw_server_request_loop_answers_through_respond() {
 
 #[tokio::test]
 async fn a_slow_subscriber_gets_lagged_but_never_loses_lifecycle_events() {
-    let rt = Runtime::connect(config().with_delta_capacity(100)).await.unwrap();
+    let rt = Runtime::connect(config().with_delta_capacity(100))
+        .await
+        .unwrap();
     let mut slow = rt.subscribe_thread("thr_flood");
     let mut fast = rt.subscribe();
     let r = rt.call("fake/flood", json!({"count": 5000})).await.unwrap();
@@ -323,7 +360,10 @@ async fn the_restart_policy_brings_a_crashed_server_back() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_ne!(rt.pid(), Some(first_pid));
-    assert_eq!(rt.call("fake/echo", json!({"x": 1})).await.unwrap(), json!({"x": 1}));
+    assert_eq!(
+        rt.call("fake/echo", json!({"x": 1})).await.unwrap(),
+        json!({"x": 1})
+    );
     rt.shutdown().await.unwrap();
     assert!(wait_gone(first_pid, Duration::from_secs(1)).await);
 }
@@ -347,13 +387,17 @@ async fn ids_one_and_string_one_stay_distinct_over_an_in_memory_transport() {
                     let id = v["id"].as_i64().unwrap();
                     let wrong = json!({"id": id.to_string(), "result": "wrong"});
                     let right = json!({"id": id, "result": "right"});
-                    w.write_all(format!("{wrong}\n{right}\n").as_bytes()).await.unwrap();
+                    w.write_all(format!("{wrong}\n{right}\n").as_bytes())
+                        .await
+                        .unwrap();
                 }
                 _ => {}
             }
         }
     });
-    let rt = Runtime::connect_transport(RuntimeConfig::new(), transport).await.unwrap();
+    let rt = Runtime::connect_transport(RuntimeConfig::new(), transport)
+        .await
+        .unwrap();
     assert_eq!(rt.call("probe", json!({})).await.unwrap(), json!("right"));
     assert_eq!(rt.metrics().unmatched_responses, 1);
     drop(rt);

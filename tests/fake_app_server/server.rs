@@ -51,7 +51,10 @@ fn main() {
             }
         };
         let id = msg.get("id").cloned();
-        let method = msg.get("method").and_then(Value::as_str).map(str::to_string);
+        let method = msg
+            .get("method")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         let params = msg.get("params").cloned().unwrap_or(json!({}));
         let Some(w) = out.as_mut() else {
             continue;
@@ -60,7 +63,10 @@ fn main() {
             // A response to one of our server requests.
             if let Some(sid) = id.as_ref().and_then(Value::as_i64) {
                 if let Some(call_id) = relays.remove(&sid) {
-                    let answer = msg.get("result").cloned().unwrap_or_else(|| json!({"error": msg.get("error")}));
+                    let answer = msg
+                        .get("result")
+                        .cloned()
+                        .unwrap_or_else(|| json!({"error": msg.get("error")}));
                     send(w, &json!({"id": call_id, "result": {"reply": answer}}));
                     let _ = w.flush();
                 }
@@ -88,19 +94,32 @@ fn main() {
                 send(w, &json!({"id": id, "result": {"ok": true}}));
             }
             "fake/oversize" => {
-                let bytes = params.get("bytes").and_then(Value::as_u64).unwrap_or(2_000_000) as usize;
+                let bytes = params
+                    .get("bytes")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(2_000_000) as usize;
                 let filler = "x".repeat(bytes.saturating_sub(60));
-                raw(w, &format!("{{\"method\":\"fake/huge\",\"params\":{{\"blob\":\"{filler}\"}}}}"));
+                raw(
+                    w,
+                    &format!("{{\"method\":\"fake/huge\",\"params\":{{\"blob\":\"{filler}\"}}}}"),
+                );
                 send(w, &json!({"id": id, "result": {"ok": true}}));
             }
             "fake/never" => {}
             "fake/overload" => {
-                let key = params.get("key").and_then(Value::as_str).unwrap_or("").to_string();
+                let key = params
+                    .get("key")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
                 let failures = params.get("failures").and_then(Value::as_u64).unwrap_or(1);
                 let n = overload_counts.entry(key).or_insert(0);
                 *n += 1;
                 if *n <= failures {
-                    send(w, &json!({"id": id, "error": {"code": -32001, "message": "Server overloaded; retry later."}}));
+                    send(
+                        w,
+                        &json!({"id": id, "error": {"code": -32001, "message": "Server overloaded; retry later."}}),
+                    );
                 } else {
                     send(w, &json!({"id": id, "result": {"attempts": *n}}));
                 }
@@ -121,8 +140,14 @@ fn main() {
             }
             "fake/flood" => {
                 let count = params.get("count").and_then(Value::as_u64).unwrap_or(1000);
-                let thread = params.get("threadId").and_then(Value::as_str).unwrap_or("thr_flood");
-                let turn = params.get("turnId").and_then(Value::as_str).unwrap_or("turn_flood");
+                let thread = params
+                    .get("threadId")
+                    .and_then(Value::as_str)
+                    .unwrap_or("thr_flood");
+                let turn = params
+                    .get("turnId")
+                    .and_then(Value::as_str)
+                    .unwrap_or("turn_flood");
                 for i in 0..count {
                     let line = format!(
                         "{{\"method\":\"item/agentMessage/delta\",\"params\":{{\"threadId\":\"{thread}\",\"turnId\":\"{turn}\",\"itemId\":\"msg_1\",\"delta\":\"token {i} \"}},\"emittedAtMs\":1795306748189}}"
@@ -132,7 +157,10 @@ fn main() {
                 send(w, &json!({"id": id, "result": {"sent": count}}));
             }
             "fake/server-request" => {
-                let m = params.get("method").and_then(Value::as_str).unwrap_or("item/tool/call");
+                let m = params
+                    .get("method")
+                    .and_then(Value::as_str)
+                    .unwrap_or("item/tool/call");
                 let p = params.get("params").cloned().unwrap_or(json!({}));
                 let sid = next_server_id;
                 next_server_id += 1;
@@ -144,7 +172,10 @@ fn main() {
                     send(w, &json!({"id": id, "result": {"pid": child.id()}}));
                     children.push(child);
                 }
-                Err(e) => send(w, &json!({"id": id, "error": {"code": -32600, "message": e.to_string()}})),
+                Err(e) => send(
+                    w,
+                    &json!({"id": id, "error": {"code": -32600, "message": e.to_string()}}),
+                ),
             },
             other => send(
                 w,

@@ -84,8 +84,15 @@ impl AppServer {
     }
 
     /// [`AppServer::request_json`] with an explicit timeout.
-    pub async fn request_json_with_timeout(&self, method: &str, params: Value, timeout: Duration) -> Result<Value> {
-        self.runtime.call_with_timeout(method, params, timeout).await
+    pub async fn request_json_with_timeout(
+        &self,
+        method: &str,
+        params: Value,
+        timeout: Duration,
+    ) -> Result<Value> {
+        self.runtime
+            .call_with_timeout(method, params, timeout)
+            .await
     }
 
     /// Any method, typed: the params type names the method and the result type.
@@ -94,8 +101,14 @@ impl AppServer {
     }
 
     /// A typed request with an explicit timeout (e.g. long `command/exec`).
-    pub async fn request_with_timeout<P: ClientRequest + Sync>(&self, params: &P, timeout: Duration) -> Result<P::Response> {
-        self.runtime.call_typed(P::METHOD, params, Some(timeout)).await
+    pub async fn request_with_timeout<P: ClientRequest + Sync>(
+        &self,
+        params: &P,
+        timeout: Duration,
+    ) -> Result<P::Response> {
+        self.runtime
+            .call_typed(P::METHOD, params, Some(timeout))
+            .await
     }
 
     /// Every notification.
@@ -115,7 +128,11 @@ impl AppServer {
     }
 
     /// Answers a server request from [`AppServer::server_requests`].
-    pub fn respond(&self, id: &RequestId, outcome: std::result::Result<Value, RpcErrorObject>) -> Result<()> {
+    pub fn respond(
+        &self,
+        id: &RequestId,
+        outcome: std::result::Result<Value, RpcErrorObject>,
+    ) -> Result<()> {
         self.runtime.respond(id, outcome)
     }
 

@@ -26,6 +26,7 @@
 
 pub mod app_server;
 pub mod error;
+pub mod plugin;
 pub mod rpc;
 pub mod runtime;
 pub mod transport;

@@ -28,6 +28,7 @@ pub mod codex_bin;
 pub mod env;
 pub mod error;
 pub mod leftovers;
+mod sdk;
 
 pub use codex_bin::{codex_bin, CODEX_BIN_ENV};
 pub use env::{CodexTestEnv, LEFTOVER_WAIT};

@@ -176,14 +176,18 @@ impl Connection {
         let mut attempt = 1;
         loop {
             match self.call_once(method, params, timeout).await {
-                Err(Error::Rpc { code, .. }) if code == OVERLOADED && attempt < self.retry.max_attempts => {
+                Err(Error::Rpc { code, .. })
+                    if code == OVERLOADED && attempt < self.retry.max_attempts =>
+                {
                     Metrics::inc(&self.shared.metrics.overload_retries);
                     let delay = self.retry.backoff(attempt);
                     tracing::debug!(method, attempt, ?delay, "server overloaded; retrying");
                     tokio::time::sleep(delay).await;
                     attempt += 1;
                 }
-                Err(Error::Rpc { code, .. }) if code == OVERLOADED && self.retry.max_attempts > 1 => {
+                Err(Error::Rpc { code, .. })
+                    if code == OVERLOADED && self.retry.max_attempts > 1 =>
+                {
                     return Err(Error::Overloaded {
                         method: method.to_string(),
                         attempts: attempt,
@@ -461,7 +465,9 @@ async fn read_loop(mut rl: ReadLoop) {
                 Metrics::inc(&rl.shared.metrics.oversize_lines);
                 rl.issue(
                     ProtocolIssueKind::Oversize,
-                    format!("discarded an inbound line of {len} bytes (over the maximum line size)"),
+                    format!(
+                        "discarded an inbound line of {len} bytes (over the maximum line size)"
+                    ),
                 );
             }
             Ok(None) => break,

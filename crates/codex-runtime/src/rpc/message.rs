@@ -106,7 +106,9 @@ fn parse_id(raw: &RawValue) -> Result<Option<RequestId>, String> {
     }
     match text.parse::<i64>() {
         Ok(n) => Ok(Some(RequestId::Integer(n))),
-        Err(_) => Err(format!("unsupported id {text} (must be a string or an integer)")),
+        Err(_) => Err(format!(
+            "unsupported id {text} (must be a string or an integer)"
+        )),
     }
 }
 
@@ -214,14 +216,19 @@ mod tests {
     fn classifies_each_kind() {
         assert!(matches!(
             classify(br#"{"method":"turn/started","params":{"x":1},"emittedAtMs":5}"#).unwrap(),
-            Inbound::Notification { emitted_at_ms: Some(5), .. }
+            Inbound::Notification {
+                emitted_at_ms: Some(5),
+                ..
+            }
         ));
         assert!(matches!(
             classify(br#"{"id":0,"method":"item/tool/call","params":{}}"#).unwrap(),
             Inbound::Request { .. }
         ));
         match classify(br#"{"id":3,"error":{"code":-32001,"message":"busy"}}"#).unwrap() {
-            Inbound::Response { outcome: Err(e), .. } => assert_eq!(e.code, -32001),
+            Inbound::Response {
+                outcome: Err(e), ..
+            } => assert_eq!(e.code, -32001),
             other => panic!("{other:?}"),
         }
         // A null id is a notification.
@@ -233,18 +240,28 @@ mod tests {
 
     #[test]
     fn malformed_lines_say_what_is_wrong() {
-        assert!(classify(b"garbage").unwrap_err().contains("not a JSON-RPC object"));
+        assert!(classify(b"garbage")
+            .unwrap_err()
+            .contains("not a JSON-RPC object"));
         assert!(classify(br#"{"id":1.5,"result":1}"#)
             .unwrap_err()
             .contains("unsupported id"));
-        assert!(classify(br#"{"id":2}"#).unwrap_err().contains("neither result nor error"));
-        assert!(classify(br#"{}"#).unwrap_err().contains("neither method nor id"));
+        assert!(classify(br#"{"id":2}"#)
+            .unwrap_err()
+            .contains("neither result nor error"));
+        assert!(classify(br#"{}"#)
+            .unwrap_err()
+            .contains("neither method nor id"));
     }
 
     #[test]
     fn encodes_without_jsonrpc_field() {
-        let line = encode_request(&RequestId::Integer(7), "thread/start", &serde_json::json!({}))
-            .unwrap();
+        let line = encode_request(
+            &RequestId::Integer(7),
+            "thread/start",
+            &serde_json::json!({}),
+        )
+        .unwrap();
         assert_eq!(line, br#"{"id":7,"method":"thread/start","params":{}}"#);
     }
 }

@@ -39,9 +39,10 @@ impl RetryPolicy {
     /// The delay before retry number `retry` (1-based): exponential, capped, with "full jitter"
     /// in `[base/2, base]` so a fleet of callers does not retry in lockstep.
     pub fn backoff(&self, retry: u32) -> Duration {
-        let exp = self
-            .initial_backoff
-            .saturating_mul(1u32.checked_shl(retry.saturating_sub(1)).unwrap_or(u32::MAX));
+        let exp = self.initial_backoff.saturating_mul(
+            1u32.checked_shl(retry.saturating_sub(1))
+                .unwrap_or(u32::MAX),
+        );
         let base = exp.min(self.max_backoff);
         let half = base / 2;
         let jitter_ms = rand::rng().random_range(0..=half.as_millis().max(1) as u64);

@@ -351,7 +351,8 @@ mod tests {
     use codex_runtime_protocol::ServerNotification;
 
     fn ev(seq: u64, method: &str, thread: &str) -> Event {
-        let params = serde_json::json!({"threadId": thread, "turnId": "t1", "itemId": "i", "delta": "x"});
+        let params =
+            serde_json::json!({"threadId": thread, "turnId": "t1", "itemId": "i", "delta": "x"});
         let raw = serde_json::value::to_raw_value(&params).unwrap();
         Event {
             notification: ServerNotification::decode(method, &raw).unwrap_or(

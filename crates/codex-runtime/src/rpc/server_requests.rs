@@ -127,7 +127,11 @@ pub fn cancel_reply(method: &str) -> Result<Value, RpcErrorObject> {
     }
 }
 
-fn timeout_reply(method: &str, action: TimeoutAction, after: Duration) -> Result<Value, RpcErrorObject> {
+fn timeout_reply(
+    method: &str,
+    action: TimeoutAction,
+    after: Duration,
+) -> Result<Value, RpcErrorObject> {
     match action {
         TimeoutAction::Decline => decline_reply(method),
         TimeoutAction::Cancel => cancel_reply(method),
@@ -202,7 +206,10 @@ impl HandlerRegistry {
     }
 
     /// Computes the reply for one request (never fails, never hangs past the timeout).
-    pub async fn answer(&self, req: IncomingServerRequest) -> (Result<Value, RpcErrorObject>, Answered) {
+    pub async fn answer(
+        &self,
+        req: IncomingServerRequest,
+    ) -> (Result<Value, RpcErrorObject>, Answered) {
         let method = req.method.clone();
         let Some(handler) = self.lookup(req.thread_id()) else {
             tracing::debug!(%method, "no handler registered: fail-closed default");
@@ -239,9 +246,11 @@ mod tests {
         IncomingServerRequest {
             id: RequestId::Integer(0),
             method: method.into(),
-            request: ServerRequest::decode(method, &raw).unwrap_or_else(|_| ServerRequest::Unknown {
-                method: method.into(),
-                params: params.clone(),
+            request: ServerRequest::decode(method, &raw).unwrap_or_else(|_| {
+                ServerRequest::Unknown {
+                    method: method.into(),
+                    params: params.clone(),
+                }
             }),
             params,
         }
@@ -250,10 +259,14 @@ mod tests {
     #[tokio::test]
     async fn no_handler_declines_approvals_and_errors_others() {
         let reg = HandlerRegistry::new(Duration::from_secs(1), TimeoutAction::Decline);
-        let (r, how) = reg.answer(req("item/commandExecution/requestApproval", "A")).await;
+        let (r, how) = reg
+            .answer(req("item/commandExecution/requestApproval", "A"))
+            .await;
         assert_eq!(r.unwrap(), json!({"decision": "decline"}));
         assert_eq!(how, Answered::Defaulted);
-        let (r, _) = reg.answer(req("item/fileChange/requestApproval", "A")).await;
+        let (r, _) = reg
+            .answer(req("item/fileChange/requestApproval", "A"))
+            .await;
         assert_eq!(r.unwrap(), json!({"decision": "decline"}));
         let (r, _) = reg.answer(req("item/tool/requestUserInput", "A")).await;
         assert_eq!(r.unwrap_err().code, UNHANDLED_CODE);
@@ -270,7 +283,9 @@ mod tests {
                 tokio::time::sleep(Duration::from_secs(60)).await;
                 ServerRequestReply::Result(json!({"decision": "accept"}))
             })));
-            let (r, how) = reg.answer(req("item/commandExecution/requestApproval", "A")).await;
+            let (r, how) = reg
+                .answer(req("item/commandExecution/requestApproval", "A"))
+                .await;
             assert_eq!(r, expected);
             assert_eq!(how, Answered::Defaulted);
         }
@@ -278,7 +293,9 @@ mod tests {
         reg.set_global(Some(Arc::new(|_r: IncomingServerRequest| async {
             std::future::pending::<ServerRequestReply>().await
         })));
-        let (r, _) = reg.answer(req("item/commandExecution/requestApproval", "A")).await;
+        let (r, _) = reg
+            .answer(req("item/commandExecution/requestApproval", "A"))
+            .await;
         assert!(r.unwrap_err().message.contains("timed out"));
     }
 
@@ -294,8 +311,12 @@ mod tests {
                 ServerRequestReply::Result(json!({"decision": "accept"}))
             })),
         );
-        let (a, _) = reg.answer(req("item/commandExecution/requestApproval", "A")).await;
-        let (b, _) = reg.answer(req("item/commandExecution/requestApproval", "B")).await;
+        let (a, _) = reg
+            .answer(req("item/commandExecution/requestApproval", "A"))
+            .await;
+        let (b, _) = reg
+            .answer(req("item/commandExecution/requestApproval", "B"))
+            .await;
         assert_eq!(a.unwrap(), json!({"decision": "accept"}));
         assert_eq!(b.unwrap(), json!({"decision": "decline"}));
     }

@@ -7,7 +7,9 @@
 use crate::error::{Error, Result};
 use crate::rpc::connection::{closed_to_error, Connection, ProtocolIssue, Shared};
 use crate::rpc::metrics::{Metrics, MetricsSnapshot};
-use crate::rpc::router::{Router, Subscription, Topic, DEFAULT_DELTA_CAPACITY, DEFAULT_LIFECYCLE_CAPACITY};
+use crate::rpc::router::{
+    Router, Subscription, Topic, DEFAULT_DELTA_CAPACITY, DEFAULT_LIFECYCLE_CAPACITY,
+};
 use crate::rpc::server_requests::{
     HandlerRegistry, IncomingServerRequest, ServerRequestHandler, ServerRequestReply, TimeoutAction,
 };
@@ -267,7 +269,11 @@ fn parse_version(user_agent: &str) -> Option<(u64, u64, u64)> {
     let token = after.split(|c: char| c.is_whitespace()).next()?;
     let core = token.split(['-', '+']).next()?;
     let mut parts = core.split('.').map(|p| p.parse::<u64>().ok());
-    Some((parts.next()??, parts.next()??, parts.next().flatten().unwrap_or(0)))
+    Some((
+        parts.next()??,
+        parts.next()??,
+        parts.next().flatten().unwrap_or(0),
+    ))
 }
 
 struct Inner {
@@ -350,7 +356,11 @@ impl Runtime {
         Self::start(config, shared, transport).await
     }
 
-    async fn start(config: RuntimeConfig, shared: Arc<Shared>, transport: Transport) -> Result<Runtime> {
+    async fn start(
+        config: RuntimeConfig,
+        shared: Arc<Shared>,
+        transport: Transport,
+    ) -> Result<Runtime> {
         let restartable = config.restart.is_some() && config.endpoint == Endpoint::Spawn;
         let conn = Arc::new(Connection::start(
             transport,
@@ -410,7 +420,12 @@ impl Runtime {
 
     /// [`Runtime::call`] with an explicit timeout.
     #[tracing::instrument(level = "debug", skip(self, params))]
-    pub async fn call_with_timeout(&self, method: &str, params: Value, timeout: Duration) -> Result<Value> {
+    pub async fn call_with_timeout(
+        &self,
+        method: &str,
+        params: Value,
+        timeout: Duration,
+    ) -> Result<Value> {
         let raw = self.conn().call_raw(method, &params, timeout).await?;
         serde_json::from_str(raw.get()).map_err(|source| Error::Decode {
             method: method.to_string(),
@@ -451,12 +466,18 @@ impl Runtime {
 
     /// The notifications of one thread.
     pub fn subscribe_thread(&self, thread_id: &str) -> Subscription {
-        self.inner.shared.router.subscribe(Topic::Thread(thread_id.to_string()))
+        self.inner
+            .shared
+            .router
+            .subscribe(Topic::Thread(thread_id.to_string()))
     }
 
     /// The notifications of one turn.
     pub fn subscribe_turn(&self, turn_id: &str) -> Subscription {
-        self.inner.shared.router.subscribe(Topic::Turn(turn_id.to_string()))
+        self.inner
+            .shared
+            .router
+            .subscribe(Topic::Turn(turn_id.to_string()))
     }
 
     /// Protocol problems (malformed or oversize lines, decode fallbacks), as they happen.
@@ -471,7 +492,11 @@ impl Runtime {
     }
 
     /// Sets the handler for one thread's server requests.
-    pub fn set_thread_handler(&self, thread_id: &str, handler: Option<Arc<dyn ServerRequestHandler>>) {
+    pub fn set_thread_handler(
+        &self,
+        thread_id: &str,
+        handler: Option<Arc<dyn ServerRequestHandler>>,
+    ) {
         self.inner.shared.handlers.set_thread(thread_id, handler);
     }
 
@@ -505,7 +530,11 @@ impl Runtime {
     }
 
     /// Answers a server request received from [`Runtime::server_requests`].
-    pub fn respond(&self, id: &RequestId, outcome: std::result::Result<Value, RpcErrorObject>) -> Result<()> {
+    pub fn respond(
+        &self,
+        id: &RequestId,
+        outcome: std::result::Result<Value, RpcErrorObject>,
+    ) -> Result<()> {
         let tx = self
             .inner
             .responders
@@ -518,7 +547,8 @@ impl Runtime {
                     Ok(v) => ServerRequestReply::Result(v),
                     Err(e) => ServerRequestReply::Error(e),
                 };
-                tx.send(reply).map_err(|_| Error::AlreadyAnswered { id: id.to_string() })
+                tx.send(reply)
+                    .map_err(|_| Error::AlreadyAnswered { id: id.to_string() })
             }
             None => Err(Error::AlreadyAnswered { id: id.to_string() }),
         }
@@ -611,14 +641,19 @@ async fn handshake(conn: &Connection, config: &RuntimeConfig) -> Result<Initiali
             });
         }
         Some(_) => {}
-        None => tracing::warn!(user_agent = %info.user_agent, "cannot read the codex version from the user agent"),
+        None => {
+            tracing::warn!(user_agent = %info.user_agent, "cannot read the codex version from the user agent")
+        }
     }
     conn.notify("initialized", &serde_json::json!({})).await?;
     tracing::debug!(user_agent = %info.user_agent, "initialized");
     Ok(info)
 }
 
-async fn supervise(inner: Weak<Inner>, mut closed: tokio::sync::watch::Receiver<Option<crate::rpc::pending::ClosedInfo>>) {
+async fn supervise(
+    inner: Weak<Inner>,
+    mut closed: tokio::sync::watch::Receiver<Option<crate::rpc::pending::ClosedInfo>>,
+) {
     let mut restarts = 0u32;
     loop {
         if closed.wait_for(Option::is_some).await.is_err() {
@@ -628,7 +663,9 @@ async fn supervise(inner: Weak<Inner>, mut closed: tokio::sync::watch::Receiver<
         if rt.shutting_down.load(std::sync::atomic::Ordering::SeqCst) {
             return;
         }
-        let Some(policy) = rt.config.restart else { return };
+        let Some(policy) = rt.config.restart else {
+            return;
+        };
         let mut next = None;
         while restarts < policy.max_restarts {
             restarts += 1;
@@ -689,7 +726,10 @@ mod tests {
             parse_version("t/0.169.0 (Debian 12.0.0; x86_64) xterm (t; 0)"),
             Some((0, 169, 0))
         );
-        assert_eq!(parse_version("codex_runtime/1.2.3-alpha.1 (x)"), Some((1, 2, 3)));
+        assert_eq!(
+            parse_version("codex_runtime/1.2.3-alpha.1 (x)"),
+            Some((1, 2, 3))
+        );
         assert_eq!(parse_version("no version here"), None);
     }
 }

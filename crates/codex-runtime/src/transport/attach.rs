@@ -58,7 +58,10 @@ impl MessageSender for WsSender {
         Box::pin(async move {
             let text = String::from_utf8(message.to_vec())
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-            self.sink.feed(Message::text(text)).await.map_err(io::Error::other)
+            self.sink
+                .feed(Message::text(text))
+                .await
+                .map_err(io::Error::other)
         })
     }
 

@@ -84,11 +84,10 @@ fn trim_cr(buf: &mut Vec<u8>) -> bool {
     if buf.last() == Some(&b'\r') {
         buf.pop();
     }
-    buf.iter().all(|b| b.is_ascii_whitespace())
-        && {
-            buf.clear();
-            true
-        }
+    buf.iter().all(|b| b.is_ascii_whitespace()) && {
+        buf.clear();
+        true
+    }
 }
 
 fn memchr_newline(bytes: &[u8]) -> Option<usize> {

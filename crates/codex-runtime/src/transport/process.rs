@@ -62,7 +62,12 @@ impl StderrTail {
     /// The kept lines joined with newlines.
     pub fn snapshot(&self) -> String {
         match self.inner.lock() {
-            Ok(s) => s.lines.iter().map(String::as_str).collect::<Vec<_>>().join("\n"),
+            Ok(s) => s
+                .lines
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join("\n"),
             Err(_) => String::new(),
         }
     }
