@@ -100,6 +100,7 @@
 //! are only seen by `PostToolUse`.
 
 #![warn(missing_docs)]
+#![deny(unsafe_code)]
 
 mod action;
 mod attachment;
