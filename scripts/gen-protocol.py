@@ -1069,6 +1069,17 @@ class Generator:
             out.append(f"impl ServerRequestMethod for {r['params']} {{\n")
             out.append(f"    const METHOD: &'static str = {rust_str(r['method'])};\n")
             out.append(f"    type Response = {r['response']};\n}}\n\n")
+        out.append("/// Decodes a client's `result` for server request `method` into its typed response and encodes\n"
+                   "/// it back to JSON; `None` for a method this crate does not know. Validates recorded traffic.\n")
+        out.append("pub fn reencode_server_response(\n    method: &str,\n    result: &serde_json::value::RawValue,\n"
+                   ") -> Option<Result<serde_json::Value, serde_json::Error>> {\n"
+                   "    fn reencode<T: serde::de::DeserializeOwned + serde::Serialize>(\n"
+                   "        raw: &serde_json::value::RawValue,\n    ) -> Result<serde_json::Value, serde_json::Error> {\n"
+                   "        serde_json::to_value(serde_json::from_str::<T>(raw.get())?)\n    }\n"
+                   "    Some(match method {\n")
+        for r in self.server_requests:
+            out.append(f"        {rust_str(r['method'])} => reencode::<{r['response']}>(result),\n")
+        out.append("        _ => return None,\n    })\n}\n\n")
         out.append(self.emit_dispatch_enum(
             "ServerRequest", self.server_requests, "server request",
             "/// A server\u2192client request, typed by its method. Every one must be answered.\n"))

@@ -15,6 +15,9 @@
 //! - [`rpc_methods`], [`notification_methods`], [`server_request_methods`]: method-name constants
 //!   and `ALL` lists.
 //! - [`RequestId`]: a JSON-RPC id, integer or string (`1` and `"1"` stay distinct).
+//! - [`reencode_client_params`], [`reencode_client_response`], [`reencode_server_response`]:
+//!   decode a payload by method into its typed form and encode it back, to check recorded
+//!   traffic against the schema (used by the transcript tests).
 //!
 //! Experimental client methods (those only in `generate-json-schema --experimental`) have their
 //! constants, [`ClientRequest`] impls and [`client_method_info`] entries behind the
@@ -26,7 +29,8 @@
 //! to `Unknown(serde_json::Value)` with the raw object, unknown notification and server-request
 //! methods to `Unknown { method, params }`. What the schema marks optional or nullable is an
 //! `Option` that is left out when `None`. Params that are present but do not match the schema
-//! are an error that names the type, the variant and the field.
+//! are a `serde_json::Error` naming the field and its position (and, inside a union, the union
+//! and the variant, e.g. ``ThreadItem `agentMessage`: missing field `text` ``).
 //!
 //! # Regenerating
 //! The code under `src/generated/` is written by `scripts/gen-protocol.py` (Python 3, stdlib only)
@@ -61,5 +65,7 @@ pub use generated::client_requests::{
 };
 pub use generated::methods::{notification_methods, rpc_methods, server_request_methods};
 pub use generated::notifications::ServerNotification;
-pub use generated::server_requests::{ServerRequest, ServerRequestMethod};
+pub use generated::server_requests::{
+    reencode_server_response, ServerRequest, ServerRequestMethod,
+};
 pub use generated::types::*;

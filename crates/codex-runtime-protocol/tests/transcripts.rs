@@ -6,7 +6,8 @@ mod common;
 use std::collections::HashMap;
 
 use codex_runtime_protocol::{
-    reencode_client_params, reencode_client_response, ServerNotification, ServerRequest,
+    reencode_client_params, reencode_client_response, reencode_server_response, ServerNotification,
+    ServerRequest,
 };
 use common::{assert_same, raw};
 use serde_json::Value;
@@ -40,6 +41,7 @@ struct Counts {
     server_requests: usize,
     responses: usize,
     client_params: usize,
+    server_responses: usize,
 }
 
 fn check(name: &str) -> Counts {
@@ -48,6 +50,7 @@ fn check(name: &str) -> Counts {
         server_requests: 0,
         responses: 0,
         client_params: 0,
+        server_responses: 0,
     };
     let mut sent: HashMap<String, String> = HashMap::new();
     let mut server_methods: HashMap<String, String> = HashMap::new();
@@ -68,12 +71,15 @@ fn check(name: &str) -> Counts {
             ("send", Some(_), None) => {} // `initialized`
             ("send", None, Some(id)) => {
                 // The client's answer to a server request.
-                let method = &server_methods[&id];
-                assert!(
-                    msg.get("result").is_some(),
-                    "{context}: capture answers with results"
-                );
-                let _ = method;
+                let method = server_methods
+                    .get(&id)
+                    .unwrap_or_else(|| panic!("{context}: answer to unknown server request {id}"));
+                let result = msg.get("result").expect("capture answers with results");
+                let out = reencode_server_response(method, &raw(result))
+                    .unwrap_or_else(|| panic!("{context}: unknown server request {method}"))
+                    .unwrap_or_else(|e| panic!("{context}: {method} response: {e}"));
+                assert_same(&context, result, &out);
+                counts.server_responses += 1;
             }
             ("recv", Some(method), None) => {
                 let note = ServerNotification::decode(method, &raw(&params))

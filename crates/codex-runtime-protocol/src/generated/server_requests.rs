@@ -80,6 +80,37 @@ impl ServerRequestMethod for ExecCommandApprovalParams {
     type Response = ExecCommandApprovalResponse;
 }
 
+/// Decodes a client's `result` for server request `method` into its typed response and encodes
+/// it back to JSON; `None` for a method this crate does not know. Validates recorded traffic.
+pub fn reencode_server_response(
+    method: &str,
+    result: &serde_json::value::RawValue,
+) -> Option<Result<serde_json::Value, serde_json::Error>> {
+    fn reencode<T: serde::de::DeserializeOwned + serde::Serialize>(
+        raw: &serde_json::value::RawValue,
+    ) -> Result<serde_json::Value, serde_json::Error> {
+        serde_json::to_value(serde_json::from_str::<T>(raw.get())?)
+    }
+    Some(match method {
+        "item/commandExecution/requestApproval" => {
+            reencode::<CommandExecutionRequestApprovalResponse>(result)
+        }
+        "item/fileChange/requestApproval" => reencode::<FileChangeRequestApprovalResponse>(result),
+        "item/tool/requestUserInput" => reencode::<ToolRequestUserInputResponse>(result),
+        "mcpServer/elicitation/request" => reencode::<McpServerElicitationRequestResponse>(result),
+        "item/permissions/requestApproval" => {
+            reencode::<PermissionsRequestApprovalResponse>(result)
+        }
+        "item/tool/call" => reencode::<DynamicToolCallResponse>(result),
+        "account/chatgptAuthTokens/refresh" => reencode::<ChatgptAuthTokensRefreshResponse>(result),
+        "attestation/generate" => reencode::<AttestationGenerateResponse>(result),
+        "currentTime/read" => reencode::<CurrentTimeReadResponse>(result),
+        "applyPatchApproval" => reencode::<ApplyPatchApprovalResponse>(result),
+        "execCommandApproval" => reencode::<ExecCommandApprovalResponse>(result),
+        _ => return None,
+    })
+}
+
 /// A server→client request, typed by its method. Every one must be answered.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ServerRequest {
