@@ -87,6 +87,11 @@ pub(crate) fn plan(reply: &Reply, number: u64, request: &Value) -> Plan {
         Reply::FunctionCall { name, arguments } => {
             function_call(&mut steps, &call_id, name, arguments)
         }
+        Reply::Echo { prefix } => {
+            let text = format!("{prefix}{}", last_user_text(request).unwrap_or_default());
+            steps.push(Step::Event(sse::message_done(&msg_id, &text)));
+            text
+        }
         Reply::Json { value } => {
             let text = value.to_string();
             steps.push(Step::Event(sse::message_done(&msg_id, &text)));
@@ -171,4 +176,20 @@ fn failure(message: String) -> Plan {
 /// A rough token count (4 bytes a token, at least 1) so usage numbers look plausible.
 fn approx_tokens(text: &str) -> u64 {
     (text.len() as u64).div_ceil(4).max(1)
+}
+
+/// The text of the last `user` message in the request's `input`.
+fn last_user_text(request: &Value) -> Option<String> {
+    let items = request.get("input")?.as_array()?;
+    items.iter().rev().find_map(|item| {
+        if item.get("role")?.as_str()? != "user" {
+            return None;
+        }
+        let content = item.get("content")?.as_array()?;
+        let text: Vec<&str> = content
+            .iter()
+            .filter_map(|c| c.get("text").and_then(Value::as_str))
+            .collect();
+        (!text.is_empty()).then(|| text.join(""))
+    })
 }

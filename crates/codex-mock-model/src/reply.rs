@@ -70,6 +70,13 @@ pub enum Reply {
         /// The arguments object.
         arguments: Value,
     },
+    /// An assistant message that echoes the text of the last user message of the request,
+    /// after `prefix` (for concurrent sessions, each of which must get its own answer).
+    Echo {
+        /// Put before the echoed text.
+        #[serde(default)]
+        prefix: String,
+    },
     /// An assistant message whose text is `value` serialised as JSON (for `outputSchema` turns).
     Json {
         /// The structured answer.
@@ -217,7 +224,14 @@ impl Reply {
         }
     }
 
-    /// A message holding `value` as JSON text.
+    /// A message echoing the last user message's text after `prefix`.
+    pub fn echo(prefix: impl Into<String>) -> Self {
+        Self::Echo {
+            prefix: prefix.into(),
+        }
+    }
+
+    /// A message with `value` serialised as JSON.
     pub fn json(value: Value) -> Self {
         Self::Json { value }
     }

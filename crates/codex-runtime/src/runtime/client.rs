@@ -46,8 +46,9 @@ impl ClientConfig {
         self.runtime = self.runtime.with_env(key, value);
         self
     }
-    /// Attach to a running app-server on this Unix socket.
-    pub fn attach_path(mut self, socket: impl Into<PathBuf>) -> Self {
+    /// Attach to a running app-server on this Unix socket instead of spawning one
+    /// (`codex app-server --listen unix://PATH`, or the daemon's control socket).
+    pub fn attach_server(mut self, socket: impl Into<PathBuf>) -> Self {
         self.runtime = self.runtime.attach(socket);
         self
     }
