@@ -25,6 +25,7 @@
 #![warn(missing_docs)]
 
 pub mod app_server;
+pub mod automation;
 pub mod error;
 pub mod plugin;
 pub mod rpc;

@@ -681,6 +681,28 @@ impl Session {
         }
     }
 
+    /// Sends `turn/interrupt` for the running turn and returns without waiting for it to end
+    /// (the task driving `ask` sees it complete as `interrupted`). Returns `false` when no turn
+    /// was running.
+    pub async fn send_interrupt(&self) -> Result<bool> {
+        let mut rx = self.inner.state.subscribe();
+        let wait = self.inner.runtime.config().request_timeout;
+        let state =
+            match tokio::time::timeout(wait, rx.wait_for(|s| *s != TurnState::Starting)).await {
+                Ok(Ok(s)) => s.clone(),
+                _ => {
+                    return Err(Error::Timeout {
+                        method: "turn/start".into(),
+                        elapsed: wait,
+                    })
+                }
+            };
+        match state {
+            TurnState::Running(turn_id) => self.interrupt_turn(&turn_id).await.map(|_| true),
+            _ => Ok(false),
+        }
+    }
+
     /// Adds input to the running turn (`turn/steer`). Errors when no turn runs.
     pub async fn steer(&self, prompt: impl Into<String>) -> Result<()> {
         let state = self.inner.state.borrow().clone();
