@@ -935,13 +935,12 @@ class Generator:
         out.append("/// The params/response types of a client method, `None` for a method this crate does not know\n"
                    "/// (or an experimental one without the `experimental` feature).\n")
         out.append("pub fn client_method_info(method: &str) -> Option<MethodInfo> {\n")
-        out.append("    let (params, response, experimental) = match method {\n")
+        out.append("    let (method, params, response, experimental) = match method {\n")
         for r in self.client:
             if r["experimental"]:
                 out.append('        #[cfg(feature = "experimental")]\n')
-            out.append(f"        {rust_str(r['method'])} => ({rust_str(r['params'])}, {rust_str(r['response'])}, {'true' if r['experimental'] else 'false'}),\n")
+            out.append(f"        {rust_str(r['method'])} => ({rust_str(r['method'])}, {rust_str(r['params'])}, {rust_str(r['response'])}, {'true' if r['experimental'] else 'false'}),\n")
         out.append("        _ => return None,\n    };\n")
-        out.append("    let method = super::methods::rpc_methods::ALL.iter().copied().find(|m| *m == method)?;\n")
         out.append("    Some(MethodInfo { method, params, response, experimental })\n}\n\n")
         out.append("fn reencode<T: serde::de::DeserializeOwned + serde::Serialize>(\n"
                    "    raw: &serde_json::value::RawValue,\n) -> Result<serde_json::Value, serde_json::Error> {\n"
@@ -1032,11 +1031,7 @@ class Generator:
                 if expr:
                     w(f"            Self::{r['variant']}(p) => {expr},\n")
             w("            _ => None,\n        }\n    }\n\n")
-        w("    /// The params as JSON (what [`Serialize`] writes under `params`).\n")
-        w("    pub fn params_json(&self) -> Result<serde_json::Value, serde_json::Error> {\n        match self {\n")
-        for r in rows:
-            w(f"            Self::{r['variant']}(p) => serde_json::to_value(p),\n")
-        w("            Self::Unknown { params, .. } => Ok(params.clone()),\n        }\n    }\n}\n\n")
+        w("}\n\n")
         w(f"impl Serialize for {enum_name} {{\n")
         w("    /// Writes `{\"method\": .., \"params\": ..}`.\n")
         w("    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {\n")

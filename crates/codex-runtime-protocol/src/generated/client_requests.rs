@@ -1035,646 +1035,1138 @@ impl ClientRequest for FuzzyFileSearchSessionStopParams {
 /// The params/response types of a client method, `None` for a method this crate does not know
 /// (or an experimental one without the `experimental` feature).
 pub fn client_method_info(method: &str) -> Option<MethodInfo> {
-    let (params, response, experimental) = match method {
-        "initialize" => ("InitializeParams", "InitializeResponse", false),
+    let (method, params, response, experimental) = match method {
+        "initialize" => (
+            "initialize",
+            "InitializeParams",
+            "InitializeResponse",
+            false,
+        ),
         #[cfg(feature = "experimental")]
-        "server/diagnostics" => ("ServerDiagnosticsParams", "ServerDiagnosticsResponse", true),
+        "server/diagnostics" => (
+            "server/diagnostics",
+            "ServerDiagnosticsParams",
+            "ServerDiagnosticsResponse",
+            true,
+        ),
         #[cfg(feature = "experimental")]
         "userVerification/status" => (
+            "userVerification/status",
             "UserVerificationStatusParams",
             "UserVerificationStatusResponse",
             true,
         ),
         #[cfg(feature = "experimental")]
         "userVerification/enroll" => (
+            "userVerification/enroll",
             "UserVerificationEnrollParams",
             "UserVerificationEnrollResponse",
             true,
         ),
         #[cfg(feature = "experimental")]
         "userVerification/delete" => (
+            "userVerification/delete",
             "UserVerificationDeleteParams",
             "UserVerificationDeleteResponse",
             true,
         ),
         #[cfg(feature = "experimental")]
         "userVerification/verify" => (
+            "userVerification/verify",
             "UserVerificationVerifyParams",
             "UserVerificationVerifyResponse",
             true,
         ),
         #[cfg(feature = "experimental")]
         "userVerification/cancel" => (
+            "userVerification/cancel",
             "UserVerificationCancelParams",
             "UserVerificationCancelResponse",
             true,
         ),
-        "thread/start" => ("ThreadStartParams", "ThreadStartResponse", false),
-        "thread/resume" => ("ThreadResumeParams", "ThreadResumeResponse", false),
-        "thread/fork" => ("ThreadForkParams", "ThreadForkResponse", false),
+        "thread/start" => (
+            "thread/start",
+            "ThreadStartParams",
+            "ThreadStartResponse",
+            false,
+        ),
+        "thread/resume" => (
+            "thread/resume",
+            "ThreadResumeParams",
+            "ThreadResumeResponse",
+            false,
+        ),
+        "thread/fork" => (
+            "thread/fork",
+            "ThreadForkParams",
+            "ThreadForkResponse",
+            false,
+        ),
         #[cfg(feature = "experimental")]
-        "thread/sample" => ("ThreadSampleParams", "ThreadSampleResponse", true),
+        "thread/sample" => (
+            "thread/sample",
+            "ThreadSampleParams",
+            "ThreadSampleResponse",
+            true,
+        ),
         #[cfg(feature = "experimental")]
         "thread/sample/cancel" => (
+            "thread/sample/cancel",
             "ThreadSampleCancelParams",
             "ThreadSampleCancelResponse",
             true,
         ),
-        "thread/archive" => ("ThreadArchiveParams", "ThreadArchiveResponse", false),
-        "thread/delete" => ("ThreadDeleteParams", "ThreadDeleteResponse", false),
+        "thread/archive" => (
+            "thread/archive",
+            "ThreadArchiveParams",
+            "ThreadArchiveResponse",
+            false,
+        ),
+        "thread/delete" => (
+            "thread/delete",
+            "ThreadDeleteParams",
+            "ThreadDeleteResponse",
+            false,
+        ),
         "thread/unsubscribe" => (
+            "thread/unsubscribe",
             "ThreadUnsubscribeParams",
             "ThreadUnsubscribeResponse",
             false,
         ),
         #[cfg(feature = "experimental")]
         "thread/increment_elicitation" => (
+            "thread/increment_elicitation",
             "ThreadIncrementElicitationParams",
             "ThreadIncrementElicitationResponse",
             true,
         ),
         #[cfg(feature = "experimental")]
         "thread/decrement_elicitation" => (
+            "thread/decrement_elicitation",
             "ThreadDecrementElicitationParams",
             "ThreadDecrementElicitationResponse",
             true,
         ),
-        "thread/name/set" => ("ThreadSetNameParams", "ThreadSetNameResponse", false),
+        "thread/name/set" => (
+            "thread/name/set",
+            "ThreadSetNameParams",
+            "ThreadSetNameResponse",
+            false,
+        ),
         #[cfg(feature = "experimental")]
         "thread/prediction/request" => (
+            "thread/prediction/request",
             "ThreadPredictionRequestParams",
             "ThreadPredictionRequestResponse",
             true,
         ),
-        "thread/goal/set" => ("ThreadGoalSetParams", "ThreadGoalSetResponse", false),
-        "thread/goal/get" => ("ThreadGoalGetParams", "ThreadGoalGetResponse", false),
-        "thread/goal/clear" => ("ThreadGoalClearParams", "ThreadGoalClearResponse", false),
+        "thread/goal/set" => (
+            "thread/goal/set",
+            "ThreadGoalSetParams",
+            "ThreadGoalSetResponse",
+            false,
+        ),
+        "thread/goal/get" => (
+            "thread/goal/get",
+            "ThreadGoalGetParams",
+            "ThreadGoalGetResponse",
+            false,
+        ),
+        "thread/goal/clear" => (
+            "thread/goal/clear",
+            "ThreadGoalClearParams",
+            "ThreadGoalClearResponse",
+            false,
+        ),
         #[cfg(feature = "experimental")]
-        "thread/queue/add" => ("ThreadQueueAddParams", "ThreadQueueAddResponse", true),
+        "thread/queue/add" => (
+            "thread/queue/add",
+            "ThreadQueueAddParams",
+            "ThreadQueueAddResponse",
+            true,
+        ),
         #[cfg(feature = "experimental")]
-        "thread/queue/list" => ("ThreadQueueListParams", "ThreadQueueListResponse", true),
+        "thread/queue/list" => (
+            "thread/queue/list",
+            "ThreadQueueListParams",
+            "ThreadQueueListResponse",
+            true,
+        ),
         #[cfg(feature = "experimental")]
-        "thread/queue/update" => ("ThreadQueueUpdateParams", "ThreadQueueUpdateResponse", true),
+        "thread/queue/update" => (
+            "thread/queue/update",
+            "ThreadQueueUpdateParams",
+            "ThreadQueueUpdateResponse",
+            true,
+        ),
         #[cfg(feature = "experimental")]
-        "thread/queue/delete" => ("ThreadQueueDeleteParams", "ThreadQueueDeleteResponse", true),
+        "thread/queue/delete" => (
+            "thread/queue/delete",
+            "ThreadQueueDeleteParams",
+            "ThreadQueueDeleteResponse",
+            true,
+        ),
         #[cfg(feature = "experimental")]
         "thread/queue/reorder" => (
+            "thread/queue/reorder",
             "ThreadQueueReorderParams",
             "ThreadQueueReorderResponse",
             true,
         ),
         #[cfg(feature = "experimental")]
-        "thread/queue/start" => ("ThreadQueueStartParams", "ThreadQueueStartResponse", true),
+        "thread/queue/start" => (
+            "thread/queue/start",
+            "ThreadQueueStartParams",
+            "ThreadQueueStartResponse",
+            true,
+        ),
         "thread/metadata/update" => (
+            "thread/metadata/update",
             "ThreadMetadataUpdateParams",
             "ThreadMetadataUpdateResponse",
             false,
         ),
         "thread/attachment/add" => (
+            "thread/attachment/add",
             "ThreadAttachmentAddParams",
             "ThreadAttachmentAddResponse",
             false,
         ),
         "thread/attachment/list" => (
+            "thread/attachment/list",
             "ThreadAttachmentListParams",
             "ThreadAttachmentListResponse",
             false,
         ),
         "thread/attachmentOwner/list" => (
+            "thread/attachmentOwner/list",
             "ThreadAttachmentOwnerListParams",
             "ThreadAttachmentOwnerListResponse",
             false,
         ),
         "thread/attachment/remove" => (
+            "thread/attachment/remove",
             "ThreadAttachmentRemoveParams",
             "ThreadAttachmentRemoveResponse",
             false,
         ),
         "thread/section/move" => (
+            "thread/section/move",
             "ThreadSectionMoveParams",
             "ThreadSectionMoveResponse",
             false,
         ),
         #[cfg(feature = "experimental")]
         "thread/settings/update" => (
+            "thread/settings/update",
             "ThreadSettingsUpdateParams",
             "ThreadSettingsUpdateResponse",
             true,
         ),
         #[cfg(feature = "experimental")]
         "thread/memoryMode/set" => (
+            "thread/memoryMode/set",
             "ThreadMemoryModeSetParams",
             "ThreadMemoryModeSetResponse",
             true,
         ),
         #[cfg(feature = "experimental")]
-        "thread/memory/read" => ("ThreadMemoryReadParams", "ThreadMemoryReadResponse", true),
+        "thread/memory/read" => (
+            "thread/memory/read",
+            "ThreadMemoryReadParams",
+            "ThreadMemoryReadResponse",
+            true,
+        ),
         #[cfg(feature = "experimental")]
-        "memory/status" => ("MemoryStatusParams", "MemoryStatusResponse", true),
+        "memory/status" => (
+            "memory/status",
+            "MemoryStatusParams",
+            "MemoryStatusResponse",
+            true,
+        ),
         #[cfg(feature = "experimental")]
-        "memory/reset" => ("MemoryResetParams", "MemoryResetResponse", true),
+        "memory/reset" => (
+            "memory/reset",
+            "MemoryResetParams",
+            "MemoryResetResponse",
+            true,
+        ),
         #[cfg(feature = "experimental")]
-        "rollout/compress" => ("RolloutCompressParams", "RolloutCompressResponse", true),
-        "thread/unarchive" => ("ThreadUnarchiveParams", "ThreadUnarchiveResponse", false),
+        "rollout/compress" => (
+            "rollout/compress",
+            "RolloutCompressParams",
+            "RolloutCompressResponse",
+            true,
+        ),
+        "thread/unarchive" => (
+            "thread/unarchive",
+            "ThreadUnarchiveParams",
+            "ThreadUnarchiveResponse",
+            false,
+        ),
         "thread/compact/start" => (
+            "thread/compact/start",
             "ThreadCompactStartParams",
             "ThreadCompactStartResponse",
             false,
         ),
         "thread/shellCommand" => (
+            "thread/shellCommand",
             "ThreadShellCommandParams",
             "ThreadShellCommandResponse",
             false,
         ),
         "thread/approveGuardianDeniedAction" => (
+            "thread/approveGuardianDeniedAction",
             "ThreadApproveGuardianDeniedActionParams",
             "ThreadApproveGuardianDeniedActionResponse",
             false,
         ),
         #[cfg(feature = "experimental")]
         "thread/backgroundTerminals/clean" => (
+            "thread/backgroundTerminals/clean",
             "ThreadBackgroundTerminalsCleanParams",
             "ThreadBackgroundTerminalsCleanResponse",
             true,
         ),
         #[cfg(feature = "experimental")]
         "thread/backgroundTerminals/list" => (
+            "thread/backgroundTerminals/list",
             "ThreadBackgroundTerminalsListParams",
             "ThreadBackgroundTerminalsListResponse",
             true,
         ),
         #[cfg(feature = "experimental")]
         "thread/backgroundTerminals/terminate" => (
+            "thread/backgroundTerminals/terminate",
             "ThreadBackgroundTerminalsTerminateParams",
             "ThreadBackgroundTerminalsTerminateResponse",
             true,
         ),
-        "thread/revert" => ("ThreadRevertParams", "ThreadRevertResponse", false),
-        "thread/list" => ("ThreadListParams", "ThreadListResponse", false),
+        "thread/revert" => (
+            "thread/revert",
+            "ThreadRevertParams",
+            "ThreadRevertResponse",
+            false,
+        ),
+        "thread/list" => (
+            "thread/list",
+            "ThreadListParams",
+            "ThreadListResponse",
+            false,
+        ),
         #[cfg(feature = "experimental")]
-        "project/list" => ("ProjectListParams", "ProjectListResponse", true),
+        "project/list" => (
+            "project/list",
+            "ProjectListParams",
+            "ProjectListResponse",
+            true,
+        ),
         #[cfg(feature = "experimental")]
-        "project/read" => ("ProjectReadParams", "ProjectReadResponse", true),
+        "project/read" => (
+            "project/read",
+            "ProjectReadParams",
+            "ProjectReadResponse",
+            true,
+        ),
         #[cfg(feature = "experimental")]
-        "project/create" => ("ProjectCreateParams", "ProjectCreateResponse", true),
+        "project/create" => (
+            "project/create",
+            "ProjectCreateParams",
+            "ProjectCreateResponse",
+            true,
+        ),
         #[cfg(feature = "experimental")]
-        "project/import" => ("ProjectImportParams", "ProjectImportResponse", true),
+        "project/import" => (
+            "project/import",
+            "ProjectImportParams",
+            "ProjectImportResponse",
+            true,
+        ),
         #[cfg(feature = "experimental")]
-        "project/update" => ("ProjectUpdateParams", "ProjectUpdateResponse", true),
+        "project/update" => (
+            "project/update",
+            "ProjectUpdateParams",
+            "ProjectUpdateResponse",
+            true,
+        ),
         #[cfg(feature = "experimental")]
-        "project/move" => ("ProjectMoveParams", "ProjectMoveResponse", true),
+        "project/move" => (
+            "project/move",
+            "ProjectMoveParams",
+            "ProjectMoveResponse",
+            true,
+        ),
         #[cfg(feature = "experimental")]
-        "project/delete" => ("ProjectDeleteParams", "ProjectDeleteResponse", true),
+        "project/delete" => (
+            "project/delete",
+            "ProjectDeleteParams",
+            "ProjectDeleteResponse",
+            true,
+        ),
         "threadSection/list" => (
+            "threadSection/list",
             "ThreadSectionListParams",
             "ThreadSectionListResponse",
             false,
         ),
         "threadSection/create" => (
+            "threadSection/create",
             "ThreadSectionCreateParams",
             "ThreadSectionCreateResponse",
             false,
         ),
         "threadSection/update" => (
+            "threadSection/update",
             "ThreadSectionUpdateParams",
             "ThreadSectionUpdateResponse",
             false,
         ),
         "threadSection/delete" => (
+            "threadSection/delete",
             "ThreadSectionDeleteParams",
             "ThreadSectionDeleteResponse",
             false,
         ),
         #[cfg(feature = "experimental")]
-        "thread/search" => ("ThreadSearchParams", "ThreadSearchResponse", true),
+        "thread/search" => (
+            "thread/search",
+            "ThreadSearchParams",
+            "ThreadSearchResponse",
+            true,
+        ),
         #[cfg(feature = "experimental")]
         "thread/searchOccurrences" => (
+            "thread/searchOccurrences",
             "ThreadSearchOccurrencesParams",
             "ThreadSearchOccurrencesResponse",
             true,
         ),
-        "thread/loaded/list" => ("ThreadLoadedListParams", "ThreadLoadedListResponse", false),
-        "thread/read" => ("ThreadReadParams", "ThreadReadResponse", false),
+        "thread/loaded/list" => (
+            "thread/loaded/list",
+            "ThreadLoadedListParams",
+            "ThreadLoadedListResponse",
+            false,
+        ),
+        "thread/read" => (
+            "thread/read",
+            "ThreadReadParams",
+            "ThreadReadResponse",
+            false,
+        ),
         #[cfg(feature = "experimental")]
         "thread/readState/update" => (
+            "thread/readState/update",
             "ThreadReadStateUpdateParams",
             "ThreadReadStateUpdateResponse",
             true,
         ),
-        "thread/turns/list" => ("ThreadTurnsListParams", "ThreadTurnsListResponse", false),
-        "thread/items/list" => ("ThreadItemsListParams", "ThreadItemsListResponse", false),
+        "thread/turns/list" => (
+            "thread/turns/list",
+            "ThreadTurnsListParams",
+            "ThreadTurnsListResponse",
+            false,
+        ),
+        "thread/items/list" => (
+            "thread/items/list",
+            "ThreadItemsListParams",
+            "ThreadItemsListResponse",
+            false,
+        ),
         #[cfg(feature = "experimental")]
-        "thread/items/read" => ("ThreadItemsReadParams", "ThreadItemsReadResponse", true),
+        "thread/items/read" => (
+            "thread/items/read",
+            "ThreadItemsReadParams",
+            "ThreadItemsReadResponse",
+            true,
+        ),
         #[cfg(feature = "experimental")]
         "thread/guardianReview" => (
+            "thread/guardianReview",
             "ThreadGuardianReviewParams",
             "ThreadGuardianReviewResponse",
             true,
         ),
         "thread/inject_items" => (
+            "thread/inject_items",
             "ThreadInjectItemsParams",
             "ThreadInjectItemsResponse",
             false,
         ),
         #[cfg(feature = "experimental")]
         "thread/prepareApprovedPlan" => (
+            "thread/prepareApprovedPlan",
             "ThreadPrepareApprovedPlanParams",
             "ThreadPrepareApprovedPlanResponse",
             true,
         ),
-        "skills/list" => ("SkillsListParams", "SkillsListResponse", false),
+        "skills/list" => (
+            "skills/list",
+            "SkillsListParams",
+            "SkillsListResponse",
+            false,
+        ),
         "skills/extraRoots/set" => (
+            "skills/extraRoots/set",
             "SkillsExtraRootsSetParams",
             "SkillsExtraRootsSetResponse",
             false,
         ),
-        "hooks/list" => ("HooksListParams", "HooksListResponse", false),
-        "marketplace/add" => ("MarketplaceAddParams", "MarketplaceAddResponse", false),
+        "hooks/list" => ("hooks/list", "HooksListParams", "HooksListResponse", false),
+        "marketplace/add" => (
+            "marketplace/add",
+            "MarketplaceAddParams",
+            "MarketplaceAddResponse",
+            false,
+        ),
         "marketplace/remove" => (
+            "marketplace/remove",
             "MarketplaceRemoveParams",
             "MarketplaceRemoveResponse",
             false,
         ),
         "marketplace/upgrade" => (
+            "marketplace/upgrade",
             "MarketplaceUpgradeParams",
             "MarketplaceUpgradeResponse",
             false,
         ),
-        "plugin/list" => ("PluginListParams", "PluginListResponse", false),
+        "plugin/list" => (
+            "plugin/list",
+            "PluginListParams",
+            "PluginListResponse",
+            false,
+        ),
         #[cfg(feature = "experimental")]
-        "plugin/search" => ("PluginSearchParams", "PluginSearchResponse", true),
-        "plugin/installed" => ("PluginInstalledParams", "PluginInstalledResponse", false),
-        "plugin/reconcile" => ("PluginReconcileParams", "PluginReconcileResponse", false),
-        "plugin/read" => ("PluginReadParams", "PluginReadResponse", false),
-        "plugin/skill/read" => ("PluginSkillReadParams", "PluginSkillReadResponse", false),
-        "plugin/share/save" => ("PluginShareSaveParams", "PluginShareSaveResponse", false),
+        "plugin/search" => (
+            "plugin/search",
+            "PluginSearchParams",
+            "PluginSearchResponse",
+            true,
+        ),
+        "plugin/installed" => (
+            "plugin/installed",
+            "PluginInstalledParams",
+            "PluginInstalledResponse",
+            false,
+        ),
+        "plugin/reconcile" => (
+            "plugin/reconcile",
+            "PluginReconcileParams",
+            "PluginReconcileResponse",
+            false,
+        ),
+        "plugin/read" => (
+            "plugin/read",
+            "PluginReadParams",
+            "PluginReadResponse",
+            false,
+        ),
+        "plugin/skill/read" => (
+            "plugin/skill/read",
+            "PluginSkillReadParams",
+            "PluginSkillReadResponse",
+            false,
+        ),
+        "plugin/share/save" => (
+            "plugin/share/save",
+            "PluginShareSaveParams",
+            "PluginShareSaveResponse",
+            false,
+        ),
         "plugin/share/updateTargets" => (
+            "plugin/share/updateTargets",
             "PluginShareUpdateTargetsParams",
             "PluginShareUpdateTargetsResponse",
             false,
         ),
-        "plugin/share/list" => ("PluginShareListParams", "PluginShareListResponse", false),
+        "plugin/share/list" => (
+            "plugin/share/list",
+            "PluginShareListParams",
+            "PluginShareListResponse",
+            false,
+        ),
         "plugin/share/checkout" => (
+            "plugin/share/checkout",
             "PluginShareCheckoutParams",
             "PluginShareCheckoutResponse",
             false,
         ),
         "plugin/share/delete" => (
+            "plugin/share/delete",
             "PluginShareDeleteParams",
             "PluginShareDeleteResponse",
             false,
         ),
-        "app/read" => ("AppsReadParams", "AppsReadResponse", false),
-        "app/list" => ("AppsListParams", "AppsListResponse", false),
-        "app/installed" => ("AppsInstalledParams", "AppsInstalledResponse", false),
-        "fs/readFile" => ("FsReadFileParams", "FsReadFileResponse", false),
-        "fs/writeFile" => ("FsWriteFileParams", "FsWriteFileResponse", false),
+        "app/read" => ("app/read", "AppsReadParams", "AppsReadResponse", false),
+        "app/list" => ("app/list", "AppsListParams", "AppsListResponse", false),
+        "app/installed" => (
+            "app/installed",
+            "AppsInstalledParams",
+            "AppsInstalledResponse",
+            false,
+        ),
+        "fs/readFile" => (
+            "fs/readFile",
+            "FsReadFileParams",
+            "FsReadFileResponse",
+            false,
+        ),
+        "fs/writeFile" => (
+            "fs/writeFile",
+            "FsWriteFileParams",
+            "FsWriteFileResponse",
+            false,
+        ),
         "fs/createDirectory" => (
+            "fs/createDirectory",
             "FsCreateDirectoryParams",
             "FsCreateDirectoryResponse",
             false,
         ),
-        "fs/getMetadata" => ("FsGetMetadataParams", "FsGetMetadataResponse", false),
-        "fs/readDirectory" => ("FsReadDirectoryParams", "FsReadDirectoryResponse", false),
-        "fs/remove" => ("FsRemoveParams", "FsRemoveResponse", false),
-        "fs/copy" => ("FsCopyParams", "FsCopyResponse", false),
-        "fs/watch" => ("FsWatchParams", "FsWatchResponse", false),
-        "fs/unwatch" => ("FsUnwatchParams", "FsUnwatchResponse", false),
+        "fs/getMetadata" => (
+            "fs/getMetadata",
+            "FsGetMetadataParams",
+            "FsGetMetadataResponse",
+            false,
+        ),
+        "fs/readDirectory" => (
+            "fs/readDirectory",
+            "FsReadDirectoryParams",
+            "FsReadDirectoryResponse",
+            false,
+        ),
+        "fs/remove" => ("fs/remove", "FsRemoveParams", "FsRemoveResponse", false),
+        "fs/copy" => ("fs/copy", "FsCopyParams", "FsCopyResponse", false),
+        "fs/watch" => ("fs/watch", "FsWatchParams", "FsWatchResponse", false),
+        "fs/unwatch" => ("fs/unwatch", "FsUnwatchParams", "FsUnwatchResponse", false),
         "skills/config/write" => (
+            "skills/config/write",
             "SkillsConfigWriteParams",
             "SkillsConfigWriteResponse",
             false,
         ),
-        "plugin/install" => ("PluginInstallParams", "PluginInstallResponse", false),
-        "plugin/uninstall" => ("PluginUninstallParams", "PluginUninstallResponse", false),
-        "turn/start" => ("TurnStartParams", "TurnStartResponse", false),
+        "plugin/install" => (
+            "plugin/install",
+            "PluginInstallParams",
+            "PluginInstallResponse",
+            false,
+        ),
+        "plugin/uninstall" => (
+            "plugin/uninstall",
+            "PluginUninstallParams",
+            "PluginUninstallResponse",
+            false,
+        ),
+        "turn/start" => ("turn/start", "TurnStartParams", "TurnStartResponse", false),
         #[cfg(feature = "experimental")]
         "turn/settings/update" => (
+            "turn/settings/update",
             "TurnSettingsUpdateParams",
             "TurnSettingsUpdateResponse",
             true,
         ),
-        "turn/steer" => ("TurnSteerParams", "TurnSteerResponse", false),
-        "turn/interrupt" => ("TurnInterruptParams", "TurnInterruptResponse", false),
+        "turn/steer" => ("turn/steer", "TurnSteerParams", "TurnSteerResponse", false),
+        "turn/interrupt" => (
+            "turn/interrupt",
+            "TurnInterruptParams",
+            "TurnInterruptResponse",
+            false,
+        ),
         #[cfg(feature = "experimental")]
         "thread/realtime/start" => (
+            "thread/realtime/start",
             "ThreadRealtimeStartParams",
             "ThreadRealtimeStartResponse",
             true,
         ),
         #[cfg(feature = "experimental")]
         "thread/realtime/appendAudio" => (
+            "thread/realtime/appendAudio",
             "ThreadRealtimeAppendAudioParams",
             "ThreadRealtimeAppendAudioResponse",
             true,
         ),
         #[cfg(feature = "experimental")]
         "thread/realtime/appendText" => (
+            "thread/realtime/appendText",
             "ThreadRealtimeAppendTextParams",
             "ThreadRealtimeAppendTextResponse",
             true,
         ),
         #[cfg(feature = "experimental")]
         "thread/realtime/appendSpeech" => (
+            "thread/realtime/appendSpeech",
             "ThreadRealtimeAppendSpeechParams",
             "ThreadRealtimeAppendSpeechResponse",
             true,
         ),
         #[cfg(feature = "experimental")]
         "thread/realtime/stop" => (
+            "thread/realtime/stop",
             "ThreadRealtimeStopParams",
             "ThreadRealtimeStopResponse",
             true,
         ),
         #[cfg(feature = "experimental")]
         "thread/timeline/list" => (
+            "thread/timeline/list",
             "ThreadTimelineListParams",
             "ThreadTimelineListResponse",
             true,
         ),
         #[cfg(feature = "experimental")]
         "thread/realtime/listVoices" => (
+            "thread/realtime/listVoices",
             "ThreadRealtimeListVoicesParams",
             "ThreadRealtimeListVoicesResponse",
             true,
         ),
-        "review/start" => ("ReviewStartParams", "ReviewStartResponse", false),
-        "model/list" => ("ModelListParams", "ModelListResponse", false),
-        "account/gatewayOAuth/read" => {
-            ("GatewayOAuthReadParams", "GatewayOAuthReadResponse", false)
-        }
+        "review/start" => (
+            "review/start",
+            "ReviewStartParams",
+            "ReviewStartResponse",
+            false,
+        ),
+        "model/list" => ("model/list", "ModelListParams", "ModelListResponse", false),
+        "account/gatewayOAuth/read" => (
+            "account/gatewayOAuth/read",
+            "GatewayOAuthReadParams",
+            "GatewayOAuthReadResponse",
+            false,
+        ),
         "account/gatewayOAuth/login" => (
+            "account/gatewayOAuth/login",
             "GatewayOAuthLoginParams",
             "GatewayOAuthLoginResponse",
             false,
         ),
         "account/gatewayOAuth/cancel" => (
+            "account/gatewayOAuth/cancel",
             "GatewayOAuthCancelParams",
             "GatewayOAuthCancelResponse",
             false,
         ),
         "modelProvider/list" => (
+            "modelProvider/list",
             "ModelProviderListParams",
             "ModelProviderListResponse",
             false,
         ),
         "modelProvider/config/write" => (
+            "modelProvider/config/write",
             "ModelProviderConfigWriteParams",
             "ModelProviderConfigWriteResponse",
             false,
         ),
         "modelProvider/capabilities/read" => (
+            "modelProvider/capabilities/read",
             "ModelProviderCapabilitiesReadParams",
             "ModelProviderCapabilitiesReadResponse",
             false,
         ),
         "experimentalFeature/list" => (
+            "experimentalFeature/list",
             "ExperimentalFeatureListParams",
             "ExperimentalFeatureListResponse",
             false,
         ),
         "permissionProfile/list" => (
+            "permissionProfile/list",
             "PermissionProfileListParams",
             "PermissionProfileListResponse",
             false,
         ),
         "experimentalFeature/enablement/set" => (
+            "experimentalFeature/enablement/set",
             "ExperimentalFeatureEnablementSetParams",
             "ExperimentalFeatureEnablementSetResponse",
             false,
         ),
         #[cfg(feature = "experimental")]
         "remoteControl/enable" => (
+            "remoteControl/enable",
             "RemoteControlEnableParams",
             "RemoteControlEnableResponse",
             true,
         ),
         #[cfg(feature = "experimental")]
         "remoteControl/disable" => (
+            "remoteControl/disable",
             "RemoteControlDisableParams",
             "RemoteControlDisableResponse",
             true,
         ),
         #[cfg(feature = "experimental")]
         "remoteControl/status/read" => (
+            "remoteControl/status/read",
             "RemoteControlStatusReadParams",
             "RemoteControlStatusReadResponse",
             true,
         ),
         #[cfg(feature = "experimental")]
         "remoteControl/pairing/start" => (
+            "remoteControl/pairing/start",
             "RemoteControlPairingStartParams",
             "RemoteControlPairingStartResponse",
             true,
         ),
         #[cfg(feature = "experimental")]
         "remoteControl/pairing/status" => (
+            "remoteControl/pairing/status",
             "RemoteControlPairingStatusParams",
             "RemoteControlPairingStatusResponse",
             true,
         ),
         #[cfg(feature = "experimental")]
         "remoteControl/client/list" => (
+            "remoteControl/client/list",
             "RemoteControlClientsListParams",
             "RemoteControlClientsListResponse",
             true,
         ),
         #[cfg(feature = "experimental")]
         "remoteControl/client/revoke" => (
+            "remoteControl/client/revoke",
             "RemoteControlClientsRevokeParams",
             "RemoteControlClientsRevokeResponse",
             true,
         ),
         #[cfg(feature = "experimental")]
         "collaborationMode/list" => (
+            "collaborationMode/list",
             "CollaborationModeListParams",
             "CollaborationModeListResponse",
             true,
         ),
         #[cfg(feature = "experimental")]
         "mock/experimentalMethod" => (
+            "mock/experimentalMethod",
             "MockExperimentalMethodParams",
             "MockExperimentalMethodResponse",
             true,
         ),
         #[cfg(feature = "experimental")]
-        "environment/add" => ("EnvironmentAddParams", "EnvironmentAddResponse", true),
+        "environment/add" => (
+            "environment/add",
+            "EnvironmentAddParams",
+            "EnvironmentAddResponse",
+            true,
+        ),
         #[cfg(feature = "experimental")]
-        "environment/info" => ("EnvironmentInfoParams", "EnvironmentInfoResponse", true),
+        "environment/info" => (
+            "environment/info",
+            "EnvironmentInfoParams",
+            "EnvironmentInfoResponse",
+            true,
+        ),
         #[cfg(feature = "experimental")]
-        "environment/status" => ("EnvironmentStatusParams", "EnvironmentStatusResponse", true),
+        "environment/status" => (
+            "environment/status",
+            "EnvironmentStatusParams",
+            "EnvironmentStatusResponse",
+            true,
+        ),
         "mcpServer/oauth/login" => (
+            "mcpServer/oauth/login",
             "McpServerOauthLoginParams",
             "McpServerOauthLoginResponse",
             false,
         ),
-        "config/mcpServer/reload" => ("McpServerRefreshParams", "McpServerRefreshResponse", false),
+        "config/mcpServer/reload" => (
+            "config/mcpServer/reload",
+            "McpServerRefreshParams",
+            "McpServerRefreshResponse",
+            false,
+        ),
         "mcpServerStatus/list" => (
+            "mcpServerStatus/list",
             "ListMcpServerStatusParams",
             "ListMcpServerStatusResponse",
             false,
         ),
-        "mcpServer/resource/read" => ("McpResourceReadParams", "McpResourceReadResponse", false),
+        "mcpServer/resource/read" => (
+            "mcpServer/resource/read",
+            "McpResourceReadParams",
+            "McpResourceReadResponse",
+            false,
+        ),
         #[cfg(feature = "experimental")]
         "mcpServer/event/stream/start" => (
+            "mcpServer/event/stream/start",
             "McpServerEventStreamStartParams",
             "McpServerEventStreamStartResponse",
             true,
         ),
         #[cfg(feature = "experimental")]
         "mcpServer/event/stream/stop" => (
+            "mcpServer/event/stream/stop",
             "McpServerEventStreamStopParams",
             "McpServerEventStreamStopResponse",
             true,
         ),
         "mcpServer/tool/call" => (
+            "mcpServer/tool/call",
             "McpServerToolCallParams",
             "McpServerToolCallResponse",
             false,
         ),
         "windowsSandbox/setupStart" => (
+            "windowsSandbox/setupStart",
             "WindowsSandboxSetupStartParams",
             "WindowsSandboxSetupStartResponse",
             false,
         ),
         "windowsSandbox/readiness" => (
+            "windowsSandbox/readiness",
             "WindowsSandboxReadinessParams",
             "WindowsSandboxReadinessResponse",
             false,
         ),
-        "account/login/start" => ("LoginAccountParams", "LoginAccountResponse", false),
+        "account/login/start" => (
+            "account/login/start",
+            "LoginAccountParams",
+            "LoginAccountResponse",
+            false,
+        ),
         #[cfg(feature = "experimental")]
-        "account/bedrock/discover" => ("BedrockDiscoverParams", "BedrockDiscoverResponse", true),
+        "account/bedrock/discover" => (
+            "account/bedrock/discover",
+            "BedrockDiscoverParams",
+            "BedrockDiscoverResponse",
+            true,
+        ),
         #[cfg(feature = "experimental")]
-        "account/bedrock/setup" => ("BedrockSetupParams", "BedrockSetupResponse", true),
+        "account/bedrock/setup" => (
+            "account/bedrock/setup",
+            "BedrockSetupParams",
+            "BedrockSetupResponse",
+            true,
+        ),
         #[cfg(feature = "experimental")]
-        "account/gcp/setup" => ("GcpSetupParams", "GcpSetupResponse", true),
+        "account/gcp/setup" => (
+            "account/gcp/setup",
+            "GcpSetupParams",
+            "GcpSetupResponse",
+            true,
+        ),
         #[cfg(feature = "experimental")]
         "account/bedrock/checkGovCloudRequirements" => (
+            "account/bedrock/checkGovCloudRequirements",
             "BedrockCheckGovCloudRequirementsParams",
             "BedrockCheckGovCloudRequirementsResponse",
             true,
         ),
         "account/login/cancel" => (
+            "account/login/cancel",
             "CancelLoginAccountParams",
             "CancelLoginAccountResponse",
             false,
         ),
         #[cfg(feature = "experimental")]
-        "accountSession/list" => ("AccountSessionsListParams", "AccountSessionsResponse", true),
+        "accountSession/list" => (
+            "accountSession/list",
+            "AccountSessionsListParams",
+            "AccountSessionsResponse",
+            true,
+        ),
         #[cfg(feature = "experimental")]
         "accountSession/switch" => (
+            "accountSession/switch",
             "AccountSessionsSwitchParams",
             "AccountSessionsSwitchResponse",
             true,
         ),
-        "account/logout" => ("LogoutAccountParams", "LogoutAccountResponse", false),
+        "account/logout" => (
+            "account/logout",
+            "LogoutAccountParams",
+            "LogoutAccountResponse",
+            false,
+        ),
         "account/securitySetup/read" => (
+            "account/securitySetup/read",
             "GetAccountSecuritySetupParams",
             "GetAccountSecuritySetupResponse",
             false,
         ),
         "account/rateLimits/read" => (
+            "account/rateLimits/read",
             "GetAccountRateLimitsParams",
             "GetAccountRateLimitsResponse",
             false,
         ),
         "account/rateLimitResetCredit/consume" => (
+            "account/rateLimitResetCredit/consume",
             "ConsumeAccountRateLimitResetCreditParams",
             "ConsumeAccountRateLimitResetCreditResponse",
             false,
         ),
         "account/usage/read" => (
+            "account/usage/read",
             "GetAccountTokenUsageParams",
             "GetAccountTokenUsageResponse",
             false,
         ),
         "account/workspaceMessages/read" => (
+            "account/workspaceMessages/read",
             "GetWorkspaceMessagesParams",
             "GetWorkspaceMessagesResponse",
             false,
         ),
         "account/sendAddCreditsNudgeEmail" => (
+            "account/sendAddCreditsNudgeEmail",
             "SendAddCreditsNudgeEmailParams",
             "SendAddCreditsNudgeEmailResponse",
             false,
         ),
-        "feedback/upload" => ("FeedbackUploadParams", "FeedbackUploadResponse", false),
-        "feedback/save" => ("FeedbackSaveParams", "FeedbackSaveResponse", false),
-        "command/exec" => ("CommandExecParams", "CommandExecResponse", false),
-        "command/exec/write" => ("CommandExecWriteParams", "CommandExecWriteResponse", false),
+        "feedback/upload" => (
+            "feedback/upload",
+            "FeedbackUploadParams",
+            "FeedbackUploadResponse",
+            false,
+        ),
+        "feedback/save" => (
+            "feedback/save",
+            "FeedbackSaveParams",
+            "FeedbackSaveResponse",
+            false,
+        ),
+        "command/exec" => (
+            "command/exec",
+            "CommandExecParams",
+            "CommandExecResponse",
+            false,
+        ),
+        "command/exec/write" => (
+            "command/exec/write",
+            "CommandExecWriteParams",
+            "CommandExecWriteResponse",
+            false,
+        ),
         "command/exec/terminate" => (
+            "command/exec/terminate",
             "CommandExecTerminateParams",
             "CommandExecTerminateResponse",
             false,
         ),
         "command/exec/resize" => (
+            "command/exec/resize",
             "CommandExecResizeParams",
             "CommandExecResizeResponse",
             false,
         ),
         #[cfg(feature = "experimental")]
-        "process/spawn" => ("ProcessSpawnParams", "ProcessSpawnResponse", true),
+        "process/spawn" => (
+            "process/spawn",
+            "ProcessSpawnParams",
+            "ProcessSpawnResponse",
+            true,
+        ),
         #[cfg(feature = "experimental")]
-        "process/writeStdin" => ("ProcessWriteStdinParams", "ProcessWriteStdinResponse", true),
+        "process/writeStdin" => (
+            "process/writeStdin",
+            "ProcessWriteStdinParams",
+            "ProcessWriteStdinResponse",
+            true,
+        ),
         #[cfg(feature = "experimental")]
-        "process/kill" => ("ProcessKillParams", "ProcessKillResponse", true),
+        "process/kill" => (
+            "process/kill",
+            "ProcessKillParams",
+            "ProcessKillResponse",
+            true,
+        ),
         #[cfg(feature = "experimental")]
-        "process/resizePty" => ("ProcessResizePtyParams", "ProcessResizePtyResponse", true),
-        "config/read" => ("ConfigReadParams", "ConfigReadResponse", false),
+        "process/resizePty" => (
+            "process/resizePty",
+            "ProcessResizePtyParams",
+            "ProcessResizePtyResponse",
+            true,
+        ),
+        "config/read" => (
+            "config/read",
+            "ConfigReadParams",
+            "ConfigReadResponse",
+            false,
+        ),
         "externalAgentConfig/detect" => (
+            "externalAgentConfig/detect",
             "ExternalAgentConfigDetectParams",
             "ExternalAgentConfigDetectResponse",
             false,
         ),
         "externalAgentConfig/import" => (
+            "externalAgentConfig/import",
             "ExternalAgentConfigImportParams",
             "ExternalAgentConfigImportResponse",
             false,
         ),
         "externalAgentConfig/import/recordHistory" => (
+            "externalAgentConfig/import/recordHistory",
             "ExternalAgentConfigImportHistoryRecordParams",
             "ExternalAgentConfigImportHistoryRecordResponse",
             false,
         ),
         "externalAgentConfig/import/readHistories" => (
+            "externalAgentConfig/import/readHistories",
             "ExternalAgentConfigImportHistoriesReadParams",
             "ExternalAgentConfigImportHistoriesReadResponse",
             false,
         ),
-        "config/value/write" => ("ConfigValueWriteParams", "ConfigWriteResponse", false),
-        "config/batchWrite" => ("ConfigBatchWriteParams", "ConfigWriteResponse", false),
+        "config/value/write" => (
+            "config/value/write",
+            "ConfigValueWriteParams",
+            "ConfigWriteResponse",
+            false,
+        ),
+        "config/batchWrite" => (
+            "config/batchWrite",
+            "ConfigBatchWriteParams",
+            "ConfigWriteResponse",
+            false,
+        ),
         "configRequirements/read" => (
+            "configRequirements/read",
             "ConfigRequirementsReadParams",
             "ConfigRequirementsReadResponse",
             false,
         ),
-        "account/read" => ("GetAccountParams", "GetAccountResponse", false),
-        "fuzzyFileSearch" => ("FuzzyFileSearchParams", "FuzzyFileSearchResponse", false),
+        "account/read" => (
+            "account/read",
+            "GetAccountParams",
+            "GetAccountResponse",
+            false,
+        ),
+        "fuzzyFileSearch" => (
+            "fuzzyFileSearch",
+            "FuzzyFileSearchParams",
+            "FuzzyFileSearchResponse",
+            false,
+        ),
         #[cfg(feature = "experimental")]
         "fuzzyFileSearch/sessionStart" => (
+            "fuzzyFileSearch/sessionStart",
             "FuzzyFileSearchSessionStartParams",
             "FuzzyFileSearchSessionStartResponse",
             true,
         ),
         #[cfg(feature = "experimental")]
         "fuzzyFileSearch/sessionUpdate" => (
+            "fuzzyFileSearch/sessionUpdate",
             "FuzzyFileSearchSessionUpdateParams",
             "FuzzyFileSearchSessionUpdateResponse",
             true,
         ),
         #[cfg(feature = "experimental")]
         "fuzzyFileSearch/sessionStop" => (
+            "fuzzyFileSearch/sessionStop",
             "FuzzyFileSearchSessionStopParams",
             "FuzzyFileSearchSessionStopResponse",
             true,
         ),
         _ => return None,
     };
-    let method = super::methods::rpc_methods::ALL
-        .iter()
-        .copied()
-        .find(|m| *m == method)?;
     Some(MethodInfo {
         method,
         params,

@@ -237,24 +237,6 @@ impl ServerRequest {
             _ => None,
         }
     }
-
-    /// The params as JSON (what [`Serialize`] writes under `params`).
-    pub fn params_json(&self) -> Result<serde_json::Value, serde_json::Error> {
-        match self {
-            Self::ItemCommandExecutionRequestApproval(p) => serde_json::to_value(p),
-            Self::ItemFileChangeRequestApproval(p) => serde_json::to_value(p),
-            Self::ItemToolRequestUserInput(p) => serde_json::to_value(p),
-            Self::McpServerElicitationRequest(p) => serde_json::to_value(p),
-            Self::ItemPermissionsRequestApproval(p) => serde_json::to_value(p),
-            Self::ItemToolCall(p) => serde_json::to_value(p),
-            Self::AccountChatgptAuthTokensRefresh(p) => serde_json::to_value(p),
-            Self::AttestationGenerate(p) => serde_json::to_value(p),
-            Self::CurrentTimeRead(p) => serde_json::to_value(p),
-            Self::ApplyPatchApproval(p) => serde_json::to_value(p),
-            Self::ExecCommandApproval(p) => serde_json::to_value(p),
-            Self::Unknown { params, .. } => Ok(params.clone()),
-        }
-    }
 }
 
 impl Serialize for ServerRequest {
