@@ -330,11 +330,13 @@ async fn an_escalation_request_is_declined_unless_privileged_escalation_is_allow
     client.shutdown().await.unwrap();
 }
 
+type ToolResults = Arc<Mutex<Vec<(Option<i32>, Option<String>)>>>;
+
 /// Records every phase it sees.
 #[derive(Clone)]
 struct Recorder {
     phases: Arc<Mutex<Vec<HookPhase>>>,
-    tool_results: Arc<Mutex<Vec<(Option<i32>, Option<String>)>>>,
+    tool_results: ToolResults,
     block_tools: bool,
 }
 

@@ -755,7 +755,6 @@ impl Session {
         let params = ThreadReadParams {
             thread_id: self.inner.thread_id.clone(),
             include_turns: Some(true),
-            ..ThreadReadParams::default()
         };
         self.inner.runtime.request(&params).await
     }

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Every check, as CI runs it (.ci/run calls exactly this). Installs what it needs itself: the
+# pinned codex (from the npm registry, into .tools/) and the crates (from crates.io).
+#
+#   scripts/test.sh
+#
+# Steps: pinned codex, schema and generated-code drift, rustfmt, clippy (-D warnings), every
+# test and doctest of the workspace (the real codex + the bundled mock model), the protocol's
+# experimental surface, and every example run offline.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "installing the pinned codex (@openai/codex@0.169.0)"
+CODEX_BIN="$(scripts/install-codex.sh)"
+export CODEX_BIN
+"$CODEX_BIN" --version >&2
+
+# Tests run offline against the bundled mock model: never send a real key anywhere.
+unset OPENAI_API_KEY CODEX_API_KEY
+
+step "schemas/ match the pinned codex"
+scripts/check-schemas.sh
+
+step "generated protocol code matches schemas/"
+scripts/check-protocol.sh
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo test --workspace (unit, integration, end-to-end on the real codex, doctests)"
+cargo test --workspace
+
+step "experimental protocol surface"
+cargo test -p codex-runtime-protocol --features experimental
+
+if [ -x scripts/run-examples.sh ]; then
+  step "examples, offline"
+  scripts/run-examples.sh
+fi
+
+step "all checks passed"
