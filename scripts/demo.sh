@@ -10,4 +10,4 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 CODEX_BIN="$(scripts/install-codex.sh)"
 export CODEX_BIN
-exec cargo run --quiet --release -p codex-runtime-cli --bin codex-runtime -- demo "$@"
+exec cargo run --quiet -p codex-runtime-cli --bin codex-runtime -- demo "$@"
