@@ -39,3 +39,9 @@ pub use error::{Error, Result};
 pub use plugin::{HookAction, HookContext, HookPatch, PostHook, PreHook, ShellCommandHook};
 pub use runtime::{Client, ClientConfig, RunProfile, Session, SessionConfig, TurnOutput};
 pub use workflow::{quick_run, quick_run_with_profile, RunOutput, Workflow, WorkflowConfig};
+
+/// The code in `README.md` and `docs/GUIDE.md` compiles (checked as doctests).
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+#[doc = include_str!("../../../docs/GUIDE.md")]
+pub struct DocsCompile;
