@@ -23,6 +23,6 @@ pub use client::{Client, ClientConfig};
 pub use codex_runtime_protocol::*;
 pub use profile::{ApprovalMode, Attachment, Effort, RunProfile, Sandbox, TurnOverrides};
 pub use raw::{Endpoint, InitializeInfo, RestartPolicy, Runtime, RuntimeConfig, MIN_CODEX_VERSION};
-pub use schema::strict_output_schema;
+pub use schema::{strict_output_schema, strictify};
 pub use session::{Session, SessionConfig};
 pub use turn::{TurnEvent, TurnOutput};

@@ -17,8 +17,24 @@ use serde_json::{Map, Value};
 /// assert!(required.contains(&"value".into()) && required.contains(&"note".into()));
 /// ```
 pub fn strict_output_schema<T: JsonSchema>() -> Value {
-    let schema = schemars::schema_for!(T);
-    let mut root = schema.to_value();
+    strictify(schemars::schema_for!(T).to_value())
+}
+
+/// Makes any JSON Schema strict-compatible the same way [`strict_output_schema`] does: every
+/// object closed with every property required, `$ref`s into `$defs`/`definitions` inlined, and
+/// keywords strict mode refuses (`format`, `default`, bounds, examples) removed.
+///
+/// ```
+/// let s = codex_runtime::runtime::strictify(serde_json::json!({
+///     "type": "object",
+///     "properties": {"a": {"type": "integer", "format": "int64"}}
+/// }));
+/// assert_eq!(s["required"], serde_json::json!(["a"]));
+/// assert_eq!(s["additionalProperties"], false);
+/// assert!(s["properties"]["a"].get("format").is_none());
+/// ```
+pub fn strictify(schema: Value) -> Value {
+    let mut root = schema;
     let defs = root
         .as_object_mut()
         .and_then(|o| o.remove("$defs").or_else(|| o.remove("definitions")))
