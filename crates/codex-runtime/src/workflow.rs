@@ -269,8 +269,8 @@ impl Workflow {
         self.client.start_session(cfg).await
     }
 
-    /// One run: a fresh thread, one turn, `PreRun`/`PostRun` hooks around it. The thread is
-    /// archived afterwards.
+    /// One run: a fresh thread, one turn, `PreRun`/`PostRun` hooks around it. The thread stays
+    /// stored (resume it with [`Client::resume_session`] and the output's `thread_id`).
     #[tracing::instrument(level = "debug", skip(self, prompt))]
     pub async fn run(&self, prompt: impl Into<String>) -> Result<RunOutput> {
         let mut prompt = prompt.into();
@@ -290,7 +290,6 @@ impl Workflow {
         }
         let session = self.setup_session().await?;
         let result = session.ask(prompt.clone()).await;
-        let _ = session.close().await;
         let mut ctx = HookContext::new(HookPhase::PostRun, cwd.clone()).with_prompt(prompt);
         ctx.thread_id = Some(session.thread_id().to_string());
         if let Ok(out) = &result {
