@@ -193,6 +193,9 @@ fn errors_go_to_stderr_with_exit_code_1() {
     let ok_event = tree.file("ok.json", r#"{"id": "x", "type": "go"}"#);
     let out = codex_flow(tree.cwd(), &["fire", "--event", ok_event.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
+    // Recorded state stays readable.
+    let runs = stdout_json(&codex_flow(tree.cwd(), &["runs", "--json"]));
+    assert!(runs["runs"].as_array().unwrap().is_empty());
 }
 
 #[test]

@@ -45,7 +45,7 @@ pub async fn run(cli: Cli) -> CliResult {
             ref event_type,
             limit,
         } => {
-            let client = client(g)?;
+            let client = state_client(g)?;
             let events = client
                 .list_events(EventFilter {
                     event_type: event_type.clone(),
@@ -60,7 +60,7 @@ pub async fn run(cli: Cli) -> CliResult {
             ref status,
             limit,
         } => {
-            let client = client(g)?;
+            let client = state_client(g)?;
             let runs = client
                 .list_runs(RunFilter {
                     event_id: event_id.clone(),
@@ -72,12 +72,12 @@ pub async fn run(cli: Cli) -> CliResult {
             Ok(ExitCode::SUCCESS)
         }
         Command::ShowRun { ref run_id } => {
-            let run = client(g)?.get_run(run_id).await?;
+            let run = state_client(g)?.get_run(run_id).await?;
             print_run(g, &run);
             Ok(ExitCode::SUCCESS)
         }
         Command::ShowEvent { ref event_id } => {
-            let detail = client(g)?.get_event(event_id).await?;
+            let detail = state_client(g)?.get_event(event_id).await?;
             print_event_detail(g, &detail);
             Ok(ExitCode::SUCCESS)
         }
@@ -89,7 +89,7 @@ pub async fn run(cli: Cli) -> CliResult {
             print_dispatch(g, &*client, &answer).await
         }
         Command::Cancel { ref run_id } => {
-            let run = client(g)?.cancel_run(run_id).await?;
+            let run = state_client(g)?.cancel_run(run_id).await?;
             print_run(g, &run);
             Ok(ExitCode::SUCCESS)
         }
@@ -122,6 +122,19 @@ fn local_client(g: &Global) -> Result<LocalFlowClient, FlowError> {
             progress,
         },
     )
+}
+
+/// A client for commands that only read or change recorded state: flows are not loaded, so a
+/// broken flow does not prevent inspecting runs.
+fn state_client(g: &Global) -> Result<Box<dyn FlowClient>, FlowError> {
+    if g.backend_url.is_some() {
+        return client(g);
+    }
+    Ok(Box::new(LocalFlowClient::with_catalog(
+        local_config(g),
+        FlowCatalog::default(),
+        LocalHooks::default(),
+    )?))
 }
 
 fn client(g: &Global) -> Result<Box<dyn FlowClient>, FlowError> {
