@@ -384,3 +384,58 @@ fn a_killed_fire_leaves_no_running_step_and_its_run_is_marked_abandoned() {
     );
     assert_eq!(run["attempts"][0]["status"], "failed");
 }
+
+#[test]
+fn cancel_from_another_process_stops_a_running_step() {
+    let tree = FlowTree::new();
+    tree.sh_flow(
+        "flows",
+        "slow",
+        "slow",
+        "s",
+        "go",
+        "#!/bin/sh\necho $$ > step.pid\nexec sleep 60\n",
+    );
+    let event = tree.file("event.json", r#"{"id": "slow-2", "type": "go"}"#);
+    let mut fire = Command::new(env!("CARGO_BIN_EXE_codex-flow"))
+        .arg("--cwd")
+        .arg(tree.cwd())
+        .args([
+            "--quiet",
+            "fire",
+            "--event",
+            event.to_str().unwrap(),
+            "--json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid_file = tree.cwd().join("flows/slow/step.pid");
+    for _ in 0..400 {
+        if pid_file.is_file() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    let step_pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let run_id = codex_flow::ids::run_id("slow-2", "slow", "s", None);
+    let canceled = stdout_json(&codex_flow(tree.cwd(), &["cancel", &run_id, "--json"]));
+    assert_eq!(canceled["run"]["cancelRequested"], true);
+
+    // The fire process sees the request, kills the step and finishes.
+    let output = fire.wait_with_output().unwrap();
+    assert!(output.status.success());
+    let fired: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(fired["runs"][0]["processStatus"], "canceled");
+    assert!(
+        support::process_gone(step_pid) || {
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            support::process_gone(step_pid)
+        }
+    );
+}

@@ -188,3 +188,46 @@ impl StateStore for MemoryStore {
         false
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::FlowEvent;
+
+    fn record(id: &str) -> (EventRecord, Vec<RunView>) {
+        let event = FlowEvent::new(id, "t", serde_json::json!({}));
+        let run = RunView::queued(format!("run-{id}"), &event, "f", "s", false);
+        let record = EventRecord {
+            event,
+            run_ids: vec![run.id.clone()],
+            replays: 0,
+            depth: 0,
+            stored_at: String::new(),
+        };
+        (record, vec![run])
+    }
+
+    #[test]
+    fn memory_state_is_bounded_and_evicts_oldest_events_with_their_runs() {
+        let store = MemoryStore::new(2);
+        for id in ["a", "b", "c"] {
+            let (rec, runs) = record(id);
+            assert_eq!(store.claim_event(&rec, &runs).unwrap(), Claim::Claimed);
+        }
+        assert!(store.get_event("a").unwrap().is_none());
+        assert!(store.get_run("run-a").unwrap().is_none());
+        assert!(store.get_run("run-c").unwrap().is_some());
+        let ids: Vec<String> = store
+            .list_events(&EventFilter::default())
+            .unwrap()
+            .into_iter()
+            .map(|e| e.event.id)
+            .collect();
+        assert_eq!(ids, ["c", "b"]);
+        let (rec, runs) = record("b");
+        assert_eq!(
+            store.claim_event(&rec, &runs).unwrap(),
+            Claim::Duplicate(vec!["run-b".into()])
+        );
+    }
+}
