@@ -397,7 +397,7 @@ fn cancel_from_another_process_stops_a_running_step() {
         "#!/bin/sh\necho $$ > step.pid\nexec sleep 60\n",
     );
     let event = tree.file("event.json", r#"{"id": "slow-2", "type": "go"}"#);
-    let mut fire = Command::new(env!("CARGO_BIN_EXE_codex-flow"))
+    let fire = Command::new(env!("CARGO_BIN_EXE_codex-flow"))
         .arg("--cwd")
         .arg(tree.cwd())
         .args([
