@@ -156,7 +156,8 @@ async fn drive(
     let mut countdown = Countdown::new(std::io::stderr().is_terminal(), tz);
     let mut sigint = signal(SignalKind::interrupt()).context("cannot watch Ctrl-C")?;
     let mut sigterm = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
-    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    // Polled often so that a short wait is seen; the display only changes once per second.
+    let mut ticker = tokio::time::interval(Duration::from_millis(200));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut stop_requests = 0u32;
     let waiter = handle.wait();

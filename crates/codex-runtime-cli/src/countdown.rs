@@ -57,7 +57,7 @@ pub fn status_line<O>(
 pub struct Countdown {
     tty: bool,
     tz: Option<Tz>,
-    shown: bool,
+    shown: Option<String>,
     last_due: Option<SystemTime>,
 }
 
@@ -67,13 +67,13 @@ impl Countdown {
         Countdown {
             tty,
             tz,
-            shown: false,
+            shown: None,
             last_due: None,
         }
     }
 
-    /// Shows `status` (rewrites the line on a terminal; prints a line when the due time changed
-    /// otherwise).
+    /// Shows `status`: on a terminal rewrites the line when its text changed; otherwise prints a
+    /// line when the next due time changed. Cheap to call often.
     pub fn show<O>(&mut self, status: &AutomationStatus<O>) {
         let now = SystemTime::now();
         let Some(line) = status_line(status, now, self.tz) else {
@@ -82,9 +82,11 @@ impl Countdown {
         };
         let mut err = std::io::stderr().lock();
         if self.tty {
-            let _ = write!(err, "\r\x1b[2K{line}");
-            let _ = err.flush();
-            self.shown = true;
+            if self.shown.as_deref() != Some(line.as_str()) {
+                let _ = write!(err, "\r\x1b[2K{line}");
+                let _ = err.flush();
+                self.shown = Some(line);
+            }
         } else if status.state == AutomationState::Waiting
             && status.next_due.is_some()
             && status.next_due != self.last_due
@@ -104,11 +106,10 @@ impl Countdown {
 
     /// Erases the countdown line (before other output).
     pub fn clear(&mut self) {
-        if self.tty && self.shown {
+        if self.tty && self.shown.take().is_some() {
             let mut err = std::io::stderr().lock();
             let _ = write!(err, "\r\x1b[2K");
             let _ = err.flush();
-            self.shown = false;
         }
     }
 }

@@ -210,3 +210,149 @@ async fn a_missing_working_directory_exits_1() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn automate_exits_1_when_a_run_fails() {
+    let env = CodexTestEnv::start(Scenario::new([Reply::http_error(
+        500,
+        serde_json::json!({"error": {"message": "mock outage"}}),
+    )]))
+    .await
+    .unwrap();
+    let cli = Cli::new();
+    let mut cmd = cli.command(&[
+        "automate",
+        "--prompt",
+        "p",
+        "--every",
+        "1s",
+        "--max-runs",
+        "3",
+    ]);
+    cmd.envs(env.env_vars()).env(TAG_ENV, &cli.tag);
+    let (out, stdout, stderr) = cli.run(cmd).await;
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(stdout.contains("run #1 failed after "), "stdout:\n{stdout}");
+    assert!(
+        !stdout.contains("run #2"),
+        "the default policy stops: {stdout}"
+    );
+    assert!(
+        stderr.contains("automation failed: 1 run(s)"),
+        "stderr:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("error: the automation failed: "),
+        "stderr:\n{stderr}"
+    );
+    cli.assert_nothing_left().await;
+}
+
+#[tokio::test]
+async fn ctrl_c_stops_an_automation_gracefully_with_exit_0() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let cli = Cli::new();
+    let mut child = cli
+        .command(&[
+            "automate",
+            "--offline",
+            "--prompt",
+            "tick",
+            "--every",
+            "1s",
+            "--max-runs",
+            "50",
+        ])
+        .spawn()
+        .unwrap();
+    let pid = child.id().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(RUN_LIMIT, lines.next_line())
+        .await
+        .expect("a first run in time")
+        .unwrap()
+        .expect("a report line");
+    assert!(first.starts_with("run #1 completed"), "{first}");
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut stderr = String::new();
+    let mut err_pipe = child.stderr.take().unwrap();
+    let (status, _) = tokio::time::timeout(RUN_LIMIT, async {
+        tokio::join!(
+            child.wait(),
+            tokio::io::AsyncReadExt::read_to_string(&mut err_pipe, &mut stderr)
+        )
+    })
+    .await
+    .expect("the CLI stopped in time");
+    assert_eq!(status.unwrap().code(), Some(0), "stderr:\n{stderr}");
+    assert!(
+        stderr.contains("stopping after the current run"),
+        "stderr:\n{stderr}"
+    );
+    assert!(stderr.contains("automation stopped: "), "stderr:\n{stderr}");
+    cli.assert_nothing_left().await;
+}
+
+#[tokio::test]
+async fn a_waiting_automation_shows_its_next_run_and_stops_at_once_on_ctrl_c() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let cli = Cli::new();
+    let start = "2099-01-01T09:00:00+01:00";
+    let mut child = cli
+        .command(&[
+            "automate",
+            "--offline",
+            "--prompt",
+            "later",
+            "--every",
+            "1h",
+            "--start-at",
+            start,
+        ])
+        .spawn()
+        .unwrap();
+    let pid = child.id().unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    let waiting = tokio::time::timeout(RUN_LIMIT, async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            seen.push(line.clone());
+            if line.starts_with("next run #1 at ") {
+                return line;
+            }
+        }
+        panic!("no countdown line: {seen:?}");
+    })
+    .await
+    .expect("a countdown line in time");
+    // Not a terminal: one plain line with the due time (shown in the local time zone).
+    let due = waiting.trim_start_matches("next run #1 at ");
+    let due = chrono::DateTime::parse_from_rfc3339(due).unwrap();
+    assert_eq!(due, chrono::DateTime::parse_from_rfc3339(start).unwrap());
+    std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .unwrap();
+    let status = tokio::time::timeout(RUN_LIMIT, child.wait())
+        .await
+        .expect("stopped in time")
+        .unwrap();
+    let mut rest = Vec::new();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        rest.push(line);
+    }
+    assert_eq!(status.code(), Some(0), "{rest:?}");
+    assert!(
+        rest.iter().any(|l| l == "automation stopped: 0 run(s)"),
+        "{rest:?}"
+    );
+    cli.assert_nothing_left().await;
+}
