@@ -181,8 +181,16 @@ async fn concurrent_durable_clients_never_run_an_event_twice() {
 
 #[tokio::test]
 async fn blocked_is_completed_blocked_and_needs_attention() {
-    let tree = counting_tree("blocked");
-    let client = tree.client();
+    for state in [StateMode::Memory, StateMode::Durable] {
+        let tree = counting_tree("blocked");
+        let mut config = tree.config();
+        config.state = state;
+        let client = LocalFlowClient::open(config).unwrap();
+        blocked_run_checks(&client).await;
+    }
+}
+
+async fn blocked_run_checks(client: &LocalFlowClient) {
     let answer = client
         .dispatch_event(json!({"id": "evt:4", "type": "go"}), WAIT)
         .await
@@ -215,6 +223,14 @@ async fn blocked_is_completed_blocked_and_needs_attention() {
         .await
         .unwrap();
     assert_eq!(completed.len(), 1, "process status filters too");
+    let failed = client
+        .list_runs(RunFilter {
+            status: Some("failed".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(failed.is_empty());
 }
 
 #[tokio::test]

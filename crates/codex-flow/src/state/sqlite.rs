@@ -9,9 +9,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use crate::error::{FlowError, Result};
 use crate::run_view::RunView;
-use crate::state::{
-    effective_limit, run_matches, Claim, EventFilter, EventRecord, RunFilter, StateStore,
-};
+use crate::state::{effective_limit, Claim, EventFilter, EventRecord, RunFilter, StateStore};
 
 /// The database file inside the state directory.
 pub const STATE_DB_FILE: &str = "state.sqlite3";
@@ -30,6 +28,7 @@ CREATE TABLE IF NOT EXISTS runs (
     id TEXT NOT NULL UNIQUE,
     event_id TEXT NOT NULL,
     status TEXT NOT NULL,
+    effective TEXT NOT NULL,
     record TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS runs_by_status ON runs(status);
@@ -135,8 +134,8 @@ impl StateStore for SqliteStore {
             }
             for (run, text) in &run_texts {
                 tx.execute(
-                    "INSERT INTO runs (id, event_id, status, record) VALUES (?1, ?2, ?3, ?4)",
-                    params![run.id, run.event_id, status_of(run), text],
+                    "INSERT INTO runs (id, event_id, status, effective, record) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![run.id, run.event_id, status_of(run), run.effective_status.as_str(), text],
                 )
                 .map_err(|e| self.err(e))?;
             }
@@ -176,8 +175,8 @@ impl StateStore for SqliteStore {
             .map_err(|e| self.err(e))?;
             for run in &runs {
                 tx.execute(
-                    "INSERT INTO runs (id, event_id, status, record) VALUES (?1, ?2, ?3, ?4)",
-                    params![run.id, run.event_id, status_of(run), self.encode(run)?],
+                    "INSERT INTO runs (id, event_id, status, effective, record) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![run.id, run.event_id, status_of(run), run.effective_status.as_str(), self.encode(run)?],
                 )
                 .map_err(|e| self.err(e))?;
             }
@@ -211,8 +210,13 @@ impl StateStore for SqliteStore {
                 run.updated_at = Some(crate::timestamp::now_rfc3339());
                 run.refresh();
                 tx.execute(
-                    "UPDATE runs SET record = ?2, status = ?3 WHERE id = ?1",
-                    params![run_id, self.encode(&run)?, status_of(&run)],
+                    "UPDATE runs SET record = ?2, status = ?3, effective = ?4 WHERE id = ?1",
+                    params![
+                        run_id,
+                        self.encode(&run)?,
+                        status_of(&run),
+                        run.effective_status.as_str()
+                    ],
                 )
                 .map_err(|e| self.err(e))?;
                 tx.commit().map_err(|e| self.err(e))?;
@@ -239,11 +243,15 @@ impl StateStore for SqliteStore {
         let texts: Vec<String> = self.with_conn(|conn| {
             let mut stmt = conn
                 .prepare(
-                    "SELECT record FROM runs WHERE (?1 IS NULL OR event_id = ?1) ORDER BY seq DESC",
+                    "SELECT record FROM runs WHERE (?1 IS NULL OR event_id = ?1) \
+                     AND (?2 IS NULL OR status = ?2 OR effective = ?2) ORDER BY seq DESC LIMIT ?3",
                 )
                 .map_err(|e| self.err(e))?;
             let rows = stmt
-                .query_map(params![filter.event_id], |row| row.get::<_, String>(0))
+                .query_map(
+                    params![filter.event_id, filter.status, limit as i64],
+                    |row| row.get::<_, String>(0),
+                )
                 .map_err(|e| self.err(e))?;
             let mut out = Vec::new();
             for row in rows {
@@ -251,17 +259,7 @@ impl StateStore for SqliteStore {
             }
             Ok(out)
         })?;
-        let mut runs = Vec::new();
-        for text in texts {
-            let run: RunView = self.decode(&text, "run")?;
-            if run_matches(&run, filter) {
-                runs.push(run);
-                if runs.len() >= limit {
-                    break;
-                }
-            }
-        }
-        Ok(runs)
+        texts.iter().map(|t| self.decode(t, "run")).collect()
     }
 
     fn get_event(&self, event_id: &str) -> Result<Option<EventRecord>> {
