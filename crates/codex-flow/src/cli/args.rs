@@ -79,14 +79,11 @@ pub enum Command {
     List,
     /// Check every flow.toml, step path and trigger schema.
     Validate,
-    /// Dispatch an event (JSON file, `-` for stdin) and run the matching steps.
+    /// Dispatch an event (JSON file, `-` for stdin) and run the matching steps to their end.
     Fire {
         /// The event file.
         #[arg(long)]
         event: PathBuf,
-        /// Return at once instead of waiting for the runs (only useful with a backend).
-        #[arg(long)]
-        no_wait: bool,
     },
     /// Run one step explicitly, without recording it.
     Run {

@@ -25,7 +25,7 @@ pub async fn run(cli: Cli) -> CliResult {
     match cli.command {
         Command::List => list(g),
         Command::Validate => validate(g),
-        Command::Fire { ref event, no_wait } => fire(g, event, no_wait).await,
+        Command::Fire { ref event } => fire(g, event).await,
         Command::Run {
             ref flow,
             ref step,
@@ -271,7 +271,7 @@ fn validate(g: &Global) -> CliResult {
     })
 }
 
-async fn fire(g: &Global, event_path: &Path, no_wait: bool) -> CliResult {
+async fn fire(g: &Global, event_path: &Path) -> CliResult {
     let event = read_event(event_path)?;
     let client: Box<dyn FlowClient> = match &g.backend_url {
         Some(_) => client(g)?,
@@ -293,7 +293,7 @@ async fn fire(g: &Global, event_path: &Path, no_wait: bool) -> CliResult {
         }
     };
     let answer = client
-        .dispatch_event(event.to_value(), DispatchOptions { wait: !no_wait })
+        .dispatch_event(event.to_value(), DispatchOptions { wait: true })
         .await?;
     print_dispatch(g, &*client, &answer).await
 }
