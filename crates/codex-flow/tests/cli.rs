@@ -439,3 +439,59 @@ fn cancel_from_another_process_stops_a_running_step() {
         }
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_commands_can_use_an_http_backend() {
+    use axum::http::{HeaderMap, StatusCode};
+    async fn handle(headers: HeaderMap) -> (StatusCode, axum::Json<Value>) {
+        if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some("Bearer t0k") {
+            return (
+                StatusCode::UNAUTHORIZED,
+                axum::Json(serde_json::json!({"error": "invalid token"})),
+            );
+        }
+        (
+            StatusCode::OK,
+            axum::Json(
+                serde_json::json!({"runs": [{"runId": "r1", "status": "succeeded", "resultJson": "{\"status\":\"needs_intervention\"}"}]}),
+            ),
+        )
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/api", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, axum::Router::new().fallback(handle)).await;
+    });
+    let tree = FlowTree::new();
+    let cwd = tree.cwd().to_path_buf();
+    let (ok, denied) = tokio::task::spawn_blocking(move || {
+        let ok = codex_flow(
+            &cwd,
+            &[
+                "runs",
+                "--json",
+                "--backend-url",
+                &base,
+                "--backend-token",
+                "t0k",
+            ],
+        );
+        let denied = codex_flow(&cwd, &["runs", "--json", "--backend-url", &base]);
+        (ok, denied)
+    })
+    .await
+    .unwrap();
+    let runs = stdout_json(&ok);
+    assert_eq!(runs["runs"][0]["id"], "r1");
+    assert_eq!(runs["runs"][0]["effectiveStatus"], "needs_intervention");
+    assert_eq!(runs["runs"][0]["needsAttention"], true);
+    assert_eq!(denied.status.code(), Some(1));
+    assert_eq!(
+        stderr(&denied).trim(),
+        "error: Flow backend GET /api/runs failed with 401"
+    );
+    assert!(
+        !tree.cwd().join(".codex").exists(),
+        "no local state was created"
+    );
+}
