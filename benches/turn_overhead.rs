@@ -1,1 +1,511 @@
-fn main() {}
+//! Benchmark: the SDK's overhead on one full turn, and the cold `quick_run` time.
+//!
+//! Same mock model, same real codex (the pinned 0.169.0), same run:
+//! - **Warm turns**: one `Client` + `Session` and one bare driver (its own `codex app-server`,
+//!   raw JSON-RPC lines over stdio, a `serde_json::Value` per line) each run `TURNS` (default 50) turns on
+//!   their own thread, interleaved turn by turn. SDK: the time of `session.ask(..)`. Bare: from
+//!   writing `turn/start` to reading `turn/completed`. Both send byte-identical `thread/start`
+//!   and `turn/start` params (built from the same protocol types and profile defaults).
+//!   Overhead = (sdk - bare) / bare on the median (and the mean); target ≤ 3 %.
+//! - **Cold runs**: [`COLD_RUNS`] × `codex_runtime::quick_run(cwd, prompt)` (spawn, handshake,
+//!   thread, turn, archive, shutdown), each in a fresh process of this binary (re-executed with
+//!   `--quick-run-child`, `CODEX_BIN` / `CODEX_HOME` / `OPENAI_API_KEY` set from the test env),
+//!   alternating with bare cold runs (spawn, handshake, `thread/start`, one turn until its text,
+//!   then `thread/archive` and stdin closed until the child exits).
+//!
+//! Run: `cargo bench --bench turn_overhead`. The benchmark reports; it never fails the build.
+
+use codex_mock_model::{Reply, Scenario};
+use codex_runtime::runtime::{
+    ApprovalMode, Client, Effort, Runtime, Sandbox, ServerNotification, TextUserInput, ThreadItem,
+    ThreadStartParams, TurnStartParams, UserInput,
+};
+use codex_test_support::{CodexTestEnv, CODEX_BIN_ENV};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, ChildStdout};
+
+/// Measured warm turns per side (override with `TURNS`).
+const DEFAULT_TURNS: usize = 50;
+/// Unmeasured warm-up turns per side.
+const WARMUP_TURNS: usize = 2;
+/// Cold runs per side.
+const COLD_RUNS: usize = 5;
+/// Target: SDK per-turn overhead at most this fraction of the bare turn.
+const TARGET_OVERHEAD: f64 = 0.03;
+/// What the mock answers every turn.
+const ANSWER: &str = "pong from the mock model";
+/// Upper bound of one bare turn (a hang fails loudly instead of blocking forever).
+const TURN_LIMIT: Duration = Duration::from_secs(120);
+
+/// `thread/start` params exactly as `Session` sends them with the default profile.
+fn thread_start_params(cwd: &str) -> Value {
+    let params = ThreadStartParams {
+        cwd: Some(cwd.to_string()),
+        approval_policy: Some(ApprovalMode::Never.to_protocol()),
+        sandbox: Some(Sandbox::ReadOnly.to_mode()),
+        ..ThreadStartParams::default()
+    };
+    serde_json::to_value(params).expect("encode thread/start")
+}
+
+/// `turn/start` params exactly as `Session::ask` sends them with the default profile.
+fn turn_start_params(thread_id: &str, cwd: &str, prompt: &str) -> Value {
+    let params = TurnStartParams {
+        thread_id: thread_id.to_string(),
+        input: vec![UserInput::Text(TextUserInput {
+            text: prompt.to_string(),
+            ..Default::default()
+        })],
+        effort: Some(Effort::Medium.as_str().to_string()),
+        approval_policy: Some(ApprovalMode::Never.to_protocol()),
+        sandbox_policy: Some(Sandbox::ReadOnly.to_policy()),
+        cwd: Some(cwd.to_string()),
+        ..TurnStartParams::default()
+    };
+    serde_json::to_value(params).expect("encode turn/start")
+}
+
+/// A bare JSON-RPC driver over `codex app-server`'s stdio: no SDK, a `Value` per line.
+struct Bare {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    line: Vec<u8>,
+    next_id: i64,
+}
+
+impl Bare {
+    /// Spawns the env's `codex app-server` and completes the handshake.
+    async fn connect(env: &CodexTestEnv) -> Bare {
+        let mut child = env.app_server_command().spawn().expect("spawn codex");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = BufReader::with_capacity(64 * 1024, child.stdout.take().expect("stdout"));
+        let mut bare = Bare {
+            child,
+            stdin,
+            stdout,
+            line: Vec::with_capacity(4096),
+            next_id: 0,
+        };
+        let init = bare
+            .request(
+                "initialize",
+                json!({"clientInfo": {"name": "bare_driver", "version": "0"}, "capabilities": {}}),
+            )
+            .await;
+        assert!(init["userAgent"].is_string(), "{init}");
+        bare.write(&json!({"method": "initialized", "params": {}}))
+            .await;
+        bare
+    }
+
+    async fn write(&mut self, v: &Value) {
+        let mut bytes = serde_json::to_vec(v).expect("encode");
+        bytes.push(b'\n');
+        self.stdin.write_all(&bytes).await.expect("write to codex");
+        self.stdin.flush().await.expect("flush to codex");
+    }
+
+    /// The next line as a `Value`.
+    async fn read(&mut self) -> Value {
+        self.line.clear();
+        let n = tokio::time::timeout(TURN_LIMIT, self.stdout.read_until(b'\n', &mut self.line))
+            .await
+            .expect("codex went silent")
+            .expect("read from codex");
+        assert!(n > 0, "codex closed its stdout");
+        serde_json::from_slice(&self.line).expect("a JSON line from codex")
+    }
+
+    /// Answers a server request (none is expected with approval `never`) so the turn goes on.
+    async fn decline(&mut self, msg: &Value) {
+        let id = msg["id"].clone();
+        self.write(
+            &json!({"id": id, "error": {"code": -32600, "message": "bare driver declines"}}),
+        )
+        .await;
+    }
+
+    /// Sends a request and reads until its reply (notifications in between are skipped).
+    async fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.write(&json!({"id": id, "method": method, "params": params}))
+            .await;
+        loop {
+            let msg = self.read().await;
+            if msg.get("method").is_some() {
+                if msg.get("id").is_some() {
+                    self.decline(&msg).await;
+                }
+                continue;
+            }
+            if msg["id"] == json!(id) {
+                if let Some(err) = msg.get("error") {
+                    panic!("{method} failed: {err}");
+                }
+                return msg["result"].clone();
+            }
+        }
+    }
+
+    /// `thread/start`; returns the thread id.
+    async fn start_thread(&mut self, cwd: &str) -> String {
+        let r = self.request("thread/start", thread_start_params(cwd)).await;
+        r["thread"]["id"].as_str().expect("thread id").to_string()
+    }
+
+    /// One turn: writes `turn/start`, reads until `turn/completed`; returns the last agent
+    /// message text.
+    async fn turn(&mut self, thread_id: &str, cwd: &str, prompt: &str) -> String {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.write(&json!({"id": id, "method": "turn/start",
+            "params": turn_start_params(thread_id, cwd, prompt)}))
+            .await;
+        let mut text = String::new();
+        loop {
+            let msg = self.read().await;
+            match (msg.get("method").and_then(Value::as_str), msg.get("id")) {
+                (Some(_), Some(_)) => self.decline(&msg).await,
+                (Some("item/completed"), None) => {
+                    let item = &msg["params"]["item"];
+                    if item["type"] == "agentMessage" && msg["params"]["threadId"] == thread_id {
+                        text = item["text"].as_str().unwrap_or_default().to_string();
+                    }
+                }
+                (Some("turn/completed"), None) if msg["params"]["threadId"] == thread_id => {
+                    let status = &msg["params"]["turn"]["status"];
+                    assert_eq!(status, "completed", "bare turn: {msg}");
+                    return text;
+                }
+                (None, Some(_)) => {
+                    if let Some(err) = msg.get("error") {
+                        panic!("turn/start failed: {err}");
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Archives the thread, closes stdin and waits for codex to exit.
+    async fn close(mut self, thread_id: &str) {
+        self.request("thread/archive", json!({"threadId": thread_id}))
+            .await;
+        drop(self.stdin);
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await;
+    }
+}
+
+/// The same turn on the layer-6 [`Runtime`]: subscribe to the thread, `turn/start` as a raw
+/// call, read events until `turn/completed`. Splits the SDK's cost between the JSON-RPC core
+/// (this) and the `Session` layer on top.
+async fn raw_turn(rt: &Runtime, thread_id: &str, cwd: &str, prompt: &str) -> String {
+    let mut sub = rt.subscribe_thread(thread_id);
+    rt.call("turn/start", turn_start_params(thread_id, cwd, prompt))
+        .await
+        .expect("turn/start");
+    let mut text = String::new();
+    loop {
+        let ev = tokio::time::timeout(TURN_LIMIT, sub.recv())
+            .await
+            .expect("codex went silent")
+            .expect("subscription");
+        match &ev.notification {
+            ServerNotification::ItemCompleted(n) => {
+                if let ThreadItem::AgentMessage(m) = &n.item {
+                    text = m.text.clone();
+                }
+            }
+            ServerNotification::TurnCompleted(_) => return text,
+            _ => {}
+        }
+    }
+}
+
+/// CPU time consumed by this whole process so far (`CLOCK_PROCESS_CPUTIME_ID`, ns precision).
+fn process_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Median of `a[i] - b[i]` in milliseconds (negative when `a` is faster).
+fn paired_median_diff(a: &[Duration], b: &[Duration]) -> f64 {
+    let mut d: Vec<f64> = a.iter().zip(b).map(|(x, y)| ms(*x) - ms(*y)).collect();
+    d.sort_by(|x, y| x.total_cmp(y));
+    match d.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => d[n / 2],
+        n => (d[n / 2 - 1] + d[n / 2]) / 2.0,
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Median and mean in milliseconds.
+fn stats(v: &[Duration]) -> (f64, f64) {
+    let mut s: Vec<f64> = v.iter().copied().map(ms).collect();
+    s.sort_by(|a, b| a.total_cmp(b));
+    let median = match s.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => s[n / 2],
+        n => (s[n / 2 - 1] + s[n / 2]) / 2.0,
+    };
+    let mean = s.iter().sum::<f64>() / s.len().max(1) as f64;
+    (median, mean)
+}
+
+fn absolute(p: &Path) -> String {
+    std::path::absolute(p)
+        .unwrap_or_else(|_| p.to_path_buf())
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Child mode: one timed `quick_run` (the env comes from the parent). Prints
+/// `QR <seconds> <text>`.
+async fn quick_run_child(cwd: &str) {
+    let start = Instant::now();
+    let out = codex_runtime::quick_run(cwd, "cold ping")
+        .await
+        .expect("quick_run");
+    let elapsed = start.elapsed();
+    println!("QR {:.6} {}", elapsed.as_secs_f64(), out.assistant_text);
+}
+
+/// Runs one cold `quick_run` in a fresh process of this binary.
+async fn run_quick_run_child(env: &CodexTestEnv) -> Duration {
+    let exe = std::env::current_exe().expect("current exe");
+    let out = tokio::process::Command::new(exe)
+        .args(["--quick-run-child", &absolute(env.workdir())])
+        .envs(env.env_vars())
+        .env(CODEX_BIN_ENV, &env.bin)
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("run the quick_run child");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("QR "))
+        .unwrap_or_else(|| {
+            panic!(
+                "quick_run child printed no result (status {}): {stdout}",
+                out.status
+            )
+        });
+    let (secs, text) = line.split_once(' ').unwrap_or((line, ""));
+    assert_eq!(text, ANSWER, "quick_run returned the mock's text");
+    Duration::from_secs_f64(secs.parse().expect("seconds"))
+}
+
+/// One bare cold run: returns (spawn to text, spawn to exit).
+async fn bare_cold(env: &CodexTestEnv, cwd: &str) -> (Duration, Duration) {
+    let start = Instant::now();
+    let mut bare = Bare::connect(env).await;
+    let thread = bare.start_thread(cwd).await;
+    let text = bare.turn(&thread, cwd, "cold ping").await;
+    let to_text = start.elapsed();
+    assert_eq!(text, ANSWER);
+    bare.close(&thread).await;
+    (to_text, start.elapsed())
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(pos) = args.iter().position(|a| a == "--quick-run-child") {
+        let cwd = args.get(pos + 1).expect("a cwd after --quick-run-child");
+        quick_run_child(cwd).await;
+        return;
+    }
+
+    let env = CodexTestEnv::start(Scenario::empty().with_fallback(Reply::text(ANSWER)))
+        .await
+        .expect("start the mock model and codex home");
+    let cwd = absolute(env.workdir());
+    println!("turn_overhead: codex {}", env.bin.display());
+    println!("mock model {}; cwd {cwd}", env.mock.url());
+    println!();
+
+    // Warm turns, interleaved.
+    let turns = std::env::var("TURNS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(DEFAULT_TURNS);
+    let client = Client::connect(env.client_config())
+        .await
+        .expect("Client::connect");
+    let session = client
+        .start_session(env.session_config())
+        .await
+        .expect("start_session");
+    let raw = Runtime::connect(env.runtime_config())
+        .await
+        .expect("Runtime::connect");
+    let raw_thread = raw
+        .call("thread/start", thread_start_params(&cwd))
+        .await
+        .expect("thread/start")["thread"]["id"]
+        .as_str()
+        .expect("thread id")
+        .to_string();
+    let mut bare = Bare::connect(&env).await;
+    let bare_thread = bare.start_thread(&cwd).await;
+    let mut control = Bare::connect(&env).await;
+    let control_thread = control.start_thread(&cwd).await;
+
+    const SDK: usize = 0;
+    const RAW: usize = 1;
+    const BARE: usize = 2;
+    const CONTROL: usize = 3;
+    let names = [
+        "Session::ask",
+        "Runtime (layer 6)",
+        "bare JSON-RPC driver",
+        "bare #2 (A/A control)",
+    ];
+    let mut wall: [Vec<Duration>; 4] = Default::default();
+    let mut cpu: [Duration; 4] = Default::default();
+    for i in 0..WARMUP_TURNS + turns {
+        // Rotate the order, so no side always follows the same one.
+        for k in 0..4 {
+            let side = (i + k) % 4;
+            let prompt = format!("ping {i}");
+            let cpu_start = process_cpu_time();
+            let start = Instant::now();
+            let text = match side {
+                SDK => session.ask(prompt).await.expect("ask").assistant_text,
+                RAW => raw_turn(&raw, &raw_thread, &cwd, &prompt).await,
+                BARE => bare.turn(&bare_thread, &cwd, &prompt).await,
+                _ => control.turn(&control_thread, &cwd, &prompt).await,
+            };
+            let elapsed = start.elapsed();
+            let cpu_used = process_cpu_time().saturating_sub(cpu_start);
+            assert_eq!(text, ANSWER, "{}", names[side]);
+            if i >= WARMUP_TURNS {
+                wall[side].push(elapsed);
+                cpu[side] += cpu_used;
+            }
+        }
+    }
+    let metrics = client.runtime().metrics();
+    session.close().await.expect("close the session");
+    client.shutdown().await.expect("shutdown");
+    raw.shutdown().await.expect("shutdown");
+    bare.close(&bare_thread).await;
+    control.close(&control_thread).await;
+
+    let (bare_med, bare_mean) = stats(&wall[BARE]);
+    let bare_cpu = ms(cpu[BARE]) / turns as f64;
+    println!("## warm turns ({turns} per side, interleaved, after {WARMUP_TURNS} warm-up turns)");
+    println!(
+        "{:<22} {:>9} {:>9} {:>8} {:>8} {:>9} {:>9} {:>9} {:>12}",
+        "",
+        "median ms",
+        "mean ms",
+        "min ms",
+        "max ms",
+        "ovh med",
+        "ovh mean",
+        "paired",
+        "cpu ms/turn"
+    );
+    for side in [SDK, RAW, BARE, CONTROL] {
+        let (med, mean) = stats(&wall[side]);
+        let min = wall[side].iter().copied().min().map(ms).unwrap_or(0.0);
+        let max = wall[side].iter().copied().max().map(ms).unwrap_or(0.0);
+        // Median of the per-round differences to the bare turn of the same round.
+        let paired = paired_median_diff(&wall[side], &wall[BARE]) / bare_med * 100.0;
+        println!(
+            "{:<22} {:>9.2} {:>9.2} {:>8.2} {:>8.2} {:>8.2}% {:>8.2}% {:>8.2}% {:>12.3}",
+            names[side],
+            med,
+            mean,
+            min,
+            max,
+            (med - bare_med) / bare_med * 100.0,
+            (mean - bare_mean) / bare_mean * 100.0,
+            paired,
+            ms(cpu[side]) / turns as f64
+        );
+    }
+    println!("(ovh = vs the bare driver; paired = median of per-round differences; cpu = this");
+    println!(" process, mock model included, so differences between rows are client CPU)");
+    println!(
+        "sdk connection: {} messages in, {} out, {} lag drops, {} decode fallbacks",
+        metrics.messages_in, metrics.messages_out, metrics.lag_drops, metrics.decode_fallbacks
+    );
+    let (sdk_med, _) = stats(&wall[SDK]);
+    let (control_med, _) = stats(&wall[CONTROL]);
+    let overhead_med = (sdk_med - bare_med) / bare_med;
+    let noise = (control_med - bare_med).abs() / bare_med;
+    let sdk_cpu_extra = ms(cpu[SDK]) / turns as f64 - bare_cpu;
+    println!(
+        "noise floor (bare vs bare #2, median): {:.2}%; SDK client CPU per turn beyond bare: {:.3} ms ({:.2}% of a bare turn)",
+        noise * 100.0,
+        sdk_cpu_extra,
+        sdk_cpu_extra / bare_med * 100.0
+    );
+    println!(
+        "{}: SDK overhead per turn {:.2}% (median wall) vs target <= {:.0}%",
+        if overhead_med <= TARGET_OVERHEAD {
+            "PASS"
+        } else {
+            "FAIL"
+        },
+        overhead_med * 100.0,
+        TARGET_OVERHEAD * 100.0
+    );
+    println!();
+
+    // Cold runs, alternating.
+    let mut quick = Vec::with_capacity(COLD_RUNS);
+    let mut bare_text = Vec::with_capacity(COLD_RUNS);
+    let mut bare_exit = Vec::with_capacity(COLD_RUNS);
+    for _ in 0..COLD_RUNS {
+        let (to_text, to_exit) = bare_cold(&env, &cwd).await;
+        bare_text.push(to_text);
+        bare_exit.push(to_exit);
+        quick.push(run_quick_run_child(&env).await);
+    }
+    let (q_med, q_mean) = stats(&quick);
+    let (bt_med, bt_mean) = stats(&bare_text);
+    let (be_med, be_mean) = stats(&bare_exit);
+    println!("## cold runs ({COLD_RUNS} per side, alternating; each spawns a fresh codex)");
+    println!("{:<44} {:>11} {:>11}", "", "median ms", "mean ms");
+    println!(
+        "{:<44} {:>11.1} {:>11.1}",
+        "quick_run (spawn .. text, archive, shutdown)", q_med, q_mean
+    );
+    println!(
+        "{:<44} {:>11.1} {:>11.1}",
+        "bare (spawn .. text, archive, exit)", be_med, be_mean
+    );
+    println!(
+        "{:<44} {:>11.1} {:>11.1}",
+        "bare (spawn .. text)", bt_med, bt_mean
+    );
+    println!(
+        "quick_run vs bare to exit: {:+.1}% (median)",
+        (q_med - be_med) / be_med * 100.0
+    );
+    env.assert_no_leftover_processes().await;
+}
