@@ -98,6 +98,7 @@ pub async fn run(args: AutomateArgs) -> Result<()> {
         let model = OfflineModel::start(scenario, &cwd).await?;
         (model.client_config(), Some(model))
     } else {
+        crate::offline::check_credentials()?;
         (ClientConfig::new(), None)
     };
     let client = Client::connect(client_config)

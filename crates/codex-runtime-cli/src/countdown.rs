@@ -35,6 +35,8 @@ pub fn status_line<O>(
                 .last_started_at
                 .and_then(|s| now.duration_since(s).ok())
                 .unwrap_or(Duration::ZERO);
+            // Elapsed time counts whole seconds (the countdown rounds up instead).
+            let since = Duration::from_secs(since.as_secs());
             Some(format!("run #{next_run} running for {}", format_hms(since)))
         }
         AutomationState::Waiting => Some(match status.next_due {

@@ -34,9 +34,13 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         .cwd
         .canonicalize()
         .with_context(|| format!("--cwd {}: no such directory", args.cwd.display()))?;
-    let offline = args.offline || !api_key_present();
-    let (client, _model) = if offline {
-        eprintln!("{OFFLINE_NOTICE}");
+    let has_key = api_key_present();
+    let (client, _model) = if args.offline || !has_key {
+        if has_key {
+            eprintln!("offline demo: --offline given, using the bundled mock model");
+        } else {
+            eprintln!("{OFFLINE_NOTICE}");
+        }
         let model = OfflineModel::start(demo_scenario(), &cwd).await?;
         (model.client_config(), Some(model))
     } else {

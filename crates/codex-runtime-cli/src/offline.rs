@@ -14,6 +14,28 @@ pub fn api_key_present() -> bool {
         .any(|k| std::env::var_os(k).is_some_and(|v| !v.is_empty()))
 }
 
+/// Refuses to start codex when it could not authenticate: no API key in the environment and
+/// no `auth.json` (from `codex login`) in `$CODEX_HOME` (default `~/.codex`). Without this,
+/// codex would retry the model for the whole turn timeout before failing.
+pub fn check_credentials() -> anyhow::Result<()> {
+    if api_key_present() {
+        return Ok(());
+    }
+    let home = std::env::var_os("CODEX_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".codex")));
+    match home {
+        Some(home) if home.join("auth.json").is_file() => Ok(()),
+        home => anyhow::bail!(
+            "no OPENAI_API_KEY/CODEX_API_KEY set and no codex login found{}; set a key, run \
+             `codex login`, or try it offline with `codex-runtime demo` or `automate --offline`",
+            home.map(|h| format!(" ({} does not exist)", h.join("auth.json").display()))
+                .unwrap_or_default()
+        ),
+    }
+}
+
 /// The notice printed on stderr when the offline mode is used.
 pub const OFFLINE_NOTICE: &str =
     "offline demo: no OPENAI_API_KEY/CODEX_API_KEY set, using the bundled mock model";

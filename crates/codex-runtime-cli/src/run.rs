@@ -13,6 +13,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
         .cwd
         .canonicalize()
         .with_context(|| format!("--cwd {}: no such directory", args.profile.cwd.display()))?;
+    crate::offline::check_credentials()?;
     let profile = args.profile.to_profile();
     let out = quick_run_with_profile(&cwd, args.prompt, profile)
         .await

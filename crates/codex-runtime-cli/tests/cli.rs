@@ -356,3 +356,19 @@ async fn a_waiting_automation_shows_its_next_run_and_stops_at_once_on_ctrl_c() {
     );
     cli.assert_nothing_left().await;
 }
+
+#[tokio::test]
+async fn run_without_any_credentials_fails_fast_with_a_hint() {
+    let cli = Cli::new();
+    let mut cmd = cli.command(&["run", "hello"]);
+    // A CODEX_HOME with no login in it.
+    cmd.env("CODEX_HOME", cli.cache.path());
+    let (out, _, stderr) = cli.run(cmd).await;
+    assert_eq!(out.status.code(), Some(1), "stderr:\n{stderr}");
+    assert!(
+        stderr.contains("no OPENAI_API_KEY/CODEX_API_KEY set and no codex login found"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("codex-runtime demo"), "{stderr}");
+    cli.assert_nothing_left().await;
+}
