@@ -4,8 +4,9 @@
 use crate::cli::{AutomateArgs, CatchUpArg};
 use crate::countdown::{format_at, Countdown};
 use crate::duration::format_short;
+use crate::error::{existing_dir, CliError};
 use crate::offline::{api_key_present, OfflineModel};
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use codex_mock_model::{Reply, Scenario};
 use codex_runtime::automation::{
     spawn_with, AutomationOptions, AutomationSpec, AutomationState, AutomationStatus, Backoff,
@@ -25,7 +26,7 @@ const MAX_CONSECUTIVE_FAILURES: u32 = 5;
 /// The schedule and options `args` describe, checked before codex is started.
 fn plan(args: &AutomateArgs) -> Result<(AutomationSpec, AutomationOptions, Option<CronSchedule>)> {
     if args.tz.is_some() && args.cron.is_none() {
-        bail!("--tz applies to --cron schedules only");
+        return Err(CliError::TzWithoutCron.into());
     }
     let cron = match &args.cron {
         Some(expr) => Some(
@@ -75,11 +76,7 @@ fn plan(args: &AutomateArgs) -> Result<(AutomationSpec, AutomationOptions, Optio
 
 /// Runs the automation until it ends or is stopped; `Err` when it failed.
 pub async fn run(args: AutomateArgs) -> Result<()> {
-    let cwd = args
-        .profile
-        .cwd
-        .canonicalize()
-        .with_context(|| format!("--cwd {}: no such directory", args.profile.cwd.display()))?;
+    let cwd = existing_dir(&args.profile.cwd)?;
     let (spec, options, cron) = plan(&args)?;
     let profile = args.profile.to_profile();
     profile.validate()?;
@@ -116,8 +113,18 @@ pub async fn run(args: AutomateArgs) -> Result<()> {
     );
     if status.state == AutomationState::Failed {
         match &status.last_error {
-            Some(err) => bail!("the automation failed: {err}"),
-            None => bail!("the automation failed"),
+            Some(err) => {
+                return Err(CliError::AutomationFailed {
+                    reason: err.to_string(),
+                }
+                .into())
+            }
+            None => {
+                return Err(CliError::AutomationFailed {
+                    reason: "no error was recorded".to_string(),
+                }
+                .into())
+            }
         }
     }
     Ok(())

@@ -2,8 +2,9 @@
 //! is set.
 
 use crate::cli::DemoArgs;
+use crate::error::{existing_dir, CliError};
 use crate::offline::{api_key_present, OfflineModel, OFFLINE_NOTICE};
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use codex_mock_model::{Reply, Scenario};
 use codex_runtime::runtime::{ThreadItem, TurnEvent, TurnOutput};
 use codex_runtime::{ClientConfig, Workflow, WorkflowConfig};
@@ -30,10 +31,7 @@ pub fn demo_scenario() -> Scenario {
 
 /// Runs the demo.
 pub async fn run(args: DemoArgs) -> Result<()> {
-    let cwd = args
-        .cwd
-        .canonicalize()
-        .with_context(|| format!("--cwd {}: no such directory", args.cwd.display()))?;
+    let cwd = existing_dir(&args.cwd)?;
     let has_key = api_key_present();
     let (client, _model) = if args.offline || !has_key {
         if has_key {
@@ -58,7 +56,10 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         out.status.as_str()
     );
     if !out.is_completed() {
-        bail!("the turn ended {}", out.status.as_str());
+        return Err(CliError::TurnNotCompleted {
+            status: out.status.as_str().to_string(),
+        }
+        .into());
     }
     Ok(())
 }

@@ -1,72 +1,14 @@
 //! Human durations for the command line: `90s`, `30m`, `8h`, `1d`, `500ms`, and sums of them
 //! such as `1h30m`.
 
-use std::fmt;
+use crate::error::CliError;
 use std::time::Duration;
 
-/// Why a duration string was refused; the message names the offending input.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DurationError {
-    /// The input was empty.
-    Empty,
-    /// A number had no unit after it (`"30"`).
-    MissingUnit {
-        /// The whole input.
-        input: String,
-    },
-    /// A unit was not one of `ms`, `s`, `m`, `h`, `d`.
-    UnknownUnit {
-        /// The whole input.
-        input: String,
-        /// The unit as written.
-        unit: String,
-    },
-    /// A unit had no number before it (`"h"`), or a character was neither digit nor unit.
-    MissingNumber {
-        /// The whole input.
-        input: String,
-    },
-    /// The total does not fit in a `Duration`.
-    Overflow {
-        /// The whole input.
-        input: String,
-    },
-    /// The total is zero where a positive duration is needed.
-    Zero {
-        /// The whole input.
-        input: String,
-    },
-}
-
-impl fmt::Display for DurationError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const HINT: &str = "use a number and a unit: ms, s, m, h or d, e.g. 90s, 30m, 1h30m";
-        match self {
-            DurationError::Empty => write!(f, "empty duration ({HINT})"),
-            DurationError::MissingUnit { input } => {
-                write!(f, "duration `{input}` has a number without a unit ({HINT})")
-            }
-            DurationError::UnknownUnit { input, unit } => {
-                write!(f, "unknown unit `{unit}` in duration `{input}` ({HINT})")
-            }
-            DurationError::MissingNumber { input } => {
-                write!(f, "duration `{input}` has a unit without a number ({HINT})")
-            }
-            DurationError::Overflow { input } => write!(f, "duration `{input}` is too large"),
-            DurationError::Zero { input } => {
-                write!(f, "duration `{input}` must be greater than zero")
-            }
-        }
-    }
-}
-
-impl std::error::Error for DurationError {}
-
 /// Parses `90s`, `30m`, `8h`, `2d`, `250ms` or a sum like `1h30m` (whitespace is ignored).
-pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {
+pub fn parse_duration(input: &str) -> Result<Duration, CliError> {
     let compact: String = input.chars().filter(|c| !c.is_whitespace()).collect();
     if compact.is_empty() {
-        return Err(DurationError::Empty);
+        return Err(CliError::EmptyDuration);
     }
     let owned = || input.trim().to_string();
     let mut total = Duration::ZERO;
@@ -74,15 +16,15 @@ pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {
     while !rest.is_empty() {
         let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
         if digits == 0 {
-            return Err(DurationError::MissingNumber { input: owned() });
+            return Err(CliError::MissingNumber { input: owned() });
         }
         let number: u64 = rest[..digits]
             .parse()
-            .map_err(|_| DurationError::Overflow { input: owned() })?;
+            .map_err(|_| CliError::DurationOverflow { input: owned() })?;
         rest = &rest[digits..];
         let unit_len = rest.len() - rest.trim_start_matches(|c: char| c.is_alphabetic()).len();
         if unit_len == 0 {
-            return Err(DurationError::MissingUnit { input: owned() });
+            return Err(CliError::MissingUnit { input: owned() });
         }
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
@@ -93,7 +35,7 @@ pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {
             "h" => number.checked_mul(3600).map(Duration::from_secs),
             "d" => number.checked_mul(86_400).map(Duration::from_secs),
             _ => {
-                return Err(DurationError::UnknownUnit {
+                return Err(CliError::UnknownUnit {
                     input: owned(),
                     unit: unit.to_string(),
                 })
@@ -101,16 +43,16 @@ pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {
         };
         total = part
             .and_then(|p| total.checked_add(p))
-            .ok_or_else(|| DurationError::Overflow { input: owned() })?;
+            .ok_or_else(|| CliError::DurationOverflow { input: owned() })?;
     }
     Ok(total)
 }
 
 /// [`parse_duration`] that also refuses zero (intervals and timeouts).
-pub fn parse_positive_duration(input: &str) -> Result<Duration, DurationError> {
+pub fn parse_positive_duration(input: &str) -> Result<Duration, CliError> {
     let d = parse_duration(input)?;
     if d.is_zero() {
-        return Err(DurationError::Zero {
+        return Err(CliError::ZeroDuration {
             input: input.trim().to_string(),
         });
     }
@@ -166,37 +108,37 @@ mod tests {
 
     #[test]
     fn bad_input_names_the_problem() {
-        assert_eq!(parse_duration(""), Err(DurationError::Empty));
+        assert_eq!(parse_duration(""), Err(CliError::EmptyDuration));
         assert_eq!(
             parse_duration("30"),
-            Err(DurationError::MissingUnit { input: "30".into() })
+            Err(CliError::MissingUnit { input: "30".into() })
         );
         assert_eq!(
             parse_duration("5x"),
-            Err(DurationError::UnknownUnit {
+            Err(CliError::UnknownUnit {
                 input: "5x".into(),
                 unit: "x".into()
             })
         );
         assert_eq!(
             parse_duration("h"),
-            Err(DurationError::MissingNumber { input: "h".into() })
+            Err(CliError::MissingNumber { input: "h".into() })
         );
         assert_eq!(
             parse_duration("-5m"),
-            Err(DurationError::MissingNumber {
+            Err(CliError::MissingNumber {
                 input: "-5m".into()
             })
         );
         assert_eq!(
             parse_duration("99999999999999999999s"),
-            Err(DurationError::Overflow {
+            Err(CliError::DurationOverflow {
                 input: "99999999999999999999s".into()
             })
         );
         assert_eq!(
             parse_duration("999999999999999999d"),
-            Err(DurationError::Overflow {
+            Err(CliError::DurationOverflow {
                 input: "999999999999999999d".into()
             })
         );
@@ -209,7 +151,7 @@ mod tests {
         assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
         assert_eq!(
             parse_positive_duration("0m"),
-            Err(DurationError::Zero { input: "0m".into() })
+            Err(CliError::ZeroDuration { input: "0m".into() })
         );
     }
 

@@ -7,7 +7,8 @@
 //!   run reports and a graceful Ctrl-C ([`automate`], [`countdown`]).
 //!
 //! Supporting modules: [`cli`] (the clap definitions), [`duration`] (`30m`, `8h`, `90s`),
-//! [`offline`] (the mock model and its throw-away `CODEX_HOME`).
+//! [`offline`] (the mock model and its throw-away `CODEX_HOME`), [`error`] ([`error::CliError`],
+//! the one error type).
 //!
 //! Errors go to stderr and exit with status 1; `RUST_LOG` controls tracing output (stderr).
 
@@ -16,6 +17,7 @@ mod cli;
 mod countdown;
 mod demo;
 mod duration;
+mod error;
 mod offline;
 mod run;
 

@@ -1,6 +1,7 @@
 //! The offline mode: the bundled mock model plus a throw-away `CODEX_HOME` pointing codex at it,
 //! so `demo` and `automate --offline` work without an API key.
 
+use crate::error::CliError;
 use anyhow::{Context, Result};
 use codex_mock_model::{write_codex_config, HomeOptions, MockModel, Scenario};
 use codex_runtime::ClientConfig;
@@ -17,7 +18,7 @@ pub fn api_key_present() -> bool {
 /// Refuses to start codex when it could not authenticate: no API key in the environment and
 /// no `auth.json` (from `codex login`) in `$CODEX_HOME` (default `~/.codex`). Without this,
 /// codex would retry the model for the whole turn timeout before failing.
-pub fn check_credentials() -> anyhow::Result<()> {
+pub fn check_credentials() -> Result<(), CliError> {
     if api_key_present() {
         return Ok(());
     }
@@ -27,12 +28,9 @@ pub fn check_credentials() -> anyhow::Result<()> {
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".codex")));
     match home {
         Some(home) if home.join("auth.json").is_file() => Ok(()),
-        home => anyhow::bail!(
-            "no OPENAI_API_KEY/CODEX_API_KEY set and no codex login found{}; set a key, run \
-             `codex login`, or try it offline with `codex-runtime demo` or `automate --offline`",
-            home.map(|h| format!(" ({} does not exist)", h.join("auth.json").display()))
-                .unwrap_or_default()
-        ),
+        home => Err(CliError::NoCredentials {
+            auth_file: home.map(|h| h.join("auth.json")),
+        }),
     }
 }
 

@@ -1,18 +1,15 @@
 //! `codex-runtime run`: one prompt through `quick_run_with_profile`.
 
 use crate::cli::RunArgs;
-use anyhow::{bail, Context, Result};
+use crate::error::{existing_dir, CliError};
+use anyhow::{Context, Result};
 use codex_runtime::quick_run_with_profile;
 use codex_runtime::runtime::TurnOutput;
 use serde_json::json;
 
 /// Runs the prompt and prints the answer (or the output as JSON).
 pub async fn run(args: RunArgs) -> Result<()> {
-    let cwd = args
-        .profile
-        .cwd
-        .canonicalize()
-        .with_context(|| format!("--cwd {}: no such directory", args.profile.cwd.display()))?;
+    let cwd = existing_dir(&args.profile.cwd)?;
     crate::offline::check_credentials()?;
     let profile = args.profile.to_profile();
     let out = quick_run_with_profile(&cwd, args.prompt, profile)
@@ -30,7 +27,10 @@ pub async fn run(args: RunArgs) -> Result<()> {
         );
     }
     if !out.is_completed() {
-        bail!("the turn ended {}", out.status.as_str());
+        return Err(CliError::TurnNotCompleted {
+            status: out.status.as_str().to_string(),
+        }
+        .into());
     }
     Ok(())
 }
