@@ -112,20 +112,11 @@ pub async fn run(args: AutomateArgs) -> Result<()> {
         status.runs_done
     );
     if status.state == AutomationState::Failed {
-        match &status.last_error {
-            Some(err) => {
-                return Err(CliError::AutomationFailed {
-                    reason: err.to_string(),
-                }
-                .into())
-            }
-            None => {
-                return Err(CliError::AutomationFailed {
-                    reason: "no error was recorded".to_string(),
-                }
-                .into())
-            }
-        }
+        let reason = status
+            .last_error
+            .map(|e| e.to_string())
+            .unwrap_or_else(|| "no error was recorded".to_string());
+        return Err(CliError::AutomationFailed { reason }.into());
     }
     Ok(())
 }
@@ -191,9 +182,11 @@ async fn drive(
                 if stop_requests == 1 {
                     eprintln!("stopping after the current run (Ctrl-C again to interrupt it)");
                     handle.request_stop(StopMode::Finish);
-                } else {
-                    eprintln!("interrupting the current run");
+                } else if stop_requests == 2 {
+                    eprintln!("interrupting the current run (Ctrl-C again to abort)");
                     handle.request_stop(StopMode::Interrupt);
+                } else {
+                    anyhow::bail!("aborted by a third Ctrl-C while the run was being interrupted");
                 }
             }
         }
