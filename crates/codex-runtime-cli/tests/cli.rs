@@ -372,3 +372,43 @@ async fn run_without_any_credentials_fails_fast_with_a_hint() {
     assert!(stderr.contains("codex-runtime demo"), "{stderr}");
     cli.assert_nothing_left().await;
 }
+
+#[tokio::test]
+async fn a_stored_automation_continues_its_run_count_across_invocations() {
+    let cli = Cli::new();
+    let store = cli.workdir.path().join("automations.json");
+    let store_arg = store.to_string_lossy().into_owned();
+    let args = |max: &'static str| {
+        vec![
+            "automate".to_string(),
+            "--offline".into(),
+            "--prompt".into(),
+            "nightly".into(),
+            "--every".into(),
+            "1s".into(),
+            "--max-runs".into(),
+            max.into(),
+            "--store".into(),
+            store_arg.clone(),
+            "--id".into(),
+            "nightly-check".into(),
+        ]
+    };
+    let first = args("1");
+    let first: Vec<&str> = first.iter().map(String::as_str).collect();
+    let (out, stdout, stderr) = cli.run(cli.command(&first)).await;
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.starts_with("run #1 completed"), "{stdout}");
+    let saved = std::fs::read_to_string(&store).unwrap();
+    assert!(saved.contains("nightly-check"), "{saved}");
+
+    let second = args("2");
+    let second: Vec<&str> = second.iter().map(String::as_str).collect();
+    let (out, stdout, stderr) = cli.run(cli.command(&second)).await;
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let runs: Vec<&str> = stdout.lines().filter(|l| l.starts_with("run #")).collect();
+    assert_eq!(runs.len(), 1, "{stdout}");
+    assert!(runs[0].starts_with("run #2 completed"), "{stdout}");
+    assert!(stderr.contains("automation finished: 2 run(s)"), "{stderr}");
+    cli.assert_nothing_left().await;
+}
