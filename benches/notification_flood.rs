@@ -31,7 +31,7 @@ const FAKE: &str = env!("CARGO_BIN_EXE_fake-app-server");
 /// Notifications per flood (override with `FLOOD_COUNT`).
 const DEFAULT_COUNT: u64 = 1_000_000;
 /// Alternating rounds of SDK and bare runs.
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
 /// Delta capacity of the throughput subscriber: large enough that a consumer keeping up never
 /// loses an event to a scheduling hiccup.
 const THROUGHPUT_DELTA_CAPACITY: usize = 1 << 18;
@@ -65,6 +65,8 @@ fn flood_params(count: u64) -> Value {
 #[derive(Debug, Clone, Copy)]
 struct SdkRun {
     elapsed: Duration,
+    /// CPU time of this process (reader, router, consumer) over the same span.
+    cpu: Duration,
     received: u64,
     lagged: u64,
     delta_bytes: u64,
@@ -145,6 +147,7 @@ async fn sdk_flood(
         }
         (Instant::now(), received, lagged, delta_bytes)
     });
+    let cpu_start = process_cpu_time();
     let start = Instant::now();
     let reply = rt
         .call_with_timeout("fake/flood", flood_params(count), Duration::from_secs(600))
@@ -152,9 +155,11 @@ async fn sdk_flood(
         .expect("fake/flood");
     assert_eq!(reply["sent"].as_u64(), Some(count), "{reply}");
     let (end, received, lagged, delta_bytes) = consume.await.expect("consumer task");
+    let cpu = process_cpu_time().saturating_sub(cpu_start);
     rt.shutdown().await.expect("shutdown");
     SdkRun {
         elapsed: end.duration_since(start),
+        cpu,
         received,
         lagged,
         delta_bytes,
@@ -163,8 +168,9 @@ async fn sdk_flood(
 
 /// The bare baseline: spawn the same fake (or start the same in-process server), write the
 /// same request lines, parse every line it sends into a `serde_json::Value` until the flood's
-/// reply. Returns the time from writing the flood request to parsing its reply.
-async fn bare_flood(source: Source, count: u64) -> Duration {
+/// reply. Returns the time from writing the flood request to parsing its reply, and this
+/// process's CPU time over the same span.
+async fn bare_flood(source: Source, count: u64) -> (Duration, Duration) {
     let (mut stdin, stdout, child): (BoxWrite, BoxRead, _) = match source {
         Source::Process => {
             let mut child = tokio::process::Command::new(FAKE)
@@ -198,6 +204,7 @@ async fn bare_flood(source: Source, count: u64) -> Duration {
     assert!(reply["result"]["userAgent"].is_string(), "{reply}");
     write_line(&mut stdin, &json!({"method": "initialized", "params": {}})).await;
 
+    let cpu_start = process_cpu_time();
     let start = Instant::now();
     write_line(
         &mut stdin,
@@ -217,12 +224,32 @@ async fn bare_flood(source: Source, count: u64) -> Duration {
         }
     }
     let elapsed = start.elapsed();
+    let cpu = process_cpu_time().saturating_sub(cpu_start);
     assert_eq!(deltas, count);
     drop(stdin);
     if let Some(mut child) = child {
         let _ = child.wait().await;
     }
-    elapsed
+    (elapsed, cpu)
+}
+
+/// CPU time consumed by this whole process so far (`CLOCK_PROCESS_CPUTIME_ID`, ns precision).
+fn process_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// Nanoseconds of CPU per notification.
+fn ns_per(cpu: Duration, count: u64) -> f64 {
+    cpu.as_nanos() as f64 / count as f64
 }
 
 type BoxWrite = Box<dyn AsyncWrite + Send + Unpin>;
@@ -462,6 +489,8 @@ struct Throughput {
     sdk_best: f64,
     bare_median: f64,
     sdk_median: f64,
+    bare_cpu_ns: f64,
+    sdk_cpu_ns: f64,
 }
 
 impl Throughput {
@@ -483,34 +512,42 @@ async fn throughput(source: Source, count: u64) -> Throughput {
     .await;
     let mut bare_rates = Vec::new();
     let mut sdk_rates = Vec::new();
+    let mut bare_cpu = Vec::new();
+    let mut sdk_cpu = Vec::new();
     for round in 1..=ROUNDS {
-        let bare = bare_flood(source, count).await;
+        let (bare, cpu) = bare_flood(source, count).await;
         let bare_rate = count as f64 / bare.as_secs_f64();
         println!(
-            "round {round}: bare {:>8.3} s {:>12.0} notifications/s",
+            "round {round}: bare {:>8.3} s {:>12.0} notifications/s  cpu {:>6.0} ns/notification",
             bare.as_secs_f64(),
-            bare_rate
+            bare_rate,
+            ns_per(cpu, count)
         );
         bare_rates.push(bare_rate);
+        bare_cpu.push(ns_per(cpu, count));
 
         let sdk = sdk_flood(source, count, THROUGHPUT_DELTA_CAPACITY, Consumer::Fast).await;
         assert_eq!(sdk.lagged, 0, "the fast consumer lost events: {sdk:?}");
         assert_eq!(sdk.received, count, "{sdk:?}");
         assert!(sdk.delta_bytes > 0, "the typed deltas carry text");
         println!(
-            "round {round}: sdk  {:>8.3} s {:>12.0} notifications/s (received {}, lagged {})",
+            "round {round}: sdk  {:>8.3} s {:>12.0} notifications/s  cpu {:>6.0} ns/notification (received {}, lagged {})",
             sdk.elapsed.as_secs_f64(),
             sdk.rate(count),
+            ns_per(sdk.cpu, count),
             sdk.received,
             sdk.lagged
         );
         sdk_rates.push(sdk.rate(count));
+        sdk_cpu.push(ns_per(sdk.cpu, count));
     }
     let t = Throughput {
         bare_best: best(&bare_rates),
         sdk_best: best(&sdk_rates),
         bare_median: median(&bare_rates),
         sdk_median: median(&sdk_rates),
+        bare_cpu_ns: median(&bare_cpu),
+        sdk_cpu_ns: median(&sdk_cpu),
     };
     println!(
         "bare best {:.0}/s (median {:.0}); sdk best {:.0}/s (median {:.0}); ratio sdk/bare {:.3} best, {:.3} median",
@@ -520,6 +557,12 @@ async fn throughput(source: Source, count: u64) -> Throughput {
         t.sdk_median,
         t.ratio(),
         t.sdk_median / t.bare_median
+    );
+    println!(
+        "cpu of this process per notification (median): bare {:.0} ns, sdk {:.0} ns ({:.2}x)",
+        t.bare_cpu_ns,
+        t.sdk_cpu_ns,
+        t.sdk_cpu_ns / t.bare_cpu_ns
     );
     println!(
         "{}: sdk/bare {:.3} vs target {TARGET_RATIO}",
@@ -638,10 +681,13 @@ async fn main() {
     println!();
     println!("## summary");
     println!(
-        "end to end (fake process): sdk {:.0}/s, bare {:.0}/s, ratio {:.3} -> {}",
+        "end to end (fake process): sdk {:.0}/s, bare {:.0}/s, ratio {:.3} (medians {:.3}; cpu {:.0} vs {:.0} ns/notification) -> {}",
         process.sdk_best,
         process.bare_best,
         process.ratio(),
+        process.sdk_median / process.bare_median,
+        process.sdk_cpu_ns,
+        process.bare_cpu_ns,
         if process.ratio() >= TARGET_RATIO {
             "PASS"
         } else {
@@ -649,10 +695,13 @@ async fn main() {
         }
     );
     println!(
-        "reader-bound (in-process): sdk {:.0}/s, bare {:.0}/s, ratio {:.3} -> {}",
+        "reader-bound (in-process): sdk {:.0}/s, bare {:.0}/s, ratio {:.3} (medians {:.3}; cpu {:.0} vs {:.0} ns/notification) -> {}",
         memory.sdk_best,
         memory.bare_best,
         memory.ratio(),
+        memory.sdk_median / memory.bare_median,
+        memory.sdk_cpu_ns,
+        memory.bare_cpu_ns,
         if memory.ratio() >= TARGET_RATIO {
             "PASS"
         } else {
