@@ -39,6 +39,7 @@
 pub mod catalog;
 pub mod client;
 pub mod code_mode;
+pub mod codex_executor;
 mod command_runner;
 pub mod context;
 pub mod error;
@@ -69,6 +70,7 @@ pub use code_mode::{
     code_mode_enabled, code_mode_env_from_process, CodeModeDefaults, CodeModeExecutor,
     CodeModeReply, CodeModeRequest,
 };
+pub use codex_executor::SessionCodeModeExecutor;
 pub use context::{RuntimeMetadata, StepContext};
 pub use error::{FlowError, Result};
 pub use event::FlowEvent;

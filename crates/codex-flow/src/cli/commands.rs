@@ -113,12 +113,20 @@ fn local_config(g: &Global) -> LocalFlowClientConfig {
     config
 }
 
+/// The Code Mode executor of the CLI: Codex turns through `codex_runtime`, with codex found via
+/// `CODEX_BIN` or `PATH` (started only when a Code Mode step runs).
+fn codex_executor() -> std::sync::Arc<dyn codex_flow::CodeModeExecutor> {
+    std::sync::Arc::new(codex_flow::SessionCodeModeExecutor::new(
+        codex_runtime::runtime::ClientConfig::new(),
+    ))
+}
+
 fn local_client(g: &Global) -> Result<LocalFlowClient, FlowError> {
     let progress = (!g.quiet).then(stderr_progress);
     LocalFlowClient::open_with(
         local_config(g),
         LocalHooks {
-            code_mode: None,
+            code_mode: Some(codex_executor()),
             progress,
         },
     )
@@ -344,7 +352,7 @@ async fn run_step(
     let client = LocalFlowClient::open_with(
         config,
         LocalHooks {
-            code_mode: None,
+            code_mode: Some(codex_executor()),
             progress,
         },
     )?;
