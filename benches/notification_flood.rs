@@ -12,7 +12,9 @@
 //!    cannot hide the peak of the other; a sampler thread reads `VmRSS` every 50 ms.
 //! 3. A summary with PASS/FAIL lines. The benchmark reports; it never fails the build.
 //!
-//! Run: `cargo bench --bench notification_flood` (optionally `FLOOD_COUNT=N`).
+//! Run: `cargo bench --bench notification_flood` (optionally `FLOOD_COUNT=N`). To profile the
+//! SDK's inbound path alone: `cargo bench --bench notification_flood -- --profile-sdk` (only the
+//! in-process-source SDK floods), e.g. under `perf record -g`.
 
 use codex_runtime::rpc::router::DEFAULT_DELTA_CAPACITY;
 use codex_runtime::rpc::Event;
@@ -589,6 +591,25 @@ async fn main() {
             },
         };
         memory_child(count, consumer).await;
+        return;
+    }
+
+    // `--profile-sdk`: only the SDK path from the in-process source, for `perf record`.
+    if args.iter().any(|a| a == "--profile-sdk") {
+        for _ in 0..ROUNDS {
+            let run = sdk_flood(
+                Source::Memory,
+                count,
+                THROUGHPUT_DELTA_CAPACITY,
+                Consumer::Fast,
+            )
+            .await;
+            println!(
+                "sdk (in-process source): {:.0} notifications/s, cpu {:.0} ns/notification",
+                run.rate(count),
+                ns_per(run.cpu, count)
+            );
+        }
         return;
     }
 
