@@ -9,7 +9,7 @@
 //!   turns per driver are split into `BLOCKS` (default 5) blocks, each with fresh processes, so
 //!   one fast or slow codex process cannot bias a side. All drivers send byte-identical
 //!   `thread/start` / `turn/start` params (built from the same protocol types and profile
-//!   defaults). Reported per driver: median/mean wall time, overhead vs the pooled bare
+//!   defaults; the bare drivers also send the SDK's `initialize`). Reported per driver: median/mean wall time, overhead vs the pooled bare
 //!   drivers, the time until `turn/completed` reaches the client and what remains of the call
 //!   after it, and this process's CPU per turn (`CLOCK_PROCESS_CPUTIME_ID`; the mock model runs
 //!   in-process, so differences between drivers are client-side CPU). Target: overhead ≤ 3 %.
@@ -99,10 +99,16 @@ impl Bare {
             line: Vec::with_capacity(4096),
             next_id: 0,
         };
+        // The same `initialize` the SDK sends (its default client name, title and version).
+        let sdk = codex_runtime::runtime::RuntimeConfig::new();
+        let mut client_info = json!({"name": sdk.client_name, "version": sdk.client_version});
+        if let Some(title) = &sdk.client_title {
+            client_info["title"] = json!(title);
+        }
         let init = bare
             .request(
                 "initialize",
-                json!({"clientInfo": {"name": "bare_driver", "version": "0"}, "capabilities": {}}),
+                json!({"clientInfo": client_info, "capabilities": {}}),
             )
             .await;
         assert!(init["userAgent"].is_string(), "{init}");
@@ -446,6 +452,72 @@ async fn warm_block(env: &CodexTestEnv, cwd: &str, turns: usize, samples: &mut S
     control.close(&control_thread).await;
 }
 
+/// The scripted fake app-server of this package (for the round-trip probe only).
+const FAKE: &str = env!("CARGO_BIN_EXE_fake-app-server");
+/// Round trips per side in the `fake/echo` probe.
+const ECHO_ROUND_TRIPS: usize = 2000;
+
+/// Latency of one JSON-RPC round trip (`fake/echo` on the fake app-server): the SDK's
+/// `Runtime::call` against writing the line and reading the reply inline. Isolates the
+/// per-request cost of the SDK's task hand-offs (caller -> writer task, reader task -> caller)
+/// from codex's own latency. Returns (sdk, bare) samples, alternating in blocks of 100.
+async fn echo_round_trips() -> (Vec<Duration>, Vec<Duration>) {
+    let rt = Runtime::connect(
+        codex_runtime::runtime::RuntimeConfig::new()
+            .with_cli_bin(FAKE)
+            .with_request_timeout(Duration::from_secs(10)),
+    )
+    .await
+    .expect("connect to the fake");
+    let mut child = tokio::process::Command::new(FAKE)
+        .arg("app-server")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn the fake");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = Vec::new();
+    let mut sdk = Vec::with_capacity(ECHO_ROUND_TRIPS);
+    let mut bare = Vec::with_capacity(ECHO_ROUND_TRIPS);
+    let params = json!({"ping": 1});
+    let mut next_id = 0u64;
+    while sdk.len() < ECHO_ROUND_TRIPS {
+        for _ in 0..100 {
+            let start = Instant::now();
+            let r = rt
+                .call("fake/echo", params.clone())
+                .await
+                .expect("fake/echo");
+            sdk.push(start.elapsed());
+            assert_eq!(r, params);
+        }
+        for _ in 0..100 {
+            let start = Instant::now();
+            let mut bytes = serde_json::to_vec(
+                &json!({"id": next_id, "method": "fake/echo", "params": params}),
+            )
+            .expect("encode");
+            bytes.push(b'\n');
+            stdin.write_all(&bytes).await.expect("write");
+            stdin.flush().await.expect("flush");
+            line.clear();
+            stdout.read_until(b'\n', &mut line).await.expect("read");
+            let v: Value = serde_json::from_slice(&line).expect("reply");
+            bare.push(start.elapsed());
+            assert_eq!(v["id"], json!(next_id));
+            next_id += 1;
+        }
+    }
+    rt.shutdown().await.expect("shutdown");
+    drop(stdin);
+    let _ = child.wait().await;
+    (sdk, bare)
+}
+
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
@@ -593,6 +665,33 @@ async fn main() {
         },
         cpu_share * 100.0,
         TARGET_OVERHEAD * 100.0
+    );
+    println!();
+
+    // Request round trip on the fake app-server.
+    let (echo_sdk, echo_bare) = echo_round_trips().await;
+    let (es_med, es_mean) = stats(&echo_sdk);
+    let (eb_med, eb_mean) = stats(&echo_bare);
+    println!(
+        "## JSON-RPC round trip, `fake/echo` on the fake app-server ({ECHO_ROUND_TRIPS} per side, alternating blocks of 100)"
+    );
+    println!("{:<22} {:>11} {:>11}", "", "median µs", "mean µs");
+    println!(
+        "{:<22} {:>11.1} {:>11.1}",
+        "Runtime::call",
+        es_med * 1000.0,
+        es_mean * 1000.0
+    );
+    println!(
+        "{:<22} {:>11.1} {:>11.1}",
+        "bare write + read",
+        eb_med * 1000.0,
+        eb_mean * 1000.0
+    );
+    println!(
+        "SDK per-request latency: {:+.1} µs median, {:+.1} µs mean",
+        (es_med - eb_med) * 1000.0,
+        (es_mean - eb_mean) * 1000.0
     );
     println!();
 
