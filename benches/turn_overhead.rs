@@ -13,6 +13,9 @@
 //!   drivers, the time until `turn/completed` reaches the client and what remains of the call
 //!   after it, and this process's CPU per turn (`CLOCK_PROCESS_CPUTIME_ID`; the mock model runs
 //!   in-process, so differences between drivers are client-side CPU). Target: overhead ≤ 3 %.
+//! - **Request round trip**: 2,000 `fake/echo` calls per side on this package's fake
+//!   app-server, `Runtime::call` against an inline write + read: the SDK's per-request cost
+//!   without codex's latency.
 //! - **Cold runs**: [`COLD_RUNS`] × `codex_runtime::quick_run(cwd, prompt)` (spawn, handshake,
 //!   thread, turn, archive, shutdown), each in a fresh process of this binary (re-executed with
 //!   `--quick-run-child`, `CODEX_BIN` / `CODEX_HOME` / `OPENAI_API_KEY` set from the test env),
