@@ -315,42 +315,14 @@ impl Runtime {
     /// ```
     #[tracing::instrument(level = "debug", skip(config), fields(endpoint = ?config.endpoint))]
     pub async fn connect(config: RuntimeConfig) -> Result<Runtime> {
-        let metrics = Arc::new(Metrics::default());
-        let shared = Arc::new(Shared {
-            router: Arc::new(Router::new(
-                Arc::clone(&metrics),
-                config.delta_capacity,
-                config.lifecycle_capacity,
-            )),
-            handlers: Arc::new(HandlerRegistry::new(
-                config.server_request_timeout,
-                config.server_request_timeout_action,
-            )),
-            metrics,
-            issues: broadcast::channel(256).0,
-            seq: AtomicU64::new(0),
-        });
+        let shared = new_shared(&config);
         let transport = open_transport(&config).await?;
         Self::start(config, shared, transport).await
     }
 
     /// Runs the runtime over a transport you built (an in-memory pipe, a custom socket...).
     pub async fn connect_transport(config: RuntimeConfig, transport: Transport) -> Result<Runtime> {
-        let metrics = Arc::new(Metrics::default());
-        let shared = Arc::new(Shared {
-            router: Arc::new(Router::new(
-                Arc::clone(&metrics),
-                config.delta_capacity,
-                config.lifecycle_capacity,
-            )),
-            handlers: Arc::new(HandlerRegistry::new(
-                config.server_request_timeout,
-                config.server_request_timeout_action,
-            )),
-            metrics,
-            issues: broadcast::channel(256).0,
-            seq: AtomicU64::new(0),
-        });
+        let shared = new_shared(&config);
         let mut config = config;
         config.restart = None;
         Self::start(config, shared, transport).await
@@ -589,6 +561,25 @@ impl Runtime {
             None => Error::Shutdown,
         }
     }
+}
+
+/// The state every connection of one runtime shares (it survives restarts).
+fn new_shared(config: &RuntimeConfig) -> Arc<Shared> {
+    let metrics = Arc::new(Metrics::default());
+    Arc::new(Shared {
+        router: Arc::new(Router::new(
+            Arc::clone(&metrics),
+            config.delta_capacity,
+            config.lifecycle_capacity,
+        )),
+        handlers: Arc::new(HandlerRegistry::new(
+            config.server_request_timeout,
+            config.server_request_timeout_action,
+        )),
+        metrics,
+        issues: broadcast::channel(256).0,
+        seq: AtomicU64::new(0),
+    })
 }
 
 async fn open_transport(config: &RuntimeConfig) -> Result<Transport> {

@@ -883,6 +883,21 @@ fn error_reply(message: String) -> ServerRequestReply {
     })
 }
 
+/// The reply for handlers that may have no answer: the serialized answer, or `none`.
+fn optional_reply<T: serde::Serialize>(
+    answer: std::result::Result<Option<T>, ServerRequestReply>,
+    none: ServerRequestReply,
+) -> ServerRequestReply {
+    match answer {
+        Ok(Some(r)) => match serde_json::to_value(r) {
+            Ok(v) => ServerRequestReply::Result(v),
+            Err(e) => error_reply(format!("cannot encode the handler's answer: {e}")),
+        },
+        Ok(None) => none,
+        Err(timed_out) => timed_out,
+    }
+}
+
 async fn with_timeout<T>(
     cfg: &ApprovalConfig,
     method: &str,
@@ -970,13 +985,10 @@ async fn answer(inner: &Arc<Inner>, request: IncomingServerRequest) -> ServerReq
             let Some(h) = handler else {
                 return ServerRequestReply::Decline;
             };
-            match with_timeout(cfg, &method, h.user_input(p)).await {
-                Ok(Some(r)) => {
-                    ServerRequestReply::Result(serde_json::to_value(r).unwrap_or(Value::Null))
-                }
-                Ok(None) => error_reply("the user-input handler gave no answer".into()),
-                Err(r) => r,
-            }
+            optional_reply(
+                with_timeout(cfg, &method, h.user_input(p)).await,
+                error_reply("the user-input handler gave no answer".into()),
+            )
         }
         ServerRequest::ItemPermissionsRequestApproval(p) => {
             if !inner.config.profile.privileged_escalation {
@@ -985,13 +997,10 @@ async fn answer(inner: &Arc<Inner>, request: IncomingServerRequest) -> ServerReq
             let Some(h) = handler else {
                 return ServerRequestReply::Decline;
             };
-            match with_timeout(cfg, &method, h.permissions(p)).await {
-                Ok(Some(r)) => {
-                    ServerRequestReply::Result(serde_json::to_value(r).unwrap_or(Value::Null))
-                }
-                Ok(None) => ServerRequestReply::Decline,
-                Err(r) => r,
-            }
+            optional_reply(
+                with_timeout(cfg, &method, h.permissions(p)).await,
+                ServerRequestReply::Decline,
+            )
         }
         ServerRequest::McpServerElicitationRequest(p) => {
             let Some(h) = handler else {
@@ -1012,13 +1021,10 @@ async fn answer(inner: &Arc<Inner>, request: IncomingServerRequest) -> ServerReq
             let Some(h) = handler else {
                 return ServerRequestReply::Decline;
             };
-            match with_timeout(cfg, &method, h.dynamic_tool_call(p)).await {
-                Ok(Some(r)) => {
-                    ServerRequestReply::Result(serde_json::to_value(r).unwrap_or(Value::Null))
-                }
-                Ok(None) => error_reply("the dynamic-tool handler gave no answer".into()),
-                Err(r) => r,
-            }
+            optional_reply(
+                with_timeout(cfg, &method, h.dynamic_tool_call(p)).await,
+                error_reply("the dynamic-tool handler gave no answer".into()),
+            )
         }
         _ => ServerRequestReply::Decline,
     }
