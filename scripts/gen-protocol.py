@@ -989,6 +989,21 @@ class Generator:
         turn = str_field(item, "turnId") or nested_id("turn")
         return thread, turn
 
+    def stays_inline(self, params_name):
+        """Whether a dispatch-enum variant keeps its params inline: only small flat structs (the
+        streaming deltas of the hot path) do; everything else is boxed so that the enum, and
+        every queued event, stays small."""
+        item = self.items.get(params_name)
+        if item is None or item.kind != "struct" or len(item.fields) > 5:
+            return False
+        for f in item.fields:
+            t = self.resolve_alias(f.ty)
+            if t[0] == "opt":
+                t = self.resolve_alias(t[1])
+            if t[0] != "prim":
+                return False
+        return True
+
     def emit_dispatch_enum(self, enum_name, rows, what, doc):
         out = []
         w = out.append
@@ -1004,7 +1019,8 @@ class Generator:
             r["variant"] = v
             w(doc_lines(r["doc"], "    ") if r.get("doc") and not r["doc"].isupper() else "")
             w(f"    /// Method `{r['method']}`.\n")
-            w(f"    {v}({r['params']}),\n")
+            payload = r['params'] if self.stays_inline(r['params']) else f"Box<{r['params']}>"
+            w(f"    {v}({payload}),\n")
         w(f"    /// A {what} method this version of the crate does not know.\n")
         w("    Unknown {\n        /// The method name.\n        method: String,\n"
           "        /// The raw params.\n        params: serde_json::Value,\n    },\n}\n\n")

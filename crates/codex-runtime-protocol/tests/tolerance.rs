@@ -41,9 +41,10 @@ fn unknown_thread_item_type_keeps_the_raw_object() {
     let params = json!({"threadId": "t", "turnId": "u", "startedAtMs": 1,
                         "item": {"id": "i1", "type": "hologram"}});
     let note = ServerNotification::decode("item/started", &raw(&params)).unwrap();
-    let ServerNotification::ItemStarted(ItemStartedNotification { item, .. }) = &note else {
+    let ServerNotification::ItemStarted(started) = &note else {
         panic!("expected ItemStarted, got {note:?}");
     };
+    let ItemStartedNotification { item, .. } = started.as_ref();
     assert_eq!(
         item,
         &ThreadItem::Unknown(json!({"id": "i1", "type": "hologram"}))

@@ -21,13 +21,13 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq)]
 pub enum ServerNotification {
     /// Method `error`.
-    Error(ErrorNotification),
+    Error(Box<ErrorNotification>),
     /// Method `thread/started`.
-    ThreadStarted(ThreadStartedNotification),
+    ThreadStarted(Box<ThreadStartedNotification>),
     /// Method `thread/status/changed`.
-    ThreadStatusChanged(ThreadStatusChangedNotification),
+    ThreadStatusChanged(Box<ThreadStatusChangedNotification>),
     /// Method `thread/readState/changed`.
-    ThreadReadStateChanged(ThreadReadStateChangedNotification),
+    ThreadReadStateChanged(Box<ThreadReadStateChangedNotification>),
     /// Method `thread/archived`.
     ThreadArchived(ThreadArchivedNotification),
     /// Method `thread/deleted`.
@@ -39,23 +39,23 @@ pub enum ServerNotification {
     /// Method `thread/reverted`.
     ThreadReverted(ThreadRevertedNotification),
     /// Method `skills/changed`.
-    SkillsChanged(SkillsChangedNotification),
+    SkillsChanged(Box<SkillsChangedNotification>),
     /// Method `thread/name/updated`.
     ThreadNameUpdated(ThreadNameUpdatedNotification),
     /// Method `thread/section/changed`.
     ThreadSectionChanged(ThreadSectionChangedNotification),
     /// Method `thread/attachment/updated`.
-    ThreadAttachmentUpdated(ThreadAttachmentUpdatedNotification),
+    ThreadAttachmentUpdated(Box<ThreadAttachmentUpdatedNotification>),
     /// Method `thread/goal/updated`.
-    ThreadGoalUpdated(ThreadGoalUpdatedNotification),
+    ThreadGoalUpdated(Box<ThreadGoalUpdatedNotification>),
     /// Method `thread/prediction/updated`.
-    ThreadPredictionUpdated(ThreadPredictionUpdatedNotification),
+    ThreadPredictionUpdated(Box<ThreadPredictionUpdatedNotification>),
     /// Method `thread/goal/cleared`.
     ThreadGoalCleared(ThreadGoalClearedNotification),
     /// Method `thread/queue/changed`.
     ThreadQueueChanged(ThreadQueueChangedNotification),
     /// Method `project/changed`.
-    ProjectChanged(ProjectChangedNotification),
+    ProjectChanged(Box<ProjectChangedNotification>),
     /// Method `thread/project/updated`.
     ThreadProjectUpdated(ThreadProjectUpdatedNotification),
     /// Method `thread/environment/connected`.
@@ -63,31 +63,31 @@ pub enum ServerNotification {
     /// Method `thread/environment/disconnected`.
     ThreadEnvironmentDisconnected(EnvironmentConnectionNotification),
     /// Method `thread/settings/updated`.
-    ThreadSettingsUpdated(ThreadSettingsUpdatedNotification),
+    ThreadSettingsUpdated(Box<ThreadSettingsUpdatedNotification>),
     /// Method `thread/tokenUsage/updated`.
-    ThreadTokenUsageUpdated(ThreadTokenUsageUpdatedNotification),
+    ThreadTokenUsageUpdated(Box<ThreadTokenUsageUpdatedNotification>),
     /// Method `turn/started`.
-    TurnStarted(TurnStartedNotification),
+    TurnStarted(Box<TurnStartedNotification>),
     /// Method `hook/started`.
-    HookStarted(HookStartedNotification),
+    HookStarted(Box<HookStartedNotification>),
     /// Method `turn/completed`.
-    TurnCompleted(TurnCompletedNotification),
+    TurnCompleted(Box<TurnCompletedNotification>),
     /// Method `hook/completed`.
-    HookCompleted(HookCompletedNotification),
+    HookCompleted(Box<HookCompletedNotification>),
     /// Method `turn/diff/updated`.
     TurnDiffUpdated(TurnDiffUpdatedNotification),
     /// Method `turn/plan/updated`.
-    TurnPlanUpdated(TurnPlanUpdatedNotification),
+    TurnPlanUpdated(Box<TurnPlanUpdatedNotification>),
     /// Method `item/started`.
-    ItemStarted(ItemStartedNotification),
+    ItemStarted(Box<ItemStartedNotification>),
     /// Method `item/autoApprovalReview/started`.
-    ItemAutoApprovalReviewStarted(ItemGuardianApprovalReviewStartedNotification),
+    ItemAutoApprovalReviewStarted(Box<ItemGuardianApprovalReviewStartedNotification>),
     /// Method `item/autoApprovalReview/completed`.
-    ItemAutoApprovalReviewCompleted(ItemGuardianApprovalReviewCompletedNotification),
+    ItemAutoApprovalReviewCompleted(Box<ItemGuardianApprovalReviewCompletedNotification>),
     /// Method `autoApprovalReview/strictReviewRequired`.
     AutoApprovalReviewStrictReviewRequired(StrictReviewRequiredNotification),
     /// Method `item/completed`.
-    ItemCompleted(ItemCompletedNotification),
+    ItemCompleted(Box<ItemCompletedNotification>),
     /// Method `item/agentMessage/delta`.
     ItemAgentMessageDelta(AgentMessageDeltaNotification),
     /// EXPERIMENTAL - proposed plan streaming deltas for plan items.
@@ -95,13 +95,13 @@ pub enum ServerNotification {
     ItemPlanDelta(PlanDeltaNotification),
     /// Stream base64-encoded stdout/stderr chunks for a running `command/exec` session.
     /// Method `command/exec/outputDelta`.
-    CommandExecOutputDelta(CommandExecOutputDeltaNotification),
+    CommandExecOutputDelta(Box<CommandExecOutputDeltaNotification>),
     /// Stream base64-encoded stdout/stderr chunks for a running `process/spawn` session.
     /// Method `process/outputDelta`.
-    ProcessOutputDelta(ProcessOutputDeltaNotification),
+    ProcessOutputDelta(Box<ProcessOutputDeltaNotification>),
     /// Final exit notification for a `process/spawn` session.
     /// Method `process/exited`.
-    ProcessExited(ProcessExitedNotification),
+    ProcessExited(Box<ProcessExitedNotification>),
     /// Method `item/commandExecution/outputDelta`.
     ItemCommandExecutionOutputDelta(CommandExecutionOutputDeltaNotification),
     /// Method `item/commandExecution/terminalInteraction`.
@@ -110,33 +110,33 @@ pub enum ServerNotification {
     /// Method `item/fileChange/outputDelta`.
     ItemFileChangeOutputDelta(FileChangeOutputDeltaNotification),
     /// Method `item/fileChange/patchUpdated`.
-    ItemFileChangePatchUpdated(FileChangePatchUpdatedNotification),
+    ItemFileChangePatchUpdated(Box<FileChangePatchUpdatedNotification>),
     /// Method `serverRequest/resolved`.
-    ServerRequestResolved(ServerRequestResolvedNotification),
+    ServerRequestResolved(Box<ServerRequestResolvedNotification>),
     /// Method `item/mcpToolCall/progress`.
     ItemMcpToolCallProgress(McpToolCallProgressNotification),
     /// Method `mcpServer/oauthLogin/completed`.
     McpServerOauthLoginCompleted(McpServerOauthLoginCompletedNotification),
     /// Method `mcpServer/startupStatus/updated`.
-    McpServerStartupStatusUpdated(McpServerStatusUpdatedNotification),
+    McpServerStartupStatusUpdated(Box<McpServerStatusUpdatedNotification>),
     /// Method `mcpServer/event/stream/notification`.
-    McpServerEventStreamNotification(McpServerEventStreamNotification),
+    McpServerEventStreamNotification(Box<McpServerEventStreamNotification>),
     /// Method `account/updated`.
-    AccountUpdated(AccountUpdatedNotification),
+    AccountUpdated(Box<AccountUpdatedNotification>),
     /// Method `account/gatewayOAuth/changed`.
-    AccountGatewayOAuthChanged(GatewayOAuthChangedNotification),
+    AccountGatewayOAuthChanged(Box<GatewayOAuthChangedNotification>),
     /// Method `account/rateLimits/updated`.
-    AccountRateLimitsUpdated(AccountRateLimitsUpdatedNotification),
+    AccountRateLimitsUpdated(Box<AccountRateLimitsUpdatedNotification>),
     /// Method `app/list/updated`.
-    AppListUpdated(AppListUpdatedNotification),
+    AppListUpdated(Box<AppListUpdatedNotification>),
     /// Method `remoteControl/status/changed`.
-    RemoteControlStatusChanged(RemoteControlStatusChangedNotification),
+    RemoteControlStatusChanged(Box<RemoteControlStatusChangedNotification>),
     /// Method `externalAgentConfig/import/progress`.
-    ExternalAgentConfigImportProgress(ExternalAgentConfigImportProgressNotification),
+    ExternalAgentConfigImportProgress(Box<ExternalAgentConfigImportProgressNotification>),
     /// Method `externalAgentConfig/import/completed`.
-    ExternalAgentConfigImportCompleted(ExternalAgentConfigImportCompletedNotification),
+    ExternalAgentConfigImportCompleted(Box<ExternalAgentConfigImportCompletedNotification>),
     /// Method `fs/changed`.
-    FsChanged(FsChangedNotification),
+    FsChanged(Box<FsChangedNotification>),
     /// Method `item/reasoning/summaryTextDelta`.
     ItemReasoningSummaryTextDelta(ReasoningSummaryTextDeltaNotification),
     /// Method `item/reasoning/summaryPartAdded`.
@@ -147,17 +147,17 @@ pub enum ServerNotification {
     /// Method `thread/compacted`.
     ThreadCompacted(ContextCompactedNotification),
     /// Method `model/rerouted`.
-    ModelRerouted(ModelReroutedNotification),
+    ModelRerouted(Box<ModelReroutedNotification>),
     /// Method `model/verification`.
-    ModelVerification(ModelVerificationNotification),
+    ModelVerification(Box<ModelVerificationNotification>),
     /// Method `modelProvider/authRecoveryStarted`.
     ModelProviderAuthRecoveryStarted(AuthRecoveryNotification),
     /// Method `modelProvider/authRecoveryCompleted`.
     ModelProviderAuthRecoveryCompleted(AuthRecoveryNotification),
     /// Method `turn/moderationMetadata`.
-    TurnModerationMetadata(TurnModerationMetadataNotification),
+    TurnModerationMetadata(Box<TurnModerationMetadataNotification>),
     /// Method `model/safetyBuffering/updated`.
-    ModelSafetyBufferingUpdated(ModelSafetyBufferingUpdatedNotification),
+    ModelSafetyBufferingUpdated(Box<ModelSafetyBufferingUpdatedNotification>),
     /// Method `warning`.
     Warning(WarningNotification),
     /// Method `guardianWarning`.
@@ -165,27 +165,27 @@ pub enum ServerNotification {
     /// Method `deprecationNotice`.
     DeprecationNotice(DeprecationNoticeNotification),
     /// Method `configWarning`.
-    ConfigWarning(ConfigWarningNotification),
+    ConfigWarning(Box<ConfigWarningNotification>),
     /// Method `fuzzyFileSearch/sessionUpdated`.
-    FuzzyFileSearchSessionUpdated(FuzzyFileSearchSessionUpdatedNotification),
+    FuzzyFileSearchSessionUpdated(Box<FuzzyFileSearchSessionUpdatedNotification>),
     /// Method `fuzzyFileSearch/sessionCompleted`.
     FuzzyFileSearchSessionCompleted(FuzzyFileSearchSessionCompletedNotification),
     /// Method `thread/realtime/started`.
-    ThreadRealtimeStarted(ThreadRealtimeStartedNotification),
+    ThreadRealtimeStarted(Box<ThreadRealtimeStartedNotification>),
     /// Method `thread/realtime/itemAdded`.
-    ThreadRealtimeItemAdded(ThreadRealtimeItemAddedNotification),
+    ThreadRealtimeItemAdded(Box<ThreadRealtimeItemAddedNotification>),
     /// Method `thread/realtime/item/started`.
-    ThreadRealtimeItemStarted(ThreadRealtimeItemStartedNotification),
+    ThreadRealtimeItemStarted(Box<ThreadRealtimeItemStartedNotification>),
     /// Method `thread/realtime/item/transcript/delta`.
     ThreadRealtimeItemTranscriptDelta(ThreadRealtimeItemTranscriptDeltaNotification),
     /// Method `thread/realtime/item/completed`.
-    ThreadRealtimeItemCompleted(ThreadRealtimeItemCompletedNotification),
+    ThreadRealtimeItemCompleted(Box<ThreadRealtimeItemCompletedNotification>),
     /// Method `thread/realtime/transcript/delta`.
     ThreadRealtimeTranscriptDelta(ThreadRealtimeTranscriptDeltaNotification),
     /// Method `thread/realtime/transcript/done`.
     ThreadRealtimeTranscriptDone(ThreadRealtimeTranscriptDoneNotification),
     /// Method `thread/realtime/outputAudio/delta`.
-    ThreadRealtimeOutputAudioDelta(ThreadRealtimeOutputAudioDeltaNotification),
+    ThreadRealtimeOutputAudioDelta(Box<ThreadRealtimeOutputAudioDeltaNotification>),
     /// Method `thread/realtime/sdp`.
     ThreadRealtimeSdp(ThreadRealtimeSdpNotification),
     /// Method `thread/realtime/error`.
@@ -194,11 +194,11 @@ pub enum ServerNotification {
     ThreadRealtimeClosed(ThreadRealtimeClosedNotification),
     /// Notifies the user of world-writable directories on Windows, which cannot be protected by the sandbox.
     /// Method `windows/worldWritableWarning`.
-    WindowsWorldWritableWarning(WindowsWorldWritableWarningNotification),
+    WindowsWorldWritableWarning(Box<WindowsWorldWritableWarningNotification>),
     /// Method `windowsSandbox/setupCompleted`.
-    WindowsSandboxSetupCompleted(WindowsSandboxSetupCompletedNotification),
+    WindowsSandboxSetupCompleted(Box<WindowsSandboxSetupCompletedNotification>),
     /// Method `account/login/completed`.
-    AccountLoginCompleted(AccountLoginCompletedNotification),
+    AccountLoginCompleted(Box<AccountLoginCompletedNotification>),
     /// A notification method this version of the crate does not know.
     Unknown {
         /// The method name.

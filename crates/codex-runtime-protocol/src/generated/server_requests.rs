@@ -116,24 +116,24 @@ pub fn reencode_server_response(
 pub enum ServerRequest {
     /// NEW APIs Sent when approval is requested for a specific command execution. This request is used for Turns started via turn/start.
     /// Method `item/commandExecution/requestApproval`.
-    ItemCommandExecutionRequestApproval(CommandExecutionRequestApprovalParams),
+    ItemCommandExecutionRequestApproval(Box<CommandExecutionRequestApprovalParams>),
     /// Sent when approval is requested for a specific file change. This request is used for Turns started via turn/start.
     /// Method `item/fileChange/requestApproval`.
-    ItemFileChangeRequestApproval(FileChangeRequestApprovalParams),
+    ItemFileChangeRequestApproval(Box<FileChangeRequestApprovalParams>),
     /// EXPERIMENTAL - Request input from the user for a tool call.
     /// Method `item/tool/requestUserInput`.
-    ItemToolRequestUserInput(ToolRequestUserInputParams),
+    ItemToolRequestUserInput(Box<ToolRequestUserInputParams>),
     /// Request input for an MCP server elicitation.
     /// Method `mcpServer/elicitation/request`.
-    McpServerElicitationRequest(McpServerElicitationRequestParams),
+    McpServerElicitationRequest(Box<McpServerElicitationRequestParams>),
     /// Request approval for additional permissions from the user.
     /// Method `item/permissions/requestApproval`.
-    ItemPermissionsRequestApproval(PermissionsRequestApprovalParams),
+    ItemPermissionsRequestApproval(Box<PermissionsRequestApprovalParams>),
     /// Execute a dynamic tool call on the client.
     /// Method `item/tool/call`.
-    ItemToolCall(DynamicToolCallParams),
+    ItemToolCall(Box<DynamicToolCallParams>),
     /// Method `account/chatgptAuthTokens/refresh`.
-    AccountChatgptAuthTokensRefresh(ChatgptAuthTokensRefreshParams),
+    AccountChatgptAuthTokensRefresh(Box<ChatgptAuthTokensRefreshParams>),
     /// Generate a fresh upstream attestation result on demand.
     /// Method `attestation/generate`.
     AttestationGenerate(AttestationGenerateParams),
@@ -142,10 +142,10 @@ pub enum ServerRequest {
     CurrentTimeRead(CurrentTimeReadParams),
     /// DEPRECATED APIs below Request to approve a patch. This request is used for Turns started via the legacy APIs (i.e. SendUserTurn, SendUserMessage).
     /// Method `applyPatchApproval`.
-    ApplyPatchApproval(ApplyPatchApprovalParams),
+    ApplyPatchApproval(Box<ApplyPatchApprovalParams>),
     /// Request to exec a command. This request is used for Turns started via the legacy APIs (i.e. SendUserTurn, SendUserMessage).
     /// Method `execCommandApproval`.
-    ExecCommandApproval(ExecCommandApprovalParams),
+    ExecCommandApproval(Box<ExecCommandApprovalParams>),
     /// A server request method this version of the crate does not know.
     Unknown {
         /// The method name.

@@ -960,7 +960,7 @@ async fn answer(inner: &Arc<Inner>, request: IncomingServerRequest) -> ServerReq
             let Some(h) = handler else {
                 return ServerRequestReply::Decline;
             };
-            match with_timeout(cfg, &method, h.command(p)).await {
+            match with_timeout(cfg, &method, h.command(*p)).await {
                 Ok(d) => decision(d),
                 Err(r) => r,
             }
@@ -976,7 +976,7 @@ async fn answer(inner: &Arc<Inner>, request: IncomingServerRequest) -> ServerReq
             let Some(h) = handler else {
                 return ServerRequestReply::Decline;
             };
-            match with_timeout(cfg, &method, h.file_change(p)).await {
+            match with_timeout(cfg, &method, h.file_change(*p)).await {
                 Ok(d) => decision(d),
                 Err(r) => r,
             }
@@ -986,7 +986,7 @@ async fn answer(inner: &Arc<Inner>, request: IncomingServerRequest) -> ServerReq
                 return ServerRequestReply::Decline;
             };
             optional_reply(
-                with_timeout(cfg, &method, h.user_input(p)).await,
+                with_timeout(cfg, &method, h.user_input(*p)).await,
                 error_reply("the user-input handler gave no answer".into()),
             )
         }
@@ -998,7 +998,7 @@ async fn answer(inner: &Arc<Inner>, request: IncomingServerRequest) -> ServerReq
                 return ServerRequestReply::Decline;
             };
             optional_reply(
-                with_timeout(cfg, &method, h.permissions(p)).await,
+                with_timeout(cfg, &method, h.permissions(*p)).await,
                 ServerRequestReply::Decline,
             )
         }
@@ -1006,7 +1006,7 @@ async fn answer(inner: &Arc<Inner>, request: IncomingServerRequest) -> ServerReq
             let Some(h) = handler else {
                 return ServerRequestReply::Decline;
             };
-            match with_timeout(cfg, &method, h.mcp_elicitation(p)).await {
+            match with_timeout(cfg, &method, h.mcp_elicitation(*p)).await {
                 Ok((d, content)) => {
                     let mut v = json!({"action": d.to_elicitation_action()});
                     if let Some(c) = content {
@@ -1022,7 +1022,7 @@ async fn answer(inner: &Arc<Inner>, request: IncomingServerRequest) -> ServerReq
                 return ServerRequestReply::Decline;
             };
             optional_reply(
-                with_timeout(cfg, &method, h.dynamic_tool_call(p)).await,
+                with_timeout(cfg, &method, h.dynamic_tool_call(*p)).await,
                 error_reply("the dynamic-tool handler gave no answer".into()),
             )
         }
