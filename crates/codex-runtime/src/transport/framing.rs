@@ -52,6 +52,17 @@ impl<R: AsyncRead + Unpin> JsonlReceiver<R> {
                 return Ok(Some(Inbound::Message(line)));
             }
             let newline = memchr_newline(available);
+            // Fast path: a whole line in the read buffer becomes one exact-size allocation.
+            if let (Some(end), true, None) = (newline, self.buf.is_empty(), self.discarding) {
+                if end <= self.max_line_bytes {
+                    let mut line = available[..end].to_vec();
+                    self.reader.consume(end + 1);
+                    if trim_cr(&mut line) {
+                        continue;
+                    }
+                    return Ok(Some(Inbound::Message(line)));
+                }
+            }
             let take = newline.map(|i| i + 1).unwrap_or(available.len());
             let chunk_len = newline.unwrap_or(available.len());
             if let Some(seen) = self.discarding.as_mut() {
@@ -72,7 +83,7 @@ impl<R: AsyncRead + Unpin> JsonlReceiver<R> {
                 if trim_cr(&mut self.buf) {
                     continue;
                 }
-                let line = std::mem::replace(&mut self.buf, Vec::with_capacity(256));
+                let line = std::mem::take(&mut self.buf);
                 return Ok(Some(Inbound::Message(line)));
             }
         }
