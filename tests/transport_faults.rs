@@ -403,3 +403,32 @@ async fn ids_one_and_string_one_stay_distinct_over_an_in_memory_transport() {
     drop(rt);
     server.await.unwrap();
 }
+
+#[tokio::test]
+async fn an_unanswered_raw_server_request_gets_the_default_after_the_timeout() {
+    let rt = Runtime::connect(config().with_server_request_timeout(Duration::from_millis(200)))
+        .await
+        .unwrap();
+    let mut requests = rt.server_requests(8);
+    let call = {
+        let rt = rt.clone();
+        tokio::spawn(async move {
+            rt.call(
+                "fake/server-request",
+                json!({"method": "item/commandExecution/requestApproval",
+                       "params": {"threadId": "t", "turnId": "u", "itemId": "i"}}),
+            )
+            .await
+        })
+    };
+    let req = requests.recv().await.unwrap();
+    // Nobody answers: the fail-closed default goes back once the timeout passes.
+    let r = call.await.unwrap().unwrap();
+    assert_eq!(r["reply"], json!({"decision": "decline"}));
+    assert!(matches!(
+        rt.respond(&req.id, Ok(json!({"decision": "accept"}))),
+        Err(Error::AlreadyAnswered { .. })
+    ));
+    assert_eq!(rt.metrics().server_requests_defaulted, 1);
+    rt.shutdown().await.unwrap();
+}

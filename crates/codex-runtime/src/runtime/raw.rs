@@ -282,7 +282,7 @@ struct Inner {
     shared: Arc<Shared>,
     init: RwLock<InitializeInfo>,
     shutting_down: std::sync::atomic::AtomicBool,
-    responders: Arc<StdMutex<HashMap<RequestId, oneshot::Sender<ServerRequestReply>>>>,
+    responders: Responders,
 }
 
 /// Layer 6: one app-server connection with raw JSON-RPC access. Cheap to clone; the child is
@@ -486,15 +486,15 @@ impl Runtime {
                 if let Ok(mut r) = responders.lock() {
                     r.insert(req.id.clone(), reply_tx);
                 }
-                let id = req.id.clone();
+                // Removes the responder however this ends (answer, timeout, channel closed).
+                let _entry = ResponderEntry {
+                    responders: Arc::clone(&responders),
+                    id: req.id.clone(),
+                };
                 if tx.send(req).await.is_err() {
-                    if let Ok(mut r) = responders.lock() {
-                        r.remove(&id);
-                    }
                     return ServerRequestReply::Decline;
                 }
-                let reply = reply_rx.await.unwrap_or(ServerRequestReply::Decline);
-                reply
+                reply_rx.await.unwrap_or(ServerRequestReply::Decline)
             }
         };
         self.set_server_request_handler(Some(Arc::new(handler)));
@@ -580,6 +580,23 @@ fn new_shared(config: &RuntimeConfig) -> Arc<Shared> {
         issues: broadcast::channel(256).0,
         seq: AtomicU64::new(0),
     })
+}
+
+type Responders = Arc<StdMutex<HashMap<RequestId, oneshot::Sender<ServerRequestReply>>>>;
+
+/// Drops a pending responder when its request is over, so unanswered requests leave nothing
+/// behind.
+struct ResponderEntry {
+    responders: Responders,
+    id: RequestId,
+}
+
+impl Drop for ResponderEntry {
+    fn drop(&mut self) {
+        if let Ok(mut r) = self.responders.lock() {
+            r.remove(&self.id);
+        }
+    }
 }
 
 async fn open_transport(config: &RuntimeConfig) -> Result<Transport> {
