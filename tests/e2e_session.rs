@@ -592,3 +592,68 @@ async fn fork_keeps_the_history_and_resume_continues_a_thread() {
     client.shutdown().await.unwrap();
     env.assert_no_leftover_processes().await;
 }
+
+/// Rewrites the prompt and tags the turn at `PreTurn`; records what `PostTurn` sees.
+struct Rewriter {
+    seen_at_post: Arc<Mutex<Option<serde_json::Value>>>,
+}
+
+impl PreHook for Rewriter {
+    fn name(&self) -> &'static str {
+        "rewriter"
+    }
+    fn call<'a>(&'a self, ctx: &'a HookContext) -> HookFuture<'a, Result<HookAction, HookIssue>> {
+        Box::pin(async move {
+            if ctx.phase != HookPhase::PreTurn {
+                return Ok(HookAction::Noop);
+            }
+            let original = ctx.prompt.clone().unwrap_or_default();
+            Ok(HookAction::Mutate(
+                codex_runtime::plugin::HookPatch::new()
+                    .with_prompt(format!("{original} (ticket T-1)"))
+                    .with_metadata("ticket", json!("T-1")),
+            ))
+        })
+    }
+}
+
+impl PostHook for Rewriter {
+    fn name(&self) -> &'static str {
+        "rewriter"
+    }
+    fn call<'a>(&'a self, ctx: &'a HookContext) -> HookFuture<'a, Result<HookAction, HookIssue>> {
+        Box::pin(async move {
+            if ctx.phase == HookPhase::PostTurn {
+                *self.seen_at_post.lock().unwrap() = ctx.metadata.get("ticket").cloned();
+            }
+            Ok(HookAction::Noop)
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_pre_turn_hook_rewrites_the_prompt_and_tags_the_turn() {
+    let env = env([Reply::text("ok")]).await;
+    let seen = Arc::new(Mutex::new(None));
+    let client = Client::connect(env.client_config()).await.unwrap();
+    let session = client
+        .start_session(
+            env.session_config()
+                .with_pre_hook(Rewriter {
+                    seen_at_post: seen.clone(),
+                })
+                .with_post_hook(Rewriter {
+                    seen_at_post: seen.clone(),
+                }),
+        )
+        .await
+        .unwrap();
+    let out = session.ask("fix the bug").await.unwrap();
+    assert!(
+        user_texts(&env.mock.response_requests()[0]).contains("fix the bug (ticket T-1)"),
+        "the model got the rewritten prompt"
+    );
+    assert_eq!(out.metadata.get("ticket"), Some(&json!("T-1")));
+    assert_eq!(*seen.lock().unwrap(), Some(json!("T-1")));
+    client.shutdown().await.unwrap();
+}

@@ -478,6 +478,7 @@ impl Session {
             profile.model = Some(m);
         }
         profile.attachments.extend(pre.patch.attachments);
+        let metadata = pre.patch.metadata;
 
         let mut input = vec![UserInput::Text(codex_runtime_protocol::TextUserInput {
             text: prompt.clone(),
@@ -538,7 +539,7 @@ impl Session {
                     }
                     let emitted = acc.apply(&ev);
                     if let Some(TurnEvent::ItemCompleted(item)) = &emitted {
-                        if let Some(b) = self.post_tool_use(item, &turn_id).await {
+                        if let Some(b) = self.post_tool_use(item, &turn_id, &metadata).await {
                             let _ = self.interrupt_turn(&turn_id).await;
                             return Err(blocked(b));
                         }
@@ -563,7 +564,9 @@ impl Session {
         drop(sub);
         let mut output = acc.output;
 
+        output.metadata = metadata.clone();
         let mut ctx = hook_ctx(HookPhase::PostTurn, &inner.config.cwd);
+        ctx.metadata = metadata;
         ctx.prompt = Some(prompt);
         ctx.thread_id = Some(inner.thread_id.clone());
         ctx.turn_id = Some(turn_id.clone());
@@ -593,6 +596,7 @@ impl Session {
         &self,
         item: &ThreadItem,
         turn_id: &str,
+        metadata: &std::collections::BTreeMap<String, Value>,
     ) -> Option<crate::plugin::Blocked> {
         let (tool, input, result) = match item {
             ThreadItem::CommandExecution(c) => (
@@ -635,6 +639,7 @@ impl Session {
         ctx.tool_name = Some(tool);
         ctx.tool_input = Some(input);
         ctx.tool_result = Some(result);
+        ctx.metadata = metadata.clone();
         let post = self.inner.hooks.run_post(&ctx).await;
         self.push_issues(post.issues);
         post.blocked

@@ -33,6 +33,9 @@ pub struct TurnOutput {
     pub error: Option<TurnError>,
     /// Problems reported by hooks that did not end the turn.
     pub hook_issues: Vec<HookIssue>,
+    /// Metadata that `PreTurn` hooks attached to the turn (`HookPatch::metadata`); the turn's
+    /// `PostToolUse` and `PostTurn` hooks see it in their context too.
+    pub metadata: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 impl TurnOutput {
@@ -135,6 +138,7 @@ impl TurnAccumulator {
                 plan: Vec::new(),
                 error: None,
                 hook_issues: Vec::new(),
+                metadata: Default::default(),
             },
             done: false,
         }
