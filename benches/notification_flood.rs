@@ -724,13 +724,12 @@ async fn main() {
         }
     );
     println!(
-        "reader-bound (in-process): sdk {:.0}/s, bare {:.0}/s, ratio {:.3} (medians {:.3}; cpu {:.0} vs {:.0} ns/notification) -> {}",
+        "reader-bound (in-process): sdk {:.0}/s, bare {:.0}/s, ratio {:.3} (medians {:.3}; cpu {:.0} vs {:.0} ns/notification) -> diagnostic, no target",
         memory.sdk_best,
         memory.bare_best,
         memory.ratio(),
         memory.sdk_median / memory.bare_median,
         memory.sdk_cpu_ns,
         memory.bare_cpu_ns,
-        "diagnostic, no target"
     );
 }
