@@ -657,3 +657,46 @@ async fn a_pre_turn_hook_rewrites_the_prompt_and_tags_the_turn() {
     assert_eq!(*seen.lock().unwrap(), Some(json!("T-1")));
     client.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_slow_approval_handler_on_one_thread_delays_no_other_thread() {
+    let env = env([
+        Reply::shell("touch slow_thread.txt"),
+        Reply::text("fast thread done"),
+        Reply::text("slow thread done"),
+    ])
+    .await;
+    let asked = Arc::new(tokio::sync::Notify::new());
+    let release = Arc::new(tokio::sync::Notify::new());
+    let (a, r) = (asked.clone(), release.clone());
+    let slow = Approvals::new().on_command(move |_| {
+        let (a, r) = (a.clone(), r.clone());
+        async move {
+            a.notify_one();
+            r.notified().await;
+            ApprovalDecision::Accept
+        }
+    });
+    let client = Client::connect(env.client_config()).await.unwrap();
+    let slow_session = client
+        .start_session(untrusted(&env).with_approval_handler(slow))
+        .await
+        .unwrap();
+    let fast_session = client.start_session(env.session_config()).await.unwrap();
+    let slow_turn = tokio::spawn(async move { slow_session.ask("needs approval").await });
+    tokio::time::timeout(Duration::from_secs(20), asked.notified())
+        .await
+        .expect("the slow handler was asked");
+    // While that handler holds its answer, another thread's turn runs to completion.
+    let fast = tokio::time::timeout(Duration::from_secs(20), fast_session.ask("quick one"))
+        .await
+        .expect("the fast thread was not delayed")
+        .unwrap();
+    assert_eq!(fast.assistant_text, "fast thread done");
+    assert!(!slow_turn.is_finished());
+    release.notify_one();
+    let slow = slow_turn.await.unwrap().unwrap();
+    assert_eq!(slow.assistant_text, "slow thread done");
+    assert!(env.workdir().join("slow_thread.txt").exists());
+    client.shutdown().await.unwrap();
+}
