@@ -700,3 +700,53 @@ async fn a_slow_approval_handler_on_one_thread_delays_no_other_thread() {
     assert!(env.workdir().join("slow_thread.txt").exists());
     client.shutdown().await.unwrap();
 }
+
+/// Allows `exec_command` requests whose command starts with `touch`; no opinion otherwise.
+struct AllowTouch;
+
+impl PreHook for AllowTouch {
+    fn name(&self) -> &'static str {
+        "allow-touch"
+    }
+    fn call<'a>(&'a self, ctx: &'a HookContext) -> HookFuture<'a, Result<HookAction, HookIssue>> {
+        Box::pin(async move {
+            let command = ctx
+                .tool_input
+                .as_ref()
+                .and_then(|i| i["command"].as_str())
+                .unwrap_or_default();
+            if ctx.tool_name.as_deref() == Some("exec_command") && command.contains("touch ") {
+                return Ok(HookAction::Mutate(
+                    codex_runtime::plugin::HookPatch::new()
+                        .with_metadata("decision", json!("accept")),
+                ));
+            }
+            Ok(HookAction::Noop)
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_pre_tool_use_hook_can_allow_a_request_without_an_approval_handler() {
+    let env = env(approval_env_scenario()).await;
+    let wf = Workflow::connect(
+        WorkflowConfig::new(env.workdir())
+            .with_client_config(env.client_config())
+            .with_approval(ApprovalMode::Untrusted)
+            .with_sandbox(Sandbox::WorkspaceWrite)
+            .with_global_pre_tool_use_hook(AllowTouch),
+    )
+    .await
+    .unwrap();
+    let out = wf.run("make files").await.unwrap();
+    assert_eq!(out.assistant_text, "done");
+    assert!(
+        env.workdir().join("made_by_shell.txt").exists(),
+        "the hook allowed the command"
+    );
+    assert!(
+        !env.workdir().join("patched.txt").exists(),
+        "the patch got no opinion from the hook and no handler: declined"
+    );
+    wf.shutdown().await.unwrap();
+}

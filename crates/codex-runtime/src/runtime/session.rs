@@ -924,7 +924,28 @@ async fn with_timeout<T>(
     }
 }
 
-async fn pre_tool_use(inner: &Arc<Inner>, tool: &str, input: Value, turn_id: &str) -> bool {
+/// What `PreToolUse` hooks decided about an approval-gated tool request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ToolVerdict {
+    /// A hook blocked it: decline.
+    Block,
+    /// A hook allowed it (`HookPatch` metadata `"decision": "accept"` or
+    /// `"acceptForSession"`): approve without asking the handler.
+    Allow(ApprovalVerdict),
+    /// No opinion: the approval handler decides (fail-closed without one).
+    Defer,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ApprovalVerdict {
+    Once,
+    ForSession,
+}
+
+/// The metadata key a `PreToolUse` hook sets to allow a request.
+const ALLOW_KEY: &str = "decision";
+
+async fn pre_tool_use(inner: &Arc<Inner>, tool: &str, input: Value, turn_id: &str) -> ToolVerdict {
     let mut ctx = hook_ctx(HookPhase::PreToolUse, &inner.config.cwd);
     ctx.thread_id = Some(inner.thread_id.clone());
     ctx.turn_id = Some(turn_id.to_string());
@@ -936,8 +957,20 @@ async fn pre_tool_use(inner: &Arc<Inner>, tool: &str, input: Value, turn_id: &st
     }
     if let Some(b) = &pre.blocked {
         tracing::info!(hook = %b.hook, tool, "PreToolUse hook blocked the request: {}", b.reason);
+        return ToolVerdict::Block;
     }
-    pre.blocked.is_some()
+    match pre.patch.metadata.get(ALLOW_KEY).and_then(Value::as_str) {
+        Some("accept") => ToolVerdict::Allow(ApprovalVerdict::Once),
+        Some("acceptForSession") => ToolVerdict::Allow(ApprovalVerdict::ForSession),
+        _ => ToolVerdict::Defer,
+    }
+}
+
+fn allowed(v: ApprovalVerdict) -> ApprovalDecision {
+    match v {
+        ApprovalVerdict::Once => ApprovalDecision::Accept,
+        ApprovalVerdict::ForSession => ApprovalDecision::AcceptForSession,
+    }
 }
 
 async fn answer(inner: &Arc<Inner>, request: IncomingServerRequest) -> ServerRequestReply {
@@ -950,7 +983,8 @@ async fn answer(inner: &Arc<Inner>, request: IncomingServerRequest) -> ServerReq
     match request.request {
         ServerRequest::ItemCommandExecutionRequestApproval(p) => {
             let input = json!({"command": p.command, "cwd": p.cwd, "reason": p.reason});
-            if pre_tool_use(inner, "exec_command", input, &p.turn_id).await {
+            let verdict = pre_tool_use(inner, "exec_command", input, &p.turn_id).await;
+            if verdict == ToolVerdict::Block {
                 return decision(ApprovalDecision::Decline);
             }
             let escalation = p.additional_permissions.is_some()
@@ -962,6 +996,9 @@ async fn answer(inner: &Arc<Inner>, request: IncomingServerRequest) -> ServerReq
                 );
                 return decision(ApprovalDecision::Decline);
             }
+            if let ToolVerdict::Allow(v) = verdict {
+                return decision(allowed(v));
+            }
             let Some(h) = handler else {
                 return ServerRequestReply::Decline;
             };
@@ -972,11 +1009,15 @@ async fn answer(inner: &Arc<Inner>, request: IncomingServerRequest) -> ServerReq
         }
         ServerRequest::ItemFileChangeRequestApproval(p) => {
             let input = json!({"itemId": p.item_id, "reason": p.reason, "grantRoot": p.grant_root});
-            if pre_tool_use(inner, "apply_patch", input, &p.turn_id).await {
+            let verdict = pre_tool_use(inner, "apply_patch", input, &p.turn_id).await;
+            if verdict == ToolVerdict::Block {
                 return decision(ApprovalDecision::Decline);
             }
             if p.grant_root.is_some() && !inner.config.profile.privileged_escalation {
                 return decision(ApprovalDecision::Decline);
+            }
+            if let ToolVerdict::Allow(v) = verdict {
+                return decision(allowed(v));
             }
             let Some(h) = handler else {
                 return ServerRequestReply::Decline;
