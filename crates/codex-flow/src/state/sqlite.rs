@@ -102,6 +102,38 @@ impl SqliteStore {
     fn encode<T: serde::Serialize>(&self, value: &T) -> Result<String> {
         serde_json::to_string(value).map_err(|e| self.err(e))
     }
+
+    /// The record of the one row `sql` selects, decoded; `None` when there is no row.
+    fn query_record<T: serde::de::DeserializeOwned>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        what: &str,
+    ) -> Result<Option<T>> {
+        let text: Option<String> = self.with_conn(|conn| {
+            conn.query_row(sql, params, |row| row.get(0))
+                .optional()
+                .map_err(|e| self.err(e))
+        })?;
+        text.map(|t| self.decode(&t, what)).transpose()
+    }
+
+    /// The records of every row `sql` selects, in order, decoded.
+    fn query_records<T: serde::de::DeserializeOwned>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        what: &str,
+    ) -> Result<Vec<T>> {
+        let texts: Vec<String> = self.with_conn(|conn| {
+            let mut stmt = conn.prepare(sql).map_err(|e| self.err(e))?;
+            let rows = stmt
+                .query_map(params, |row| row.get::<_, String>(0))
+                .map_err(|e| self.err(e))?;
+            rows.map(|row| row.map_err(|e| self.err(e))).collect()
+        })?;
+        texts.iter().map(|t| self.decode(t, what)).collect()
+    }
 }
 
 impl StateStore for SqliteStore {
@@ -226,94 +258,46 @@ impl StateStore for SqliteStore {
     }
 
     fn get_run(&self, run_id: &str) -> Result<Option<RunView>> {
-        let text: Option<String> = self.with_conn(|conn| {
-            conn.query_row(
-                "SELECT record FROM runs WHERE id = ?1",
-                params![run_id],
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(|e| self.err(e))
-        })?;
-        text.map(|t| self.decode(&t, "run")).transpose()
+        self.query_record(
+            "SELECT record FROM runs WHERE id = ?1",
+            params![run_id],
+            "run",
+        )
     }
 
     fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunView>> {
         let limit = effective_limit(filter.limit);
-        let texts: Vec<String> = self.with_conn(|conn| {
-            let mut stmt = conn
-                .prepare(
-                    "SELECT record FROM runs WHERE (?1 IS NULL OR event_id = ?1) \
-                     AND (?2 IS NULL OR status = ?2 OR effective = ?2) ORDER BY seq DESC LIMIT ?3",
-                )
-                .map_err(|e| self.err(e))?;
-            let rows = stmt
-                .query_map(
-                    params![filter.event_id, filter.status, limit as i64],
-                    |row| row.get::<_, String>(0),
-                )
-                .map_err(|e| self.err(e))?;
-            let mut out = Vec::new();
-            for row in rows {
-                out.push(row.map_err(|e| self.err(e))?);
-            }
-            Ok(out)
-        })?;
-        texts.iter().map(|t| self.decode(t, "run")).collect()
+        self.query_records(
+            "SELECT record FROM runs WHERE (?1 IS NULL OR event_id = ?1) \
+             AND (?2 IS NULL OR status = ?2 OR effective = ?2) ORDER BY seq DESC LIMIT ?3",
+            params![filter.event_id, filter.status, limit as i64],
+            "run",
+        )
     }
 
     fn get_event(&self, event_id: &str) -> Result<Option<EventRecord>> {
-        let text: Option<String> = self.with_conn(|conn| {
-            conn.query_row(
-                "SELECT record FROM events WHERE id = ?1",
-                params![event_id],
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(|e| self.err(e))
-        })?;
-        text.map(|t| self.decode(&t, "event")).transpose()
+        self.query_record(
+            "SELECT record FROM events WHERE id = ?1",
+            params![event_id],
+            "event",
+        )
     }
 
     fn list_events(&self, filter: &EventFilter) -> Result<Vec<EventRecord>> {
         let limit = effective_limit(filter.limit);
-        let texts: Vec<String> = self.with_conn(|conn| {
-            let mut stmt = conn
-                .prepare(
-                    "SELECT record FROM events WHERE (?1 IS NULL OR type = ?1) ORDER BY seq DESC LIMIT ?2",
-                )
-                .map_err(|e| self.err(e))?;
-            let rows = stmt
-                .query_map(params![filter.event_type, limit as i64], |row| {
-                    row.get::<_, String>(0)
-                })
-                .map_err(|e| self.err(e))?;
-            let mut out = Vec::new();
-            for row in rows {
-                out.push(row.map_err(|e| self.err(e))?);
-            }
-            Ok(out)
-        })?;
-        texts.iter().map(|t| self.decode(t, "event")).collect()
+        self.query_records(
+            "SELECT record FROM events WHERE (?1 IS NULL OR type = ?1) ORDER BY seq DESC LIMIT ?2",
+            params![filter.event_type, limit as i64],
+            "event",
+        )
     }
 
     fn unfinished_runs(&self) -> Result<Vec<RunView>> {
-        let texts: Vec<String> = self.with_conn(|conn| {
-            let mut stmt = conn
-                .prepare(
-                    "SELECT record FROM runs WHERE status IN ('queued', 'running') ORDER BY seq",
-                )
-                .map_err(|e| self.err(e))?;
-            let rows = stmt
-                .query_map([], |row| row.get::<_, String>(0))
-                .map_err(|e| self.err(e))?;
-            let mut out = Vec::new();
-            for row in rows {
-                out.push(row.map_err(|e| self.err(e))?);
-            }
-            Ok(out)
-        })?;
-        texts.iter().map(|t| self.decode(t, "run")).collect()
+        self.query_records(
+            "SELECT record FROM runs WHERE status IN ('queued', 'running') ORDER BY seq",
+            [],
+            "run",
+        )
     }
 
     fn blocks(&self) -> bool {
