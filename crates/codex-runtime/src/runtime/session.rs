@@ -656,18 +656,7 @@ impl Session {
     /// Interrupts the running turn and returns once it has completed as `interrupted` (at once
     /// when no turn runs). A turn that is still starting is awaited first.
     pub async fn interrupt(&self) -> Result<()> {
-        let mut rx = self.inner.state.subscribe();
-        let wait = self.inner.runtime.config().request_timeout;
-        let state =
-            match tokio::time::timeout(wait, rx.wait_for(|s| *s != TurnState::Starting)).await {
-                Ok(Ok(s)) => s.clone(),
-                _ => {
-                    return Err(Error::Timeout {
-                        method: "turn/start".into(),
-                        elapsed: wait,
-                    })
-                }
-            };
+        let (mut rx, state) = self.settled_state().await?;
         let TurnState::Running(turn_id) = state else {
             return Ok(());
         };
@@ -686,10 +675,9 @@ impl Session {
         }
     }
 
-    /// Sends `turn/interrupt` for the running turn and returns without waiting for it to end
-    /// (the task driving `ask` sees it complete as `interrupted`). Returns `false` when no turn
-    /// was running.
-    pub async fn send_interrupt(&self) -> Result<bool> {
+    /// Waits until a turn that is starting has its id (or failed to start), and returns the
+    /// state with a receiver for later changes.
+    async fn settled_state(&self) -> Result<(watch::Receiver<TurnState>, TurnState)> {
         let mut rx = self.inner.state.subscribe();
         let wait = self.inner.runtime.config().request_timeout;
         let state =
@@ -702,6 +690,14 @@ impl Session {
                     })
                 }
             };
+        Ok((rx, state))
+    }
+
+    /// Sends `turn/interrupt` for the running turn and returns without waiting for it to end
+    /// (the task driving `ask` sees it complete as `interrupted`). Returns `false` when no turn
+    /// was running.
+    pub async fn send_interrupt(&self) -> Result<bool> {
+        let (_, state) = self.settled_state().await?;
         match state {
             TurnState::Running(turn_id) => self.interrupt_turn(&turn_id).await.map(|_| true),
             _ => Ok(false),
