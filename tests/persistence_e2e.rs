@@ -354,3 +354,40 @@ macro_rules! e2e {
 
 e2e!(sqlite, persistence_common::sqlite_target);
 e2e!(postgres, persistence_common::postgres_target);
+
+#[tokio::test]
+async fn two_processes_record_two_sessions_each_into_one_postgres() {
+    const TURNS: usize = 6;
+    let env = CodexTestEnv::start(Scenario::empty().with_fallback(Reply::text("shared answer")))
+        .await
+        .unwrap();
+    let target = persistence_common::postgres_target("two_procs").await;
+    // Both processes start (and migrate) at once.
+    let turns = TURNS.to_string();
+    let (args_a, args_b) = (
+        ["record", turns.as_str(), "a1", "a2"],
+        ["record", turns.as_str(), "b1", "b2"],
+    );
+    let (a, b) = tokio::join!(
+        run_child(&env, &target, "alice", &args_a),
+        run_child(&env, &target, "alice", &args_b),
+    );
+    env.assert_no_leftover_processes().await;
+    let store = target.open().await;
+    let s = scope("alice");
+    let outputs: Vec<&Value> = a.iter().chain(&b).filter_map(|l| l.get("output")).collect();
+    assert_eq!(outputs.len(), 4 * TURNS);
+    for out in &outputs {
+        assert_output_stored(store.as_ref(), &s, out).await;
+    }
+    for c in ["a1", "a2", "b1", "b2"] {
+        let seqs = assert_gap_free(store.as_ref(), &s, c).await;
+        let turns = store.read_turns(&s, c).await.unwrap();
+        assert_eq!(turns.len(), TURNS, "{c}: every turn once");
+        let items = store.read_items(&s, c, 0, 1000).await.unwrap().items;
+        let ids: HashSet<_> = items.iter().map(|i| i.item_id.clone()).collect();
+        assert_eq!(ids.len(), items.len(), "{c}: no item twice");
+        // turn_started + items + turn_completed per turn, nothing else, nothing twice.
+        assert_eq!(seqs.len(), TURNS * 2 + items.len(), "{c}");
+    }
+}
