@@ -282,6 +282,10 @@ struct Inner {
     shared: Arc<Shared>,
     init: RwLock<InitializeInfo>,
     shutting_down: std::sync::atomic::AtomicBool,
+    /// Wakes the supervisor out of a restart backoff when `shutdown()` is called.
+    shutdown_signal: tokio::sync::Notify,
+    /// 0 for the first connection, one more for every restart.
+    generation: AtomicU64,
     responders: Responders,
 }
 
@@ -347,6 +351,8 @@ impl Runtime {
             shared,
             init: RwLock::new(init),
             shutting_down: std::sync::atomic::AtomicBool::new(false),
+            shutdown_signal: tokio::sync::Notify::new(),
+            generation: AtomicU64::new(0),
             responders: Arc::new(StdMutex::new(HashMap::new())),
         });
         if restartable {
@@ -373,6 +379,15 @@ impl Runtime {
             Ok(i) => i.clone(),
             Err(p) => p.into_inner().clone(),
         }
+    }
+
+    /// The connection generation: 0 for the first app-server, one more after every restart
+    /// (see [`RestartPolicy`]). Threads opened on an older generation must be resumed
+    /// (`thread/resume`) before use; sessions do that themselves.
+    pub fn generation(&self) -> u64 {
+        self.inner
+            .generation
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The pid of the spawned codex (also its process group id), if spawned.
@@ -537,9 +552,14 @@ impl Runtime {
     /// Graceful stop: close stdin, wait for the child to exit, kill it after the grace period.
     /// Pending calls fail with [`Error::TransportClosed`]. Idempotent.
     pub async fn shutdown(&self) -> Result<()> {
+        // Under the connection lock, so a restart either sees the flag or has already swapped
+        // in its new connection (which is then the one shut down here).
+        let guard = self.inner.conn.write();
         self.inner
             .shutting_down
             .store(true, std::sync::atomic::Ordering::SeqCst);
+        drop(guard);
+        self.inner.shutdown_signal.notify_waiters();
         let conn = self.conn();
         conn.shutdown(self.inner.config.shutdown_grace).await;
         self.inner
@@ -682,7 +702,14 @@ async fn supervise(
                 .saturating_mul(1u32 << (restarts - 1).min(16))
                 .min(policy.max_backoff);
             tracing::warn!(restarts, ?delay, "codex app-server exited; restarting");
-            tokio::time::sleep(delay).await;
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = rt.shutdown_signal.notified() => {}
+            }
+            if rt.shutting_down.load(std::sync::atomic::Ordering::SeqCst) {
+                tracing::debug!("shutdown during the restart backoff: not restarting");
+                return;
+            }
             let attempt = async {
                 let transport = open_transport(&rt.config).await?;
                 let conn = Arc::new(Connection::start(
@@ -704,11 +731,23 @@ async fn supervise(
         }
         match next {
             Some((conn, init)) => {
+                // A shutdown that landed while this server was starting: stop it, keep none.
+                let stale = match rt.conn.write() {
+                    Ok(mut c) if !rt.shutting_down.load(std::sync::atomic::Ordering::SeqCst) => {
+                        *c = Arc::clone(&conn);
+                        rt.generation
+                            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        false
+                    }
+                    _ => true,
+                };
+                if stale {
+                    tracing::debug!("shutdown while restarting: stopping the new app-server");
+                    conn.shutdown(rt.config.shutdown_grace).await;
+                    return;
+                }
                 Metrics::inc(&rt.shared.metrics.restarts);
                 closed = conn.closed();
-                if let Ok(mut c) = rt.conn.write() {
-                    *c = conn;
-                }
                 if let Ok(mut i) = rt.init.write() {
                     *i = init;
                 }
