@@ -247,8 +247,14 @@ mod tests {
         q.push(TurnEvent::Started {
             turn_id: "t".into(),
         });
-        assert!(matches!(q.pop().await, Some(Ok(TurnEvent::AgentMessageDelta { .. }))));
-        assert!(matches!(q.pop().await, Some(Ok(TurnEvent::AgentMessageDelta { .. }))));
+        assert!(matches!(
+            q.pop().await,
+            Some(Ok(TurnEvent::AgentMessageDelta { .. }))
+        ));
+        assert!(matches!(
+            q.pop().await,
+            Some(Ok(TurnEvent::AgentMessageDelta { .. }))
+        ));
         assert!(matches!(q.pop().await, Some(Ok(TurnEvent::Lagged(3)))));
         assert!(matches!(q.pop().await, Some(Ok(TurnEvent::Started { .. }))));
     }

@@ -10,8 +10,7 @@
 use super::{hook_ctx, Inner};
 use crate::plugin::HookPhase;
 use crate::rpc::{
-    IncomingServerRequest, RpcErrorObject, ServerRequestHandler, ServerRequestReply,
-    TimeoutAction,
+    IncomingServerRequest, RpcErrorObject, ServerRequestHandler, ServerRequestReply, TimeoutAction,
 };
 use crate::runtime::approvals::{ApprovalConfig, ApprovalDecision};
 use crate::runtime::profile::ApprovalMode;

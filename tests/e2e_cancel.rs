@@ -1,0 +1,183 @@
+//! Cancel safety on the real codex + the mock model: what happens to a turn whose `ask`,
+//! `ask_stream` or `Workflow::run` future is dropped mid-flight (see the GUIDE's "Cancel
+//! safety" section; every promise there is one of these tests).
+
+use codex_mock_model::{Reply, Scenario};
+use codex_runtime::rpc::Subscription;
+use codex_runtime::runtime::{
+    Client, ServerNotification, Session, TurnEvent, TurnOverrides, TurnStatus,
+};
+use codex_runtime::{Workflow, WorkflowConfig};
+use codex_test_support::CodexTestEnv;
+use futures::StreamExt;
+use std::future::Future;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+async fn env(replies: impl IntoIterator<Item = Reply>) -> CodexTestEnv {
+    CodexTestEnv::start(Scenario::new(replies)).await.unwrap()
+}
+
+/// Polls `fut` until the mock holds a stalled stream, then drops it: the caller gave up.
+async fn drop_once_stalled<F: Future>(env: &CodexTestEnv, fut: F) {
+    tokio::pin!(fut);
+    tokio::select! {
+        _ = &mut fut => panic!("the stalled turn ended before it was dropped"),
+        held = env.mock.wait_for_stall(WAIT) => held.unwrap(),
+    }
+}
+
+/// The id of the next `turn/started` on `sub`.
+async fn next_turn_started(sub: &mut Subscription) -> String {
+    loop {
+        let ev = tokio::time::timeout(WAIT, sub.recv())
+            .await
+            .expect("turn/started in time")
+            .expect("subscription open");
+        if let ServerNotification::TurnStarted(n) = &ev.notification {
+            return n.turn.id.clone();
+        }
+    }
+}
+
+/// Waits for `turn/completed` of `turn_id` and returns its status.
+async fn completion_of(sub: &mut Subscription, turn_id: &str) -> TurnStatus {
+    loop {
+        let ev = tokio::time::timeout(WAIT, sub.recv())
+            .await
+            .expect("turn/completed in time")
+            .expect("subscription open");
+        if let ServerNotification::TurnCompleted(n) = &ev.notification {
+            if n.turn.id == turn_id {
+                return n.turn.status.clone();
+            }
+        }
+    }
+}
+
+/// After the dropped turn: interrupt it, check codex ended exactly that turn and closed the
+/// model stream, then check the next `ask` runs a turn of its own.
+async fn interrupt_and_ask_again(env: &CodexTestEnv, session: &Session, sub: &mut Subscription) {
+    let first = next_turn_started(sub).await;
+    tokio::time::timeout(WAIT, session.interrupt())
+        .await
+        .expect("interrupt returns")
+        .unwrap();
+    assert_eq!(completion_of(sub, &first).await, TurnStatus::Interrupted);
+    env.mock
+        .wait_for_streams_closed_by_client(1, WAIT)
+        .await
+        .expect("codex closed the stalled model stream");
+
+    let next = tokio::time::timeout(WAIT, session.ask("a new question"))
+        .await
+        .expect("the next ask ends")
+        .unwrap();
+    assert_eq!(next.assistant_text, "its own answer");
+    assert_eq!(next.status, TurnStatus::Completed);
+    assert_ne!(next.turn_id, first, "the next ask must start a new turn");
+    let bodies = env.mock.response_requests();
+    let last = bodies.last().unwrap()["input"].to_string();
+    assert!(last.contains("a new question"), "{last}");
+}
+
+#[tokio::test]
+async fn after_a_dropped_ask_interrupt_ends_the_turn_and_the_next_ask_gets_its_own() {
+    let env = env([Reply::stall(["partial "]), Reply::text("its own answer")]).await;
+    let client = Client::connect(env.client_config()).await.unwrap();
+    let session = client.start_session(env.session_config()).await.unwrap();
+    let mut sub = client.runtime().subscribe_thread(session.thread_id());
+
+    drop_once_stalled(&env, session.ask("stall please")).await;
+    interrupt_and_ask_again(&env, &session, &mut sub).await;
+
+    client.shutdown().await.unwrap();
+    env.assert_no_leftover_processes().await;
+}
+
+#[tokio::test]
+async fn a_timed_out_ask_keeps_its_turn_tracked_for_interrupt() {
+    let env = env([Reply::stall(["partial "]), Reply::text("its own answer")]).await;
+    let client = Client::connect(env.client_config()).await.unwrap();
+    let session = client.start_session(env.session_config()).await.unwrap();
+    let mut sub = client.runtime().subscribe_thread(session.thread_id());
+
+    let timed_out = tokio::time::timeout(Duration::from_secs(3), session.ask("stall please")).await;
+    assert!(timed_out.is_err(), "the stalled ask must time out");
+    env.mock.wait_for_stall(WAIT).await.unwrap();
+    interrupt_and_ask_again(&env, &session, &mut sub).await;
+
+    client.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn after_a_dropped_ask_stream_interrupt_ends_the_turn_and_the_next_ask_gets_its_own() {
+    let env = env([Reply::stall(["partial "]), Reply::text("its own answer")]).await;
+    let client = Client::connect(env.client_config()).await.unwrap();
+    let session = client.start_session(env.session_config()).await.unwrap();
+    let mut sub = client.runtime().subscribe_thread(session.thread_id());
+
+    let mut stream = Box::pin(session.ask_stream("stall please"));
+    loop {
+        let ev = tokio::time::timeout(WAIT, stream.next())
+            .await
+            .expect("an event")
+            .expect("the stream is open")
+            .unwrap();
+        if matches!(ev, TurnEvent::AgentMessageDelta { .. }) {
+            break;
+        }
+    }
+    env.mock.wait_for_stall(WAIT).await.unwrap();
+    drop(stream);
+    interrupt_and_ask_again(&env, &session, &mut sub).await;
+
+    client.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_dropped_ask_still_gets_its_deadline_and_the_next_ask_waits_for_it() {
+    let env = env([Reply::stall(["partial "]), Reply::text("its own answer")]).await;
+    let client = Client::connect(env.client_config()).await.unwrap();
+    let session = client.start_session(env.session_config()).await.unwrap();
+    let mut sub = client.runtime().subscribe_thread(session.thread_id());
+
+    let short = TurnOverrides::new().with_timeout(Duration::from_secs(4));
+    drop_once_stalled(&env, session.ask_with("stall please", short)).await;
+    let first = next_turn_started(&mut sub).await;
+
+    // No interrupt: the next ask queues behind the dropped turn, which its own deadline ends.
+    let next = tokio::time::timeout(WAIT, session.ask("a new question"))
+        .await
+        .expect("the next ask ends")
+        .unwrap();
+    assert_eq!(
+        completion_of(&mut sub, &first).await,
+        TurnStatus::Interrupted
+    );
+    assert_eq!(next.assistant_text, "its own answer");
+    assert_ne!(next.turn_id, first);
+    assert!(env.mock.streams_closed_by_client() >= 1);
+
+    client.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_dropped_workflow_run_is_interrupted_at_its_timeout() {
+    let env = env([Reply::stall(["partial "])]).await;
+    let wf = Workflow::connect(
+        WorkflowConfig::new(env.workdir())
+            .with_client_config(env.client_config())
+            .with_timeout(Duration::from_secs(4)),
+    )
+    .await
+    .unwrap();
+    drop_once_stalled(&env, wf.run("stall please")).await;
+    env.mock
+        .wait_for_streams_closed_by_client(1, WAIT)
+        .await
+        .expect("the turn's deadline interrupted it and codex closed the model stream");
+    wf.shutdown().await.unwrap();
+    env.assert_no_leftover_processes().await;
+}
