@@ -285,7 +285,7 @@ struct Inner {
     /// Wakes the supervisor out of a restart backoff when `shutdown()` is called.
     shutdown_signal: tokio::sync::Notify,
     /// 0 for the first connection, one more for every restart.
-    generation: AtomicU64,
+    generation: Arc<AtomicU64>,
     responders: Responders,
 }
 
@@ -352,7 +352,7 @@ impl Runtime {
             init: RwLock::new(init),
             shutting_down: std::sync::atomic::AtomicBool::new(false),
             shutdown_signal: tokio::sync::Notify::new(),
-            generation: AtomicU64::new(0),
+            generation: Arc::new(AtomicU64::new(0)),
             responders: Arc::new(StdMutex::new(HashMap::new())),
         });
         if restartable {
@@ -493,18 +493,25 @@ impl Runtime {
     pub fn server_requests(&self, capacity: usize) -> mpsc::Receiver<IncomingServerRequest> {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let responders = Arc::clone(&self.inner.responders);
+        let generation = Arc::clone(&self.inner.generation);
         let handler = move |req: IncomingServerRequest| {
             let tx = tx.clone();
             let responders = Arc::clone(&responders);
+            // Request ids restart at 0 on every connection: the key carries the connection's
+            // generation so a restarted server's requests never collide with older ones.
+            let key = (
+                generation.load(std::sync::atomic::Ordering::SeqCst),
+                req.id.clone(),
+            );
             async move {
                 let (reply_tx, reply_rx) = oneshot::channel();
                 if let Ok(mut r) = responders.lock() {
-                    r.insert(req.id.clone(), reply_tx);
+                    r.insert(key.clone(), reply_tx);
                 }
                 // Removes the responder however this ends (answer, timeout, channel closed).
                 let _entry = ResponderEntry {
                     responders: Arc::clone(&responders),
-                    id: req.id.clone(),
+                    key,
                 };
                 if tx.send(req).await.is_err() {
                     return ServerRequestReply::Decline;
@@ -516,18 +523,21 @@ impl Runtime {
         rx
     }
 
-    /// Answers a server request received from [`Runtime::server_requests`].
+    /// Answers a server request received from [`Runtime::server_requests`] on the current
+    /// connection. After a restart, requests of the crashed server can no longer be answered
+    /// (their connection is gone): that is [`Error::AlreadyAnswered`].
     pub fn respond(
         &self,
         id: &RequestId,
         outcome: std::result::Result<Value, RpcErrorObject>,
     ) -> Result<()> {
+        let key = (self.generation(), id.clone());
         let tx = self
             .inner
             .responders
             .lock()
             .ok()
-            .and_then(|mut r| r.remove(id));
+            .and_then(|mut r| r.remove(&key));
         match tx {
             Some(tx) => {
                 let reply = match outcome {
@@ -602,19 +612,20 @@ fn new_shared(config: &RuntimeConfig) -> Arc<Shared> {
     })
 }
 
-type Responders = Arc<StdMutex<HashMap<RequestId, oneshot::Sender<ServerRequestReply>>>>;
+/// Pending answers of [`Runtime::server_requests`], by (connection generation, request id).
+type Responders = Arc<StdMutex<HashMap<(u64, RequestId), oneshot::Sender<ServerRequestReply>>>>;
 
 /// Drops a pending responder when its request is over, so unanswered requests leave nothing
 /// behind.
 struct ResponderEntry {
     responders: Responders,
-    id: RequestId,
+    key: (u64, RequestId),
 }
 
 impl Drop for ResponderEntry {
     fn drop(&mut self) {
         if let Ok(mut r) = self.responders.lock() {
-            r.remove(&self.id);
+            r.remove(&self.key);
         }
     }
 }
@@ -735,8 +746,14 @@ async fn supervise(
                 let stale = match rt.conn.write() {
                     Ok(mut c) if !rt.shutting_down.load(std::sync::atomic::Ordering::SeqCst) => {
                         *c = Arc::clone(&conn);
-                        rt.generation
-                            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        let generation = rt
+                            .generation
+                            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                            + 1;
+                        // Requests of the crashed server can no longer be answered.
+                        if let Ok(mut r) = rt.responders.lock() {
+                            r.retain(|(g, _), _| *g == generation);
+                        }
                         false
                     }
                     _ => true,
