@@ -181,3 +181,39 @@ async fn a_dropped_workflow_run_is_interrupted_at_its_timeout() {
     wf.shutdown().await.unwrap();
     env.assert_no_leftover_processes().await;
 }
+
+#[tokio::test]
+async fn an_ask_dropped_while_waiting_for_the_previous_turn_starts_nothing() {
+    let env = env([Reply::stall(["partial "]), Reply::text("its own answer")]).await;
+    let client = Client::connect(env.client_config()).await.unwrap();
+    let session = client.start_session(env.session_config()).await.unwrap();
+    let first = {
+        let s = session.clone();
+        tokio::spawn(async move { s.ask("stall please").await })
+    };
+    env.mock.wait_for_stall(WAIT).await.unwrap();
+    // Both wait behind the stalled turn and are dropped there.
+    let waiting = tokio::time::timeout(Duration::from_millis(500), session.ask("never sent")).await;
+    assert!(
+        waiting.is_err(),
+        "the second ask must wait for the first turn"
+    );
+    drop(session.ask_stream("never sent either"));
+
+    session.interrupt().await.unwrap();
+    let first = first.await.unwrap().unwrap();
+    assert_eq!(first.status, TurnStatus::Interrupted);
+    let next = tokio::time::timeout(WAIT, session.ask("a new question"))
+        .await
+        .expect("the next ask ends")
+        .unwrap();
+    assert_eq!(next.assistant_text, "its own answer");
+    let bodies = env.mock.response_requests();
+    assert_eq!(
+        bodies.len(),
+        2,
+        "only the stalled turn and the new one reached the model"
+    );
+    assert!(!bodies[1]["input"].to_string().contains("never sent"));
+    client.shutdown().await.unwrap();
+}

@@ -61,10 +61,13 @@ async fn a_reader_that_stops_reading_does_not_hold_the_turn_past_its_deadline() 
 
 #[tokio::test]
 async fn a_slow_reader_gets_the_latest_diff_and_usage_and_every_approval() {
-    let final_text: String = "x".repeat(2000);
+    // More deltas than the stream buffers, so a driver that waits for its reader falls behind
+    // codex; the stream completes (with its usage) once the stall is released.
+    let deltas: Vec<String> = (0..3000).map(|i| format!("d{i} ")).collect();
+    let final_text = deltas.concat();
     let env = CodexTestEnv::start(Scenario::new([
         Reply::apply_patch("*** Add File: slow.txt\n+written while nobody read\n"),
-        Reply::deltas(final_text.chars().map(String::from)),
+        Reply::stall(deltas),
     ]))
     .await
     .unwrap();
@@ -85,6 +88,8 @@ async fn a_slow_reader_gets_the_latest_diff_and_usage_and_every_approval() {
     let mut stream = Box::pin(session.ask_stream("patch, then talk a lot"));
 
     // Read nothing until the server turn is over.
+    env.mock.wait_for_stall(WAIT).await.unwrap();
+    env.mock.release_stall();
     loop {
         let ev = tokio::time::timeout(WAIT, watch.recv())
             .await
@@ -119,9 +124,10 @@ async fn a_slow_reader_gets_the_latest_diff_and_usage_and_every_approval() {
         "{:?}",
         out.diff
     );
-    // The usage of the last model response (2000 bytes of text, 4 bytes a token in the mock).
+    // The usage of the last model response (the mock counts 4 bytes of text a token).
     let usage = out.usage.expect("token usage");
-    assert_eq!(usage.last.output_tokens, 500, "{usage:?}");
+    let expected = final_text.len().div_ceil(4) as i64;
+    assert_eq!(usage.last.output_tokens, expected, "{usage:?}");
     assert_eq!(out.assistant_text, final_text);
     client.shutdown().await.unwrap();
 }

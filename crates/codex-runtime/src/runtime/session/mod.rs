@@ -272,9 +272,14 @@ impl Session {
     ///
     /// A turn that ends `failed` is an [`Error::TurnFailed`]; `interrupted` is a normal output.
     ///
+    /// A session runs one turn at a time: while an earlier turn is still live (another task's,
+    /// or one whose `ask` was dropped), this waits for it to end, then starts a new turn.
+    ///
     /// # Cancel safety
-    /// Dropping the future stops waiting but does not stop the turn; call
-    /// [`Session::interrupt`] for that.
+    /// Dropping the future stops waiting, not the turn: the session keeps tracking it, its
+    /// timeout still applies, [`Session::interrupt`] interrupts it, and the next `ask` waits
+    /// for it instead of being steered into it. A future dropped before its turn started
+    /// (still waiting for the previous one) starts nothing.
     #[tracing::instrument(level = "debug", skip(self, prompt), fields(thread = %self.inner.thread_id))]
     pub async fn ask(&self, prompt: impl Into<String>) -> Result<TurnOutput> {
         self.run_turn(prompt.into(), TurnOverrides::default(), None)
@@ -315,8 +320,13 @@ impl Session {
     /// Runs one turn as a stream of [`TurnEvent`]s that ends with
     /// [`TurnEvent::Completed`] (or an error).
     ///
+    /// A slow reader never slows the turn down: unread deltas (text, reasoning, output, diff,
+    /// usage) past 1024 become one [`TurnEvent::Lagged`]; items and approvals are never dropped;
+    /// the turn's deadline holds whatever the reader does.
+    ///
     /// # Cancel safety
-    /// Dropping the stream stops the events, not the turn.
+    /// Dropping the stream stops the events, not the turn (as for [`Session::ask`]); a stream
+    /// dropped before its turn started starts nothing.
     pub fn ask_stream(
         &self,
         prompt: impl Into<String>,
