@@ -28,13 +28,8 @@ pub(super) const DELTA_CAPACITY: usize = 1024;
 /// Default capacity for lifecycle events waiting for the reader.
 pub(super) const LIFECYCLE_CAPACITY: usize = 1024;
 
-enum Slot {
-    Item(Result<TurnEvent>),
-    Lagged(u64),
-}
-
 struct State {
-    items: VecDeque<(Slot, Kind)>,
+    items: VecDeque<(Result<TurnEvent>, Kind)>,
     droppable: usize,
     lifecycle: usize,
     reader_gone: bool,
@@ -87,7 +82,7 @@ impl EventQueue {
         })
     }
 
-    fn push_slot(&self, slot: Slot, kind: Kind) {
+    fn push_slot(&self, item: Result<TurnEvent>, kind: Kind) {
         let Ok(mut s) = self.state.lock() else {
             return;
         };
@@ -97,8 +92,8 @@ impl EventQueue {
         match kind {
             Kind::Droppable if s.droppable >= self.delta_capacity => {
                 match s.items.back_mut() {
-                    Some((Slot::Lagged(n), _)) => *n += 1,
-                    _ => s.items.push_back((Slot::Lagged(1), Kind::Exempt)),
+                    Some((Ok(TurnEvent::Lagged(n)), _)) => *n += 1,
+                    _ => s.items.push_back((Ok(TurnEvent::Lagged(1)), Kind::Exempt)),
                 }
                 drop(s);
                 self.to_reader.notify_one();
@@ -108,7 +103,7 @@ impl EventQueue {
             Kind::Lifecycle => s.lifecycle += 1,
             Kind::Exempt => {}
         }
-        s.items.push_back((slot, kind));
+        s.items.push_back((item, kind));
         drop(s);
         self.to_reader.notify_one();
     }
@@ -116,24 +111,24 @@ impl EventQueue {
     /// Queues an event of the driver (never waits; see [`EventQueue::has_room`]).
     pub(super) fn push(&self, event: TurnEvent) {
         let kind = kind_of(&event);
-        self.push_slot(Slot::Item(Ok(event)), kind);
+        self.push_slot(Ok(event), kind);
     }
 
     /// Queues a `Lagged(n)` marker for events the driver itself lost.
     pub(super) fn push_lagged(&self, n: u64) {
-        self.push_slot(Slot::Lagged(n), Kind::Exempt);
+        self.push_slot(Ok(TurnEvent::Lagged(n)), Kind::Exempt);
     }
 
     /// Queues an approval event; never dropped, never waits.
     pub(super) fn push_approval(&self, event: TurnEvent) {
-        self.push_slot(Slot::Item(Ok(event)), Kind::Exempt);
+        self.push_slot(Ok(event), Kind::Exempt);
     }
 
     /// Queues the last item of the stream (`Completed` or the error) and ends it.
     pub(super) fn finish(&self, last: Result<TurnEvent>) {
         if let Ok(mut s) = self.state.lock() {
             if !s.reader_gone && !s.finished {
-                s.items.push_back((Slot::Item(last), Kind::Exempt));
+                s.items.push_back((last, Kind::Exempt));
             }
             s.finished = true;
         }
@@ -167,7 +162,7 @@ impl EventQueue {
     fn try_pop(&self) -> Option<Option<Result<TurnEvent>>> {
         let mut s = self.state.lock().ok()?;
         match s.items.pop_front() {
-            Some((slot, kind)) => {
+            Some((item, kind)) => {
                 match kind {
                     Kind::Droppable => s.droppable -= 1,
                     Kind::Lifecycle => s.lifecycle -= 1,
@@ -175,10 +170,7 @@ impl EventQueue {
                 }
                 drop(s);
                 self.to_driver.notify_one();
-                Some(Some(match slot {
-                    Slot::Item(item) => item,
-                    Slot::Lagged(n) => Ok(TurnEvent::Lagged(n)),
-                }))
+                Some(Some(item))
             }
             None if s.finished => Some(None),
             None => None,

@@ -307,7 +307,10 @@ mod tests {
         // Under `untrusted` a plain request runs in the sandbox once approved.
         assert!(!command_escalates(ApprovalMode::Untrusted, &req(None)));
         let network = CommandExecutionRequestApprovalParams {
-            network_approval_context: Some(Default::default()),
+            network_approval_context: Some(codex_runtime_protocol::NetworkApprovalContext {
+                host: "example.com".into(),
+                protocol: codex_runtime_protocol::NetworkApprovalProtocol::Https,
+            }),
             ..Default::default()
         };
         assert!(command_escalates(ApprovalMode::Untrusted, &network));
