@@ -3,6 +3,10 @@
 //! safety" section; every promise there is one of these tests).
 
 use codex_mock_model::{Reply, Scenario};
+use codex_runtime::automation::{
+    spawn_with, AutomationOptions, AutomationSpec, AutomationState, Backoff, ErrorPolicy,
+};
+use codex_runtime::plugin::{HookAction, HookContext, HookFuture, HookIssue, HookPhase, PostHook};
 use codex_runtime::rpc::Subscription;
 use codex_runtime::runtime::{
     Client, ServerNotification, Session, TurnEvent, TurnOverrides, TurnStatus,
@@ -215,5 +219,99 @@ async fn an_ask_dropped_while_waiting_for_the_previous_turn_starts_nothing() {
         "only the stalled turn and the new one reached the model"
     );
     assert!(!bodies[1]["input"].to_string().contains("never sent"));
+    client.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_automation_run_past_its_timeout_is_interrupted_and_the_next_run_has_its_own_turn() {
+    let env = env([Reply::stall(["working "]), Reply::text("run two done")]).await;
+    let client = Client::connect(env.client_config()).await.unwrap();
+    let session = client.start_session(env.session_config()).await.unwrap();
+    let handle = spawn_with(
+        session,
+        AutomationSpec {
+            prompt: "the scheduled job".to_string(),
+            start_at: None,
+            every: Duration::from_millis(200),
+            stop_at: None,
+            max_runs: Some(2),
+        },
+        AutomationOptions::new()
+            .run_timeout(Duration::from_secs(3))
+            .error_policy(ErrorPolicy::Continue {
+                backoff: Backoff::exponential(
+                    Duration::from_millis(100),
+                    Duration::from_millis(100),
+                ),
+                max_consecutive_failures: 3,
+            }),
+    );
+    let status = tokio::time::timeout(WAIT, handle.wait())
+        .await
+        .expect("the automation finished");
+    assert_eq!(status.state, AutomationState::Finished, "{status:?}");
+    let last = status.last_outcome.expect("an outcome");
+    assert_eq!(last.assistant_text, "run two done");
+    assert!(
+        env.mock.streams_closed_by_client() >= 1,
+        "the timed-out turn was interrupted"
+    );
+    assert_eq!(env.mock.response_requests().len(), 2);
+    client.shutdown().await.unwrap();
+}
+
+/// Blocks at the first completed tool.
+struct BlockTools;
+
+impl PostHook for BlockTools {
+    fn name(&self) -> &'static str {
+        "block-tools"
+    }
+    fn call<'a>(&'a self, ctx: &'a HookContext) -> HookFuture<'a, Result<HookAction, HookIssue>> {
+        Box::pin(async move {
+            if ctx.phase == HookPhase::PostToolUse {
+                return Ok(HookAction::Block("no more tools".into()));
+            }
+            Ok(HookAction::Noop)
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_post_tool_use_block_ends_the_turn_before_ask_returns_and_the_next_ask_has_its_own() {
+    // Echo answers with the last user text, whichever request it serves: after the block,
+    // codex may or may not have asked the model to go on before the interrupt landed.
+    let env = env([
+        Reply::shell("echo tool-ran"),
+        Reply::echo("echo: "),
+        Reply::echo("echo: "),
+    ])
+    .await;
+    let client = Client::connect(env.client_config()).await.unwrap();
+    let session = client
+        .start_session(env.session_config().with_post_hook(BlockTools))
+        .await
+        .unwrap();
+    let mut sub = client.runtime().subscribe_thread(session.thread_id());
+    let err = session.ask("run a tool").await.unwrap_err();
+    assert!(
+        matches!(err, codex_runtime::Error::HookBlocked { .. }),
+        "{err}"
+    );
+    let blocked = next_turn_started(&mut sub).await;
+    // The blocked turn has already completed when `ask` returns.
+    let mut completed = None;
+    while let Some(Ok(ev)) = sub.try_recv() {
+        if let ServerNotification::TurnCompleted(n) = &ev.notification {
+            completed = Some((n.turn.id.clone(), n.turn.status.clone()));
+        }
+    }
+    assert_eq!(completed, Some((blocked.clone(), TurnStatus::Interrupted)));
+    let next = tokio::time::timeout(WAIT, session.ask("the next question"))
+        .await
+        .expect("the next ask ends")
+        .unwrap();
+    assert_eq!(next.assistant_text, "echo: the next question");
+    assert_ne!(next.turn_id, blocked);
     client.shutdown().await.unwrap();
 }
