@@ -450,6 +450,7 @@ impl Session {
 
     /// Starts compacting the thread's history (`thread/compact/start`).
     pub async fn compact(&self) -> Result<()> {
+        self.ensure_on_current_server().await?;
         let params = ThreadCompactStartParams {
             thread_id: self.inner.thread_id.clone(),
         };
@@ -458,6 +459,7 @@ impl Session {
 
     /// Reverts the thread to before `turn_id` (`thread/revert`).
     pub async fn revert(&self, before_turn_id: impl Into<String>) -> Result<()> {
+        self.ensure_on_current_server().await?;
         let params = ThreadRevertParams {
             thread_id: self.inner.thread_id.clone(),
             before_turn_id: before_turn_id.into(),
@@ -467,6 +469,7 @@ impl Session {
 
     /// Names the thread (`thread/name/set`).
     pub async fn set_name(&self, name: impl Into<String>) -> Result<()> {
+        self.ensure_on_current_server().await?;
         let params = ThreadSetNameParams {
             thread_id: self.inner.thread_id.clone(),
             name: name.into(),
@@ -476,6 +479,7 @@ impl Session {
 
     /// Reads the thread with its turns (`thread/read`).
     pub async fn read(&self) -> Result<ThreadReadResponse> {
+        self.ensure_on_current_server().await?;
         let params = ThreadReadParams {
             thread_id: self.inner.thread_id.clone(),
             include_turns: Some(true),
