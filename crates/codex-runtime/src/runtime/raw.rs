@@ -523,9 +523,13 @@ impl Runtime {
         rx
     }
 
-    /// Answers a server request received from [`Runtime::server_requests`] on the current
-    /// connection. After a restart, requests of the crashed server can no longer be answered
-    /// (their connection is gone): that is [`Error::AlreadyAnswered`].
+    /// Answers a server request received from [`Runtime::server_requests`].
+    ///
+    /// The answer goes to the request with this id on the current connection. Requests of a
+    /// crashed server can no longer be answered (their connection is gone), and request ids
+    /// restart at 0 on a restarted server: compare [`Runtime::generation`] from when the
+    /// request arrived with the current one before answering a request that may predate a
+    /// restart.
     pub fn respond(
         &self,
         id: &RequestId,
