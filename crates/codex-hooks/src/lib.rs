@@ -20,7 +20,8 @@
 //! | `matcher` | [`HookMatcher`]: phases, tool-name patterns, cwd prefixes |
 //! | `registry` | [`Hooks`], [`HookRegistration`], [`PreOutcome`], [`PostOutcome`], [`Blocked`] |
 //! | `shell_hook` | [`ShellCommandHook`]: a hook that runs an external command |
-//! | `process_group`, `bounded_read` | (private) killing a command's process group, bounded output capture |
+//! | `process_group` | [`ProcessGroup`]: signalling and killing a child's whole process group (the workspace's one home for it) |
+//! | `bounded_read` | (private) bounded output capture |
 //!
 //! ## Semantics in short
 //!
@@ -123,6 +124,7 @@ pub use issue::{HookIssue, HookIssueKind};
 pub use matcher::HookMatcher;
 pub use patch::HookPatch;
 pub use phase::HookPhase;
+pub use process_group::{ProcessGroup, Signal};
 pub use registry::{Blocked, HookRegistration, Hooks, PostOutcome, PreOutcome};
 pub use shell_hook::{
     ShellCommandHook, DEFAULT_MAX_STDERR, DEFAULT_MAX_STDOUT, DEFAULT_SHELL_HOOK_TIMEOUT,

@@ -10,7 +10,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::process::{ChildStdin, Command};
 
 use crate::bounded_read::{read_bounded, Captured, Keep};
-use crate::process_group::ProcessGroup;
+use crate::process_group::{ProcessGroup, Signal};
 use crate::{
     HookAction, HookContext, HookFuture, HookIssue, HookIssueKind, HookPatch, PostHook, PreHook,
 };
@@ -186,7 +186,7 @@ impl ShellCommandHook {
             let wait = async {
                 let status = child.wait().await;
                 // Background processes the command left would keep the pipes open.
-                group.kill();
+                group.kill(Signal::SIGKILL);
                 status
             };
             tokio::join!(
@@ -209,7 +209,7 @@ impl ShellCommandHook {
                 self.interpret(ctx, status, stdout, stderr)
             }
             Err(_) => {
-                group.kill();
+                group.kill(Signal::SIGKILL);
                 if let Err(err) = child.start_kill() {
                     tracing::debug!(%err, "the timed-out hook's process was already gone");
                 }
