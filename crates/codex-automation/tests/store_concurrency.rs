@@ -62,6 +62,9 @@ fn check(path: &Path, workers: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// One check: `Err` says what was lost.
+type Check = fn() -> Result<(), String>;
+
 fn scratch_file(name: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join(name);
@@ -122,7 +125,7 @@ fn main() -> ExitCode {
         hammer(&JsonFileStore::new(path), id);
         return ExitCode::SUCCESS;
     }
-    let tests: [(&str, fn() -> Result<(), String>); 2] = [
+    let tests: [(&str, Check); 2] = [
         (
             "two_store_values_in_one_process",
             two_store_values_in_one_process,
