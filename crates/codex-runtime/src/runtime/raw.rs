@@ -712,10 +712,9 @@ async fn supervise(
         let mut next = None;
         while restarts < policy.max_restarts {
             restarts += 1;
-            let delay = policy
-                .initial_backoff
-                .saturating_mul(1u32 << (restarts - 1).min(16))
-                .min(policy.max_backoff);
+            let delay =
+                codex_automation::Backoff::exponential(policy.initial_backoff, policy.max_backoff)
+                    .delay(restarts);
             tracing::warn!(restarts, ?delay, "codex app-server exited; restarting");
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
