@@ -25,6 +25,8 @@
 #![warn(missing_docs)]
 
 pub mod app_server;
+#[cfg(feature = "artifact")]
+pub mod artifact;
 pub mod automation;
 pub mod error;
 pub mod plugin;
@@ -45,3 +47,8 @@ pub use workflow::{quick_run, quick_run_with_profile, RunOutput, Workflow, Workf
 #[doc = include_str!("../../../README.md")]
 #[doc = include_str!("../../../docs/GUIDE.md")]
 pub struct DocsCompile;
+
+/// The artifact chapter of the guide compiles (checked as doctests with the `artifact` feature).
+#[cfg(all(doctest, feature = "artifact"))]
+#[doc = include_str!("../../../docs/guide/artifact.md")]
+pub struct ArtifactGuideCompiles;
