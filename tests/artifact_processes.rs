@@ -87,7 +87,10 @@ async fn the_second_of_two_processes_gets_a_conflict_and_nothing_is_lost() {
 
     let stored = store.load(&r0.id).await.unwrap().unwrap();
     assert_eq!(a_out, format!("ok {} 1", stored.revision));
-    assert_eq!(b_out, format!("conflict {} {}", r0.revision, stored.revision));
+    assert_eq!(
+        b_out,
+        format!("conflict {} {}", r0.revision, stored.revision)
+    );
     assert_eq!(stored.content, "# Log\n- entry from A\n<!-- end -->\n");
     let revs: Vec<_> = stored.history.iter().map(|h| h.revision.clone()).collect();
     assert_eq!(revs, vec![r0.revision.clone(), stored.revision.clone()]);
@@ -160,11 +163,22 @@ async fn two_processes_released_together_both_land_with_retries() {
     }
     assert!(outs.iter().all(|o| o.starts_with("ok ")), "{outs:?}");
     let stored = store.load(&r0.id).await.unwrap().unwrap();
-    assert!(stored.content.contains("- entry from A\n"), "{}", stored.content);
-    assert!(stored.content.contains("- entry from B\n"), "{}", stored.content);
+    assert!(
+        stored.content.contains("- entry from A\n"),
+        "{}",
+        stored.content
+    );
+    assert!(
+        stored.content.contains("- entry from B\n"),
+        "{}",
+        stored.content
+    );
     assert_eq!(stored.history.len(), 3);
     assert_eq!(stored.history[0].revision, r0.revision);
-    assert_eq!(stored.history[2].parent.as_ref(), Some(&stored.history[1].revision));
+    assert_eq!(
+        stored.history[2].parent.as_ref(),
+        Some(&stored.history[1].revision)
+    );
 }
 
 fn wait_for(path: &Path, child: &mut Child) {
@@ -214,9 +228,17 @@ async fn a_writer_killed_between_temp_write_and_rename_never_loses_or_tears_a_re
         let temps: Vec<_> = std::fs::read_dir(store.artifact_path(&r0.id).parent().unwrap())
             .unwrap()
             .flatten()
-            .filter(|e| e.file_name().to_string_lossy().starts_with(".artifact.json.tmp"))
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with(".artifact.json.tmp")
+            })
             .collect();
-        assert_eq!(temps.len(), 1, "round {round}: the unrenamed temp file is there");
+        assert_eq!(
+            temps.len(),
+            1,
+            "round {round}: the unrenamed temp file is there"
+        );
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
 

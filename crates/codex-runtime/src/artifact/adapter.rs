@@ -83,9 +83,9 @@ impl std::fmt::Debug for CodexArtifactAdapter {
 
 impl CodexArtifactAdapter {
     /// Threads are started (or resumed) with `session`; attachments are written under
-    /// `<session cwd>/.codex-artifacts/` and removed after each turn.
+    /// `<temp dir>/codex-runtime-artifacts/` and removed after each turn.
     pub fn new(client: Client, session: SessionConfig) -> Self {
-        let attachment_dir = session.cwd.join(".codex-artifacts");
+        let attachment_dir = std::env::temp_dir().join("codex-runtime-artifacts");
         CodexArtifactAdapter {
             client,
             session,
@@ -123,9 +123,10 @@ impl CodexArtifactAdapter {
             .await
             .map_err(ArtifactError::io(&dir))?;
         let path = dir.join(format!(
-            "{}.v{}.{}",
+            "{}.v{}.{}.{}",
             artifact.id,
             artifact.version,
+            std::process::id(),
             artifact.format.extension()
         ));
         tokio::fs::write(&path, artifact.content.as_bytes())

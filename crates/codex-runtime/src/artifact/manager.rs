@@ -22,6 +22,9 @@ pub struct ManagerConfig {
     pub limits: PatchLimits,
     /// The format of artifacts that [`ArtifactSessionManager::open`] creates.
     pub default_format: ArtifactFormat,
+    /// Content up to this many bytes is quoted in the prompt as well as attached, so the model
+    /// sees the exact text its anchors must match without reading a file. Default 64 KiB.
+    pub inline_content_limit: usize,
 }
 
 impl Default for ManagerConfig {
@@ -30,6 +33,7 @@ impl Default for ManagerConfig {
             max_attempts: 2,
             limits: PatchLimits::default(),
             default_format: ArtifactFormat::Markdown,
+            inline_content_limit: 64 * 1024,
         }
     }
 }
@@ -47,6 +51,11 @@ impl ManagerConfig {
     /// Sets the patch limits.
     pub fn with_limits(mut self, limits: PatchLimits) -> Self {
         self.limits = limits;
+        self
+    }
+    /// Sets how much content is quoted in the prompt (0: attachment only).
+    pub fn with_inline_content_limit(mut self, bytes: usize) -> Self {
+        self.inline_content_limit = bytes;
         self
     }
     /// Sets the format of artifacts `open` creates.
@@ -203,7 +212,12 @@ impl ArtifactSessionManager {
             }
             let thread_id = artifact.thread_id.clone().unwrap_or_default();
             let request = TurnRequest {
-                prompt: task::prompt(&spec, &artifact, feedback.as_deref()),
+                prompt: task::prompt(
+                    &spec,
+                    &artifact,
+                    feedback.as_deref(),
+                    self.config.inline_content_limit,
+                ),
                 output_schema: spec.kind.output_schema(),
                 kind: spec.kind.clone(),
                 thread_id,

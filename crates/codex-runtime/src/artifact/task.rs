@@ -182,8 +182,17 @@ pub struct TaskResult {
     pub outcome: TaskOutcome,
 }
 
-/// The prompt of one attempt. `feedback` is why the previous attempt was refused.
-pub(crate) fn prompt(spec: &TaskSpec, artifact: &Artifact, feedback: Option<&str>) -> String {
+const BEGIN: &str = "----- BEGIN ARTIFACT CONTENT -----";
+const END: &str = "----- END ARTIFACT CONTENT -----";
+
+/// The prompt of one attempt. `feedback` is why the previous attempt was refused; content up to
+/// `inline_limit` bytes is also quoted in the prompt (larger content only as the attachment).
+pub(crate) fn prompt(
+    spec: &TaskSpec,
+    artifact: &Artifact,
+    feedback: Option<&str>,
+    inline_limit: usize,
+) -> String {
     let mut p = String::new();
     if let Some(f) = feedback {
         p.push_str(&format!(
@@ -194,12 +203,14 @@ pub(crate) fn prompt(spec: &TaskSpec, artifact: &Artifact, feedback: Option<&str
     }
     p.push_str(&format!(
         "Artifact `{}` (\"{}\"), format {}, revision {}, version {}. Its current content is \
-         attached as a file.\n\nTask ({}): {}\n",
-        artifact.id,
-        artifact.title,
-        artifact.format,
-        artifact.revision,
-        artifact.version,
+         attached as a file.\n",
+        artifact.id, artifact.title, artifact.format, artifact.revision, artifact.version,
+    ));
+    if artifact.content.len() <= inline_limit {
+        p.push_str(&format!("\n{BEGIN}\n{}\n{END}\n", artifact.content));
+    }
+    p.push_str(&format!(
+        "\nTask ({}): {}\n",
         spec.kind.name(),
         spec.instructions
     ));
