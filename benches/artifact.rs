@@ -47,7 +47,10 @@ fn edits(sections: usize) -> Vec<(String, String)> {
     (0..EDITS)
         .map(|k| {
             let i = k * step;
-            (format!("Paragraph {i}:"), format!("Paragraph {i} (edited):"))
+            (
+                format!("Paragraph {i}:"),
+                format!("Paragraph {i} (edited):"),
+            )
         })
         .collect()
 }
@@ -128,7 +131,9 @@ fn bare_atomic_write(dir: &Path, n: usize, bytes: &[u8]) {
     f.sync_all().expect("fsync");
     drop(f);
     std::fs::rename(&tmp, dir.join("doc")).expect("rename");
-    File::open(dir).and_then(|d| d.sync_all()).expect("dir fsync");
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .expect("dir fsync");
 }
 
 async fn bench_store(label: &str, size: usize, writes: usize) {

@@ -20,9 +20,7 @@ const NOTES: &str = "# Release notes\n\n## 0.1.0\n- first release\n";
 async fn main() -> anyhow::Result<()> {
     // Offline, the mock model answers the edit with this patch and the review with that review.
     let base = compute_revision(ArtifactFormat::Markdown, NOTES);
-    let op = |op: &str, anchor: &str, text: &str| {
-        json!({"op": op, "anchor": anchor, "text": text, "path": null, "from": null, "value_json": null})
-    };
+    let op = |op: &str, anchor: &str, text: &str| json!({"op": op, "anchor": anchor, "text": text, "path": null, "from": null, "value_json": null});
     let example = common::setup(
         "artifact",
         Scenario::new([
@@ -45,12 +43,22 @@ async fn main() -> anyhow::Result<()> {
     let manager = ArtifactSessionManager::new_with_adapter(adapter, store.clone())?;
 
     let notes = manager
-        .open_or_create(NewArtifact::new("release-notes", ArtifactFormat::Markdown, NOTES)?)
+        .open_or_create(NewArtifact::new(
+            "release-notes",
+            ArtifactFormat::Markdown,
+            NOTES,
+        )?)
         .await?;
-    println!("opened {} at {} on thread {:?}", notes.id, notes.revision, notes.thread_id);
+    println!(
+        "opened {} at {} on thread {:?}",
+        notes.id, notes.revision, notes.thread_id
+    );
 
     let edited = manager
-        .run_task(TaskSpec::edit(notes.id.clone(), "Add a 0.2.0 section above 0.1.0."))
+        .run_task(TaskSpec::edit(
+            notes.id.clone(),
+            "Add a 0.2.0 section above 0.1.0.",
+        ))
         .await?;
     println!(
         "edit: {} attempt(s), now at {}\n{}",
@@ -58,7 +66,10 @@ async fn main() -> anyhow::Result<()> {
     );
 
     let reviewed = manager
-        .run_task(TaskSpec::review(notes.id.clone(), "Review the release notes."))
+        .run_task(TaskSpec::review(
+            notes.id.clone(),
+            "Review the release notes.",
+        ))
         .await?;
     if let TaskOutcome::Reviewed(review) = reviewed.outcome {
         println!("review: {:?}: {}", review.verdict, review.summary);
@@ -68,7 +79,10 @@ async fn main() -> anyhow::Result<()> {
     }
 
     for entry in store.history(&notes.id).await? {
-        println!("history: v{} {} ({})", entry.version, entry.revision, entry.note);
+        println!(
+            "history: v{} {} ({})",
+            entry.version, entry.revision, entry.note
+        );
     }
     client.shutdown().await?;
     Ok(())

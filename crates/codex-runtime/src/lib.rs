@@ -18,6 +18,8 @@
 //! - [`runtime`]: [`runtime::Runtime`] (layer 6) and the protocol types re-exported.
 //! - [`app_server`]: [`AppServer`] (layer 5).
 //! - [`error`]: the one [`Error`] enum.
+//! - `artifact` (cargo feature `artifact`): documents Codex edits through typed tasks, with
+//!   revisions, validated patches and a crash-safe store (`docs/guide/artifact.md`).
 //!
 //! The protocol types come from the `codex-runtime-protocol` crate, generated from the JSON
 //! Schemas codex emits (see `scripts/gen-protocol.py`).
