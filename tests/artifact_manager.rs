@@ -185,3 +185,34 @@ async fn json_artifacts_are_edited_with_rfc6902_patches_from_the_model() {
     assert_eq!(v, serde_json::json!({"retries": 3}));
     assert_eq!(fs.history(&done.artifact.id).await.unwrap().len(), 2);
 }
+
+/// Never answers: the model turn hangs.
+struct Hanging;
+
+impl ArtifactRuntimeAdapter for Hanging {
+    fn contract_version(&self) -> PluginContractVersion {
+        ARTIFACT_CONTRACT_VERSION
+    }
+    fn open_thread<'a>(&'a self, _: &'a Artifact) -> BoxFuture<'a, Result<String, ArtifactError>> {
+        Box::pin(async { Ok("thread-h".to_string()) })
+    }
+    fn run_turn(&self, _: TurnRequest) -> BoxFuture<'_, Result<TurnReply, ArtifactError>> {
+        Box::pin(futures::future::pending())
+    }
+}
+
+#[tokio::test]
+async fn dropping_a_task_mid_turn_leaves_the_artifact_unchanged() {
+    let (_dir, fs) = store();
+    let manager = ArtifactSessionManager::new_with_adapter(Hanging, fs.clone()).unwrap();
+    let doc = manager.open("doc").await.unwrap();
+    let task = manager.run_task(TaskSpec::edit(doc.id.clone(), "edit"));
+    let dropped = tokio::time::timeout(std::time::Duration::from_millis(200), task).await;
+    assert!(dropped.is_err(), "the task was still waiting for its turn");
+    let after = fs.load(&doc.id).await.unwrap().unwrap();
+    assert_eq!(after, doc);
+    // The store is not left locked: a direct write goes through.
+    fs.commit(&doc.id, &doc.revision, "x".into(), "after".into())
+        .await
+        .unwrap();
+}

@@ -85,7 +85,10 @@ impl FsArtifactStore {
         let store = self.clone();
         tokio::task::spawn_blocking(move || f(&store))
             .await
-            .map_err(|e| ArtifactError::Adapter(format!("artifact store task failed: {e}")))?
+            .map_err(|e| ArtifactError::Io {
+                path: self.root.clone(),
+                source: std::io::Error::other(format!("the store's blocking task failed: {e}")),
+            })?
     }
 }
 

@@ -199,6 +199,11 @@ impl ArtifactSessionManager {
     /// model and retried, up to the task's `max_attempts`. When the tries are used up the
     /// error is [`ArtifactError::PatchRejected`], [`ArtifactError::InvalidOutput`] or
     /// [`ArtifactError::Conflict`], and the stored artifact is unchanged by this task.
+    ///
+    /// # Cancel safety
+    /// Dropping the future before the commit leaves the artifact unchanged (a Codex turn that
+    /// is running is not interrupted). A commit already handed to the store completes or not
+    /// as a whole; it is never half-written.
     #[tracing::instrument(level = "info", skip_all, fields(artifact = %spec.artifact_id, kind = spec.kind.name()))]
     pub async fn run_task(&self, spec: TaskSpec) -> Result<TaskResult, ArtifactError> {
         let id = spec.artifact_id.clone();
