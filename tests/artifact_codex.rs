@@ -23,7 +23,7 @@ struct Setup {
     client: Client,
     store: FsArtifactStore,
     manager: ArtifactSessionManager,
-    _dir: ScratchDir,
+    dir: ScratchDir,
 }
 
 async fn setup(replies: Vec<Reply>) -> Setup {
@@ -37,7 +37,7 @@ async fn setup(replies: Vec<Reply>) -> Setup {
         client,
         store,
         manager,
-        _dir: dir,
+        dir,
     }
 }
 
@@ -109,19 +109,14 @@ async fn an_edit_task_returns_its_patch_through_the_output_schema_and_it_is_comm
         input.contains(&serde_json::to_string(START).unwrap()[1..START.len()]),
         "small content is quoted in the prompt"
     );
-    // The content went to codex as a file attachment (recorded in the thread's user message).
-    let thread = s
-        .client
-        .runtime()
-        .call(
-            "thread/read",
-            json!({"threadId": opened.thread_id.clone().unwrap(), "includeTurns": true}),
-        )
-        .await
-        .unwrap();
+    // The content reached the model as a file attachment (`@<path>` in the user message).
+    let attachment = format!(
+        "@{}",
+        s.dir.path().join("attachments").join("notes.v2.").display()
+    );
     assert!(
-        thread.to_string().contains("notes.v2."),
-        "the attachment is in the turn input: {thread}"
+        input.contains(&attachment),
+        "the attachment {attachment} is in the model input: {input}"
     );
     s.client.shutdown().await.unwrap();
     s.env.assert_no_leftover_processes().await;
@@ -207,7 +202,7 @@ async fn reopening_after_a_restart_resumes_the_same_thread_and_reviews_are_typed
     // A new app-server, a new store handle and a new manager: the bound thread is resumed.
     let client = Client::connect(s.env.client_config()).await.unwrap();
     let store = FsArtifactStore::new(s.store.root());
-    let manager = manager_for(&s.env, &client, &store, &s._dir);
+    let manager = manager_for(&s.env, &client, &store, &s.dir);
     let reopened = manager.open("notes").await.unwrap();
     assert_eq!(reopened.thread_id.as_deref(), Some(thread.as_str()));
     let done = manager
