@@ -8,14 +8,16 @@ pub mod connection;
 pub mod message;
 pub mod metrics;
 pub mod pending;
+pub mod queue;
 pub mod retry;
 pub mod router;
 pub mod server_requests;
 
 pub use message::{Event, RpcErrorObject};
 pub use metrics::{Metrics, MetricsSnapshot};
+pub use queue::{CloseReason, RecvError, DEFAULT_QUEUE_BUDGET_BYTES};
 pub use retry::RetryPolicy;
-pub use router::{CloseReason, RecvError, Subscription};
+pub use router::Subscription;
 pub use server_requests::{
     IncomingServerRequest, ServerRequestHandler, ServerRequestReply, TimeoutAction,
 };

@@ -9,6 +9,7 @@ use crate::rpc::connection::{closed_to_error, Connection, ProtocolIssue, Shared}
 use crate::rpc::metrics::{Metrics, MetricsSnapshot};
 use crate::rpc::router::{
     Router, Subscription, Topic, DEFAULT_DELTA_CAPACITY, DEFAULT_LIFECYCLE_CAPACITY,
+    DEFAULT_QUEUE_BUDGET_BYTES,
 };
 use crate::rpc::server_requests::{
     HandlerRegistry, IncomingServerRequest, ServerRequestHandler, ServerRequestReply, TimeoutAction,
@@ -97,7 +98,12 @@ pub struct RuntimeConfig {
     pub server_request_timeout_action: TimeoutAction,
     /// Restart a crashed server (spawn mode only).
     pub restart: Option<RestartPolicy>,
-    /// Per-subscriber capacity for droppable events (deltas).
+    /// Memory budget of each subscriber's queue, in bytes (default
+    /// [`DEFAULT_QUEUE_BUDGET_BYTES`], 64 MiB). Deltas beyond it are dropped for that subscriber
+    /// and reported in place as `RecvError::Lagged(n)`; lifecycle events are never dropped.
+    pub queue_budget_bytes: usize,
+    /// Per-subscriber cap, in events, for droppable events (deltas); default: no cap beyond the
+    /// byte budget.
     pub delta_capacity: usize,
     /// Per-subscriber capacity for lifecycle events.
     pub lifecycle_capacity: usize,
@@ -126,6 +132,7 @@ impl Default for RuntimeConfig {
             server_request_timeout: Duration::from_secs(120),
             server_request_timeout_action: TimeoutAction::Decline,
             restart: None,
+            queue_budget_bytes: DEFAULT_QUEUE_BUDGET_BYTES,
             delta_capacity: DEFAULT_DELTA_CAPACITY,
             lifecycle_capacity: DEFAULT_LIFECYCLE_CAPACITY,
             max_line_bytes: transport::DEFAULT_MAX_LINE_BYTES,
@@ -226,7 +233,13 @@ impl RuntimeConfig {
         /// What a timed-out server request gets.
         with_server_request_timeout_action, server_request_timeout_action: TimeoutAction);
     builder!(
-        /// Per-subscriber capacity for deltas.
+        /// Memory budget of each subscriber's queue in bytes (default 64 MiB). A subscriber
+        /// that falls further behind loses deltas, reported as `RecvError::Lagged(n)`; its
+        /// memory stays bounded by this budget. Raise it to absorb longer bursts without loss,
+        /// lower it to cap memory per subscriber.
+        with_queue_budget_bytes, queue_budget_bytes: usize);
+    builder!(
+        /// Per-subscriber cap, in events, for deltas (default: none; the byte budget applies).
         with_delta_capacity, delta_capacity: usize);
     builder!(
         /// Per-subscriber capacity for lifecycle events.
@@ -569,6 +582,7 @@ fn new_shared(config: &RuntimeConfig) -> Arc<Shared> {
     Arc::new(Shared {
         router: Arc::new(Router::new(
             Arc::clone(&metrics),
+            config.queue_budget_bytes,
             config.delta_capacity,
             config.lifecycle_capacity,
         )),

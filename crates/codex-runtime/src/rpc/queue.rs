@@ -1,0 +1,322 @@
+//! One subscriber's event queue: filled in batches by the reader task, drained in chunks by the
+//! subscriber, bounded in bytes.
+//!
+//! Hand-written rather than a channel crate because it needs three things no bounded MPSC offers
+//! together: a budget in *bytes* (events differ in size by six orders of magnitude), dropping a
+//! droppable event *in place* as one merged [`RecvError::Lagged`] marker instead of refusing the
+//! send, and never dropping a lifecycle event (closing explicitly instead).
+//!
+//! Cost per event is kept near zero on both sides:
+//!
+//! - the producer ([`SubQueue::push_batch`]) takes the lock once per *batch* of events and wakes
+//!   the consumer only on the empty → non-empty transition;
+//! - the consumer ([`QueueReader`]) moves up to [`DRAIN_CHUNK`] events into a local buffer under
+//!   one lock and then pops from that buffer without any synchronisation.
+
+use super::message::Event;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use tokio::sync::Notify;
+
+/// Default memory budget of one subscriber's queue, in bytes: 64 MiB.
+///
+/// Deltas (and other droppable events) are queued while the queue holds less than this; beyond
+/// it they are dropped and reported in place as [`RecvError::Lagged`]`(n)`. The size of a
+/// queued event is estimated as its wire size plus [`EVENT_OVERHEAD_BYTES`].
+///
+/// At ~380 bytes per streaming delta the default holds about 175,000 deltas: a consumer that
+/// keeps up on average absorbs a burst from codex (or a scheduling pause of 100 ms or more at
+/// a million events per second) without losing anything, while a consumer that stays behind
+/// costs at most this much memory. Change it with
+/// `RuntimeConfig::with_queue_budget_bytes`.
+pub const DEFAULT_QUEUE_BUDGET_BYTES: usize = 64 * 1024 * 1024;
+
+/// Fixed cost added to an event's wire size when it is counted against the byte budget: the
+/// decoded [`Event`], its `Arc`, the queue slot and allocator overhead of its strings.
+pub const EVENT_OVERHEAD_BYTES: usize = std::mem::size_of::<Event>() + 64;
+
+/// Most queued items the consumer moves to its local buffer under one lock.
+pub(crate) const DRAIN_CHUNK: usize = 256;
+
+/// Why a subscription ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CloseReason {
+    /// The subscriber did not read and its lifecycle queue overflowed.
+    Overflow,
+    /// The connection to codex closed (crash, shutdown, stdout closed).
+    ConnectionClosed,
+}
+
+/// What [`crate::rpc::Subscription::recv`] returns instead of an event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecvError {
+    /// This many droppable events were lost here because the subscriber was slow.
+    #[error("subscriber lagged: {0} events dropped")]
+    Lagged(u64),
+    /// The subscription is over.
+    #[error("subscription closed: {0:?}")]
+    Closed(CloseReason),
+}
+
+/// One event on its way to subscribers, with what the queues need to account for it.
+#[derive(Debug)]
+pub(crate) struct Routed {
+    pub event: Arc<Event>,
+    /// Estimated bytes held while the event is queued.
+    pub cost: usize,
+    /// May be dropped (with a `Lagged` marker) for a slow subscriber.
+    pub droppable: bool,
+}
+
+#[derive(Debug)]
+enum Slot {
+    Event {
+        event: Arc<Event>,
+        cost: usize,
+        droppable: bool,
+    },
+    Lagged(u64),
+}
+
+#[derive(Debug, Default)]
+struct QueueState {
+    items: VecDeque<Slot>,
+    /// Bytes of the queued droppable events.
+    droppable_bytes: usize,
+    /// Number of queued droppable events.
+    droppable: usize,
+    /// Number of queued lifecycle events.
+    lifecycle: usize,
+    closed: Option<CloseReason>,
+}
+
+/// Limits of one queue.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct QueueLimits {
+    /// Byte budget for droppable events.
+    pub budget_bytes: usize,
+    /// Most droppable events queued at once.
+    pub delta_capacity: usize,
+    /// Most lifecycle events queued at once before the subscription is closed.
+    pub lifecycle_capacity: usize,
+}
+
+/// One subscriber's queue (shared by the router and the subscriber).
+#[derive(Debug)]
+pub(crate) struct SubQueue {
+    state: Mutex<QueueState>,
+    notify: Notify,
+    limits: QueueLimits,
+}
+
+impl SubQueue {
+    pub fn new(limits: QueueLimits) -> Self {
+        SubQueue {
+            state: Mutex::new(QueueState::default()),
+            notify: Notify::new(),
+            limits: QueueLimits {
+                budget_bytes: limits.budget_bytes.max(1),
+                delta_capacity: limits.delta_capacity.max(1),
+                lifecycle_capacity: limits.lifecycle_capacity.max(1),
+            },
+        }
+    }
+
+    /// Queues a batch without waiting: one lock, and one wake-up when the queue was empty.
+    /// Returns how many droppable events were dropped.
+    pub fn push_batch<'a>(&self, batch: impl IntoIterator<Item = &'a Routed>) -> u64 {
+        let Ok(mut s) = self.state.lock() else {
+            return 0;
+        };
+        if s.closed.is_some() {
+            return 0;
+        }
+        let was_empty = s.items.is_empty();
+        let mut dropped = 0;
+        for r in batch {
+            if r.droppable {
+                // An empty budget always takes one event, so a delta larger than the whole
+                // budget is delivered rather than always dropped.
+                let full = s.droppable >= self.limits.delta_capacity
+                    || (s.droppable > 0 && s.droppable_bytes + r.cost > self.limits.budget_bytes);
+                if full {
+                    match s.items.back_mut() {
+                        Some(Slot::Lagged(n)) => *n += 1,
+                        _ => s.items.push_back(Slot::Lagged(1)),
+                    }
+                    dropped += 1;
+                    continue;
+                }
+                s.droppable += 1;
+                s.droppable_bytes += r.cost;
+            } else {
+                if s.lifecycle >= self.limits.lifecycle_capacity {
+                    s.closed = Some(CloseReason::Overflow);
+                    break;
+                }
+                s.lifecycle += 1;
+            }
+            s.items.push_back(Slot::Event {
+                event: Arc::clone(&r.event),
+                cost: r.cost,
+                droppable: r.droppable,
+            });
+        }
+        let wake = (was_empty && !s.items.is_empty()) || s.closed.is_some();
+        drop(s);
+        if wake {
+            self.notify.notify_one();
+        }
+        dropped
+    }
+
+    pub fn close(&self, reason: CloseReason) {
+        if let Ok(mut s) = self.state.lock() {
+            if s.closed.is_none() {
+                s.closed = Some(reason);
+            }
+        }
+        self.notify.notify_one();
+    }
+
+    /// Moves up to [`DRAIN_CHUNK`] items into `local`. Returns the close reason when the queue
+    /// is empty and closed.
+    fn drain_into(&self, local: &mut VecDeque<Slot>) -> Option<CloseReason> {
+        let Ok(mut s) = self.state.lock() else {
+            return Some(CloseReason::ConnectionClosed);
+        };
+        let n = s.items.len().min(DRAIN_CHUNK);
+        if n == 0 {
+            return s.closed.clone();
+        }
+        let (mut bytes, mut droppable, mut lifecycle) = (0, 0, 0);
+        for slot in s.items.drain(..n) {
+            if let Slot::Event {
+                cost, droppable: d, ..
+            } = &slot
+            {
+                if *d {
+                    bytes += cost;
+                    droppable += 1;
+                } else {
+                    lifecycle += 1;
+                }
+            }
+            local.push_back(slot);
+        }
+        s.droppable_bytes -= bytes;
+        s.droppable -= droppable;
+        s.lifecycle -= lifecycle;
+        None
+    }
+}
+
+/// The consumer side of a [`SubQueue`]: a local buffer refilled in chunks.
+#[derive(Debug)]
+pub(crate) struct QueueReader {
+    queue: Arc<SubQueue>,
+    local: VecDeque<Slot>,
+    closed: Option<CloseReason>,
+}
+
+impl QueueReader {
+    pub fn new(queue: Arc<SubQueue>) -> Self {
+        QueueReader {
+            queue,
+            local: VecDeque::new(),
+            closed: None,
+        }
+    }
+
+    /// Refills the local buffer if it is empty. False when nothing is available right now.
+    fn refill(&mut self) -> bool {
+        if !self.local.is_empty() {
+            return true;
+        }
+        if self.closed.is_some() {
+            return false;
+        }
+        self.closed = self.queue.drain_into(&mut self.local);
+        !self.local.is_empty()
+    }
+
+    fn pop_local(&mut self) -> Option<Result<Arc<Event>, RecvError>> {
+        match self.local.pop_front()? {
+            Slot::Event { event, .. } => Some(Ok(event)),
+            Slot::Lagged(n) => Some(Err(RecvError::Lagged(n))),
+        }
+    }
+
+    /// The next item without waiting: `None` when nothing is queued (and not closed).
+    pub fn try_recv(&mut self) -> Option<Result<Arc<Event>, RecvError>> {
+        if self.refill() {
+            return self.pop_local();
+        }
+        self.closed.clone().map(|r| Err(RecvError::Closed(r)))
+    }
+
+    /// Waits until an item is available (or the queue is closed).
+    async fn ready(&mut self) {
+        loop {
+            if self.refill() || self.closed.is_some() {
+                return;
+            }
+            let queue = Arc::clone(&self.queue);
+            let notified = queue.notify.notified();
+            tokio::pin!(notified);
+            // Register before the re-check, so a push between the check and the wait wakes us.
+            notified.as_mut().enable();
+            if self.refill() || self.closed.is_some() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// The next event, a `Lagged(n)` marker, or `Closed`. Cancel safe.
+    pub async fn recv(&mut self) -> Result<Arc<Event>, RecvError> {
+        if let Some(item) = self.pop_local() {
+            return item;
+        }
+        self.ready().await;
+        match self.try_recv() {
+            Some(item) => item,
+            None => Err(RecvError::Closed(CloseReason::ConnectionClosed)),
+        }
+    }
+
+    /// Appends up to `limit` events to `out`, stopping before a `Lagged` marker. Cancel safe.
+    pub async fn recv_many(
+        &mut self,
+        out: &mut Vec<Arc<Event>>,
+        limit: usize,
+    ) -> Result<usize, RecvError> {
+        let limit = limit.max(1);
+        self.ready().await;
+        let mut n = 0;
+        while n < limit && self.refill() {
+            match self.local.front() {
+                Some(Slot::Lagged(_)) if n > 0 => break,
+                Some(Slot::Lagged(_)) => {
+                    if let Some(Slot::Lagged(lost)) = self.local.pop_front() {
+                        return Err(RecvError::Lagged(lost));
+                    }
+                }
+                Some(Slot::Event { .. }) => {
+                    if let Some(Slot::Event { event, .. }) = self.local.pop_front() {
+                        out.push(event);
+                        n += 1;
+                    }
+                }
+                None => break,
+            }
+        }
+        if n == 0 {
+            let reason = self.closed.clone().unwrap_or(CloseReason::ConnectionClosed);
+            return Err(RecvError::Closed(reason));
+        }
+        Ok(n)
+    }
+}
