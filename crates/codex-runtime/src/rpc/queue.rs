@@ -420,7 +420,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_batch_larger_than_one_drain_chunk_arrives_whole_and_in_order() {
-        let q = queue(usize::MAX);
+        let q = Arc::new(SubQueue::new(QueueLimits {
+            budget_bytes: usize::MAX,
+            delta_capacity: usize::MAX,
+            lifecycle_capacity: 10_000,
+        }));
         let batch: Vec<Routed> = (1..=(3 * DRAIN_CHUNK as u64 + 7))
             .map(|i| routed(i, i % 5 != 0, 100))
             .collect();
