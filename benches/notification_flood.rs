@@ -311,6 +311,26 @@ async fn bare_child(variant: Variant, count: u64) -> Run {
     }
 }
 
+/// CPU time per thread of this process (`utime+stime` ticks from `/proc/self/task/*/stat`),
+/// for diagnosing where a flood's CPU goes (`FLOOD_THREADS=1`).
+fn thread_cpu() -> String {
+    let mut out = Vec::new();
+    if let Ok(dir) = std::fs::read_dir("/proc/self/task") {
+        for task in dir.flatten() {
+            let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+            let Some((name, rest)) = stat.split_once(") ") else {
+                continue;
+            };
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+            let name = name.rsplit('(').next().unwrap_or("");
+            // Fields 14 and 15 of stat (utime, stime) are at 11 and 12 after the name.
+            out.push(format!("{name}:{}", ticks(11) + ticks(12)));
+        }
+    }
+    format!("THREADS {}", out.join(" "))
+}
+
 // ---------------------------------------------------------------------------------------------
 // Parent side
 // ---------------------------------------------------------------------------------------------
@@ -388,6 +408,9 @@ async fn main() {
             "RUN {:.6} {} {} {} {}",
             run.secs, run.received, run.lagged, run.hwm_kib, run.start_kib
         );
+        if std::env::var("FLOOD_THREADS").is_ok_and(|v| v == "1") {
+            println!("{}", thread_cpu());
+        }
         return;
     }
 

@@ -350,9 +350,9 @@ impl ReadLoop {
         let _ = self.shared.issues.send(ProtocolIssue { kind, detail });
     }
 
-    /// Hands the decoded notifications to the router.
+    /// Hands the decoded notifications to the router (without pausing: used between frames).
     fn flush(&self, batch: &mut Vec<Routed>) {
-        self.shared.router.route_batch(batch);
+        self.shared.router.route_batch(batch, false);
         batch.clear();
     }
 
@@ -476,6 +476,7 @@ impl ReadLoop {
 }
 
 async fn read_loop(mut rl: ReadLoop) {
+    let router = Arc::clone(&rl.shared.router);
     let mut batch: Vec<Routed> = Vec::new();
     loop {
         // Wait for the next frame, then take every frame that is already readable (up to
@@ -510,7 +511,13 @@ async fn read_loop(mut rl: ReadLoop) {
                 next = rl.receiver.recv().now_or_never();
             }
         }
-        rl.flush(&mut batch);
+        // When a subscriber that keeps up on average overflowed, pause reading until it has
+        // caught up (bounded by the overflow pause).
+        let paused = router.route_batch(&batch, true);
+        batch.clear();
+        for p in paused {
+            router.resume(p).await;
+        }
         if batch.capacity() > ROUTE_BATCH {
             batch.shrink_to(ROUTE_BATCH);
         }

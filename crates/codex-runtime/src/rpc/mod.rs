@@ -15,7 +15,7 @@ pub mod server_requests;
 
 pub use message::{Event, RpcErrorObject};
 pub use metrics::{Metrics, MetricsSnapshot};
-pub use queue::{CloseReason, RecvError, DEFAULT_QUEUE_BUDGET_BYTES};
+pub use queue::{CloseReason, RecvError, DEFAULT_OVERFLOW_PAUSE, DEFAULT_QUEUE_BUDGET_BYTES};
 pub use retry::RetryPolicy;
 pub use router::Subscription;
 pub use server_requests::{

@@ -12,24 +12,40 @@
 //!   the consumer only on the empty → non-empty transition;
 //! - the consumer ([`QueueReader`]) moves up to [`DRAIN_CHUNK`] events into a local buffer under
 //!   one lock and then pops from that buffer without any synchronisation.
+//!
+//! **Overflow.** When a droppable event does not fit the budget, one of two things happens:
+//!
+//! - if the subscriber has caught up (emptied its queue) since the last overflow, the reader
+//!   *pauses* for it, up to the overflow pause ([`DEFAULT_OVERFLOW_PAUSE`]), until it has
+//!   caught up again. A consumer that keeps up on average but was not scheduled for a while (a
+//!   loaded machine) thus loses nothing: codex's pipe holds the rest, as it would for a bare
+//!   client;
+//! - otherwise (it is behind for good, e.g. 10× slower than codex) the event is dropped and
+//!   reported in place as one merged [`RecvError::Lagged`] marker, so memory stays bounded and
+//!   the reader and the other subscribers are not held back again.
 
 use super::message::Event;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::sync::Notify;
 
-/// Default memory budget of one subscriber's queue, in bytes: 64 MiB.
+/// Default memory budget of one subscriber's queue, in bytes: 32 MiB.
 ///
 /// Deltas (and other droppable events) are queued while the queue holds less than this; beyond
-/// it they are dropped and reported in place as [`RecvError::Lagged`]`(n)`. The size of a
-/// queued event is estimated as its wire size plus [`EVENT_OVERHEAD_BYTES`].
+/// it the reader pauses for a subscriber that keeps up on average, and drops (reported in place
+/// as [`RecvError::Lagged`]`(n)`) for one that stays behind. The size of a queued event is
+/// estimated as its wire size plus [`EVENT_OVERHEAD_BYTES`].
 ///
-/// At ~380 bytes per streaming delta the default holds about 175,000 deltas: a consumer that
-/// keeps up on average absorbs a burst from codex (or a scheduling pause of 100 ms or more at
-/// a million events per second) without losing anything, while a consumer that stays behind
-/// costs at most this much memory. Change it with
-/// `RuntimeConfig::with_queue_budget_bytes`.
-pub const DEFAULT_QUEUE_BUDGET_BYTES: usize = 64 * 1024 * 1024;
+/// At ~380 bytes per streaming delta the default holds about 88,000 deltas (about 0.1 s of a
+/// flood at a million events per second), while a consumer that stays behind costs at most
+/// this much memory. Change it with `RuntimeConfig::with_queue_budget_bytes`.
+pub const DEFAULT_QUEUE_BUDGET_BYTES: usize = 32 * 1024 * 1024;
+
+/// Default longest pause of the reader for a subscriber whose queue is full but that has caught
+/// up since its last overflow: 250 ms. Change it with `RuntimeConfig::with_overflow_pause`
+/// (`Duration::ZERO` never pauses: a full queue always drops).
+pub const DEFAULT_OVERFLOW_PAUSE: Duration = Duration::from_millis(250);
 
 /// Fixed cost added to an event's wire size when it is counted against the byte budget: the
 /// decoded [`Event`], its `Arc`, the queue slot and allocator overhead of its strings.
@@ -61,7 +77,7 @@ pub enum RecvError {
 }
 
 /// One event on its way to subscribers, with what the queues need to account for it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Routed {
     pub event: Arc<Event>,
     /// Estimated bytes held while the event is queued.
@@ -90,6 +106,10 @@ struct QueueState {
     /// Number of queued lifecycle events.
     lifecycle: usize,
     closed: Option<CloseReason>,
+    /// Overflowed, and not emptied since: the next overflow drops instead of pausing.
+    behind: bool,
+    /// The reader is paused until this queue is emptied.
+    producer_waiting: bool,
 }
 
 /// Limits of one queue.
@@ -101,13 +121,28 @@ pub(crate) struct QueueLimits {
     pub delta_capacity: usize,
     /// Most lifecycle events queued at once before the subscription is closed.
     pub lifecycle_capacity: usize,
+    /// Longest pause of the reader on overflow (zero: never pause).
+    pub overflow_pause: Duration,
+}
+
+/// What [`SubQueue::push`] did.
+#[derive(Debug, Default)]
+pub(crate) struct Pushed {
+    /// Droppable events dropped.
+    pub dropped: u64,
+    /// The queue overflowed and the reader should pause for it: the index of the first event
+    /// of the batch not queued.
+    pub paused_at: Option<usize>,
 }
 
 /// One subscriber's queue (shared by the router and the subscriber).
 #[derive(Debug)]
 pub(crate) struct SubQueue {
     state: Mutex<QueueState>,
+    /// Wakes the consumer (queue no longer empty, or closed).
     notify: Notify,
+    /// Wakes a paused reader (queue emptied, or closed).
+    space: Notify,
     limits: QueueLimits,
 }
 
@@ -116,37 +151,55 @@ impl SubQueue {
         SubQueue {
             state: Mutex::new(QueueState::default()),
             notify: Notify::new(),
+            space: Notify::new(),
             limits: QueueLimits {
                 budget_bytes: limits.budget_bytes.max(1),
                 delta_capacity: limits.delta_capacity.max(1),
                 lifecycle_capacity: limits.lifecycle_capacity.max(1),
+                overflow_pause: limits.overflow_pause,
             },
         }
     }
 
+    /// Queues a batch without waiting and without pausing. Returns how many droppable events
+    /// were dropped.
+    #[cfg(test)]
+    pub fn push_batch(&self, batch: &[Routed]) -> u64 {
+        self.push(batch, false).dropped
+    }
+
     /// Queues a batch without waiting: one lock, and one wake-up when the queue was empty.
-    /// Returns how many droppable events were dropped.
-    pub fn push_batch<'a>(&self, batch: impl IntoIterator<Item = &'a Routed>) -> u64 {
+    ///
+    /// With `may_pause`, an overflow of a subscriber that has caught up since its last overflow
+    /// stops here and reports where ([`Pushed::paused_at`]): the caller waits with
+    /// [`SubQueue::wait_caught_up`] and pushes the rest without `may_pause`.
+    pub fn push(&self, batch: &[Routed], may_pause: bool) -> Pushed {
+        let mut out = Pushed::default();
         let Ok(mut s) = self.state.lock() else {
-            return 0;
+            return out;
         };
         if s.closed.is_some() {
-            return 0;
+            return out;
         }
         let was_empty = s.items.is_empty();
-        let mut dropped = 0;
-        for r in batch {
+        for (i, r) in batch.iter().enumerate() {
             if r.droppable {
                 // An empty budget always takes one event, so a delta larger than the whole
                 // budget is delivered rather than always dropped.
                 let full = s.droppable >= self.limits.delta_capacity
                     || (s.droppable > 0 && s.droppable_bytes + r.cost > self.limits.budget_bytes);
                 if full {
+                    let pause = may_pause && !s.behind && !self.limits.overflow_pause.is_zero();
+                    s.behind = true;
+                    if pause {
+                        out.paused_at = Some(i);
+                        break;
+                    }
                     match s.items.back_mut() {
                         Some(Slot::Lagged(n)) => *n += 1,
                         _ => s.items.push_back(Slot::Lagged(1)),
                     }
-                    dropped += 1;
+                    out.dropped += 1;
                     continue;
                 }
                 s.droppable += 1;
@@ -169,7 +222,38 @@ impl SubQueue {
         if wake {
             self.notify.notify_one();
         }
-        dropped
+        out
+    }
+
+    /// The reader's pause after an overflow: waits until the subscriber has emptied its queue
+    /// (or is closed or dropped), at most the configured overflow pause.
+    pub async fn wait_caught_up(&self) {
+        let deadline = tokio::time::Instant::now() + self.limits.overflow_pause;
+        loop {
+            let space = self.space.notified();
+            tokio::pin!(space);
+            space.as_mut().enable();
+            {
+                let Ok(mut s) = self.state.lock() else {
+                    return;
+                };
+                if s.items.is_empty() || s.closed.is_some() {
+                    s.producer_waiting = false;
+                    return;
+                }
+                s.producer_waiting = true;
+            }
+            if tokio::time::timeout_at(deadline, space).await.is_err() {
+                if let Ok(mut s) = self.state.lock() {
+                    s.producer_waiting = false;
+                }
+                tracing::debug!(
+                    pause = ?self.limits.overflow_pause,
+                    "a subscriber did not catch up within the overflow pause; dropping its deltas"
+                );
+                return;
+            }
+        }
     }
 
     pub fn close(&self, reason: CloseReason) {
@@ -179,6 +263,7 @@ impl SubQueue {
             }
         }
         self.notify.notify_one();
+        self.space.notify_one();
     }
 
     /// Moves up to [`DRAIN_CHUNK`] items into `local`. Returns the close reason when the queue
@@ -209,6 +294,15 @@ impl SubQueue {
         s.droppable_bytes -= bytes;
         s.droppable -= droppable;
         s.lifecycle -= lifecycle;
+        let caught_up = s.items.is_empty();
+        if caught_up {
+            s.behind = false;
+        }
+        let wake_producer = caught_up && s.producer_waiting;
+        drop(s);
+        if wake_producer {
+            self.space.notify_one();
+        }
         None
     }
 }
@@ -219,6 +313,13 @@ pub(crate) struct QueueReader {
     queue: Arc<SubQueue>,
     local: VecDeque<Slot>,
     closed: Option<CloseReason>,
+}
+
+impl Drop for QueueReader {
+    fn drop(&mut self) {
+        // Nobody reads this queue any more: release a reader paused for it.
+        self.queue.close(CloseReason::ConnectionClosed);
+    }
 }
 
 impl QueueReader {
@@ -346,6 +447,7 @@ mod tests {
             budget_bytes,
             delta_capacity: usize::MAX,
             lifecycle_capacity: 100,
+            overflow_pause: Duration::from_secs(30),
         }))
     }
 
@@ -424,6 +526,7 @@ mod tests {
             budget_bytes: usize::MAX,
             delta_capacity: usize::MAX,
             lifecycle_capacity: 10_000,
+            overflow_pause: Duration::ZERO,
         }));
         let batch: Vec<Routed> = (1..=(3 * DRAIN_CHUNK as u64 + 7))
             .map(|i| routed(i, i % 5 != 0, 100))
@@ -438,6 +541,56 @@ mod tests {
         // Everything was handed out, so the accounting is back to zero.
         let s = q.state.lock().expect("lock");
         assert_eq!((s.droppable, s.droppable_bytes, s.lifecycle), (0, 0, 0));
+    }
+
+    #[tokio::test]
+    async fn overflow_pauses_for_a_caught_up_subscriber_then_drops_for_one_that_stays_behind() {
+        let q = queue(1000);
+        let batch: Vec<Routed> = (1..=5).map(|i| routed(i, true, 300)).collect();
+        // Caught up (empty): the overflow asks the reader to pause at the 4th event.
+        let pushed = q.push(&batch, true);
+        assert_eq!((pushed.dropped, pushed.paused_at), (0, Some(3)));
+        let mut r = QueueReader::new(Arc::clone(&q));
+        let waiter = {
+            let q = Arc::clone(&q);
+            tokio::spawn(async move { q.wait_caught_up().await })
+        };
+        // The consumer empties its queue: the paused reader goes on (well before the 30 s
+        // pause) and queues the rest.
+        for seq in 1..=3 {
+            assert_eq!(r.recv().await.map(|e| e.seq), Ok(seq));
+        }
+        waiter.await.expect("paused reader released");
+        assert_eq!(q.push(&batch[3..], false).dropped, 0);
+        // Overflow again without having emptied the queue since: dropped, not paused.
+        let more: Vec<Routed> = (6..=9).map(|i| routed(i, true, 300)).collect();
+        let pushed = q.push(&more, true);
+        assert_eq!((pushed.dropped, pushed.paused_at), (3, None));
+        let got: Vec<_> = std::iter::from_fn(|| r.try_recv()).collect();
+        assert_eq!(
+            seqs(&got),
+            vec![Ok(4), Ok(5), Ok(6), Err(RecvError::Lagged(3))]
+        );
+        // Emptied again: the next overflow may pause again.
+        let pushed = q.push(
+            &(10..=14).map(|i| routed(i, true, 300)).collect::<Vec<_>>(),
+            true,
+        );
+        assert_eq!(pushed.paused_at, Some(3));
+    }
+
+    #[tokio::test]
+    async fn dropping_the_subscriber_releases_a_paused_reader() {
+        let q = queue(100);
+        let r = QueueReader::new(Arc::clone(&q));
+        let batch: Vec<Routed> = (1..=3).map(|i| routed(i, true, 100)).collect();
+        assert_eq!(q.push(&batch, true).paused_at, Some(1));
+        let waiter = {
+            let q = Arc::clone(&q);
+            tokio::spawn(async move { q.wait_caught_up().await })
+        };
+        drop(r);
+        waiter.await.expect("released well before the 30 s pause");
     }
 
     #[tokio::test]

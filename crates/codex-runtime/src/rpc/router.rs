@@ -11,16 +11,21 @@
 //!   dropped. If a subscriber stops reading until its lifecycle queue is full, it is closed with
 //!   [`CloseReason::Overflow`] after the queued events: explicit, never silent.
 //!
-//! A slow subscriber therefore stalls neither the reader nor the other subscribers.
+//! A subscriber that stays behind therefore stalls neither the reader nor the other subscribers
+//! (beyond one bounded overflow pause each time it has caught up).
 //!
 //! The reader hands events over in batches ([`Router::route_batch`]): one lock and at most one
 //! wake-up per subscriber per batch, so the per-event cost of delivery is a queue push. The
-//! queue itself lives in [`super::queue`].
+//! queue itself, and what happens when it overflows (a bounded pause for a subscriber that keeps
+//! up on average, `Lagged` for one that stays behind), lives in [`super::queue`].
 
 use super::message::Event;
 use super::metrics::Metrics;
-pub use super::queue::{CloseReason, RecvError, DEFAULT_QUEUE_BUDGET_BYTES};
-use super::queue::{QueueLimits, QueueReader, Routed, SubQueue};
+pub(crate) use super::queue::QueueLimits;
+pub use super::queue::{
+    CloseReason, RecvError, DEFAULT_OVERFLOW_PAUSE, DEFAULT_QUEUE_BUDGET_BYTES,
+};
+use super::queue::{QueueReader, Routed, SubQueue};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, Weak};
@@ -69,22 +74,22 @@ pub(crate) struct Router {
     limits: QueueLimits,
 }
 
+/// A subscriber queue that overflowed while routing a batch: the reader pauses for it
+/// ([`Router::resume`]) before reading on.
+#[derive(Debug)]
+pub(crate) struct Paused {
+    queue: Arc<SubQueue>,
+    /// The events of the batch it has not received yet, in order.
+    rest: Vec<Routed>,
+}
+
 impl Router {
-    pub fn new(
-        metrics: Arc<Metrics>,
-        budget_bytes: usize,
-        delta_capacity: usize,
-        lifecycle_capacity: usize,
-    ) -> Self {
+    pub fn new(metrics: Arc<Metrics>, limits: QueueLimits) -> Self {
         Router {
             registry: RwLock::new(Registry::default()),
             next_id: AtomicU64::new(1),
             metrics,
-            limits: QueueLimits {
-                budget_bytes,
-                delta_capacity,
-                lifecycle_capacity,
-            },
+            limits,
         }
     }
 
@@ -142,34 +147,71 @@ impl Router {
     #[cfg(test)]
     pub fn route(&self, ev: Event) {
         let cost = super::queue::EVENT_OVERHEAD_BYTES;
-        self.route_batch(&[Routed {
-            droppable: is_droppable(ev.method()),
-            event: Arc::new(ev),
-            cost,
-        }]);
+        self.route_batch(
+            &[Routed {
+                droppable: is_droppable(ev.method()),
+                event: Arc::new(ev),
+                cost,
+            }],
+            false,
+        );
     }
 
     /// Delivers a batch of events, in order, to every matching subscriber. Never waits.
     ///
     /// Each subscriber's queue is locked once per run of consecutive events for the same
     /// thread (or turn), and woken at most once: in a stream of deltas that is once per batch.
-    pub fn route_batch(&self, batch: &[Routed]) {
+    /// With `may_pause`, subscribers that overflowed but had caught up are returned: the caller
+    /// pauses for each with [`Router::resume`] before routing anything else.
+    pub fn route_batch(&self, batch: &[Routed], may_pause: bool) -> Vec<Paused> {
+        let mut paused = Vec::new();
         if batch.is_empty() {
-            return;
+            return paused;
         }
         let Ok(reg) = self.registry.read() else {
-            return;
+            return paused;
         };
         let mut dropped = 0;
+        let mut deliver = |q: &Arc<SubQueue>, events: &[Routed]| {
+            if let Some(p) = paused
+                .iter_mut()
+                .find(|p: &&mut Paused| Arc::ptr_eq(&p.queue, q))
+            {
+                p.rest.extend_from_slice(events);
+                return;
+            }
+            let pushed = q.push(events, may_pause);
+            dropped += pushed.dropped;
+            if let Some(at) = pushed.paused_at {
+                paused.push(Paused {
+                    queue: Arc::clone(q),
+                    rest: events[at..].to_vec(),
+                });
+            }
+        };
         for (_, q) in &reg.global {
-            dropped += q.push_batch(batch);
+            deliver(q, batch);
         }
         if !reg.threads.is_empty() {
-            dropped += deliver_runs(batch, &reg.threads, Event::thread_id);
+            deliver_runs(batch, &reg.threads, Event::thread_id, &mut deliver);
         }
         if !reg.turns.is_empty() {
-            dropped += deliver_runs(batch, &reg.turns, Event::turn_id);
+            deliver_runs(batch, &reg.turns, Event::turn_id, &mut deliver);
         }
+        drop(reg);
+        self.count_drops(dropped);
+        paused
+    }
+
+    /// Pauses for a subscriber that overflowed (until it has caught up, at most the overflow
+    /// pause), then queues the rest of its batch, dropping what still does not fit.
+    pub async fn resume(&self, paused: Paused) {
+        paused.queue.wait_caught_up().await;
+        let pushed = paused.queue.push(&paused.rest, false);
+        self.count_drops(pushed.dropped);
+    }
+
+    fn count_drops(&self, dropped: u64) {
         if dropped > 0 {
             self.metrics.lag_drops.fetch_add(dropped, Ordering::Relaxed);
         }
@@ -197,13 +239,13 @@ impl Router {
 }
 
 /// Splits `batch` into runs of consecutive events with the same key (thread or turn id) and
-/// pushes each run, in one piece, to that key's subscribers. Returns the dropped count.
+/// hands each run, in one piece, to `deliver` for each of that key's subscribers.
 fn deliver_runs(
     batch: &[Routed],
     subscribers: &HashMap<String, Subscribers>,
     key: fn(&Event) -> Option<&str>,
-) -> u64 {
-    let mut dropped = 0;
+    deliver: &mut impl FnMut(&Arc<SubQueue>, &[Routed]),
+) {
     let mut start = 0;
     while start < batch.len() {
         let k = key(&batch[start].event);
@@ -213,12 +255,11 @@ fn deliver_runs(
         }
         if let Some(subs) = k.and_then(|k| subscribers.get(k)) {
             for (_, q) in subs {
-                dropped += q.push_batch(&batch[start..end]);
+                deliver(q, &batch[start..end]);
             }
         }
         start = end;
     }
-    dropped
 }
 
 /// A stream of events for one topic (everything, one thread, or one turn).
@@ -337,9 +378,12 @@ mod tests {
     fn router(delta: usize, life: usize) -> Arc<Router> {
         Arc::new(Router::new(
             Arc::new(Metrics::default()),
-            DEFAULT_QUEUE_BUDGET_BYTES,
-            delta,
-            life,
+            QueueLimits {
+                budget_bytes: DEFAULT_QUEUE_BUDGET_BYTES,
+                delta_capacity: delta,
+                lifecycle_capacity: life,
+                overflow_pause: DEFAULT_OVERFLOW_PAUSE,
+            },
         ))
     }
 
