@@ -562,9 +562,12 @@ mod tests {
         }
         waiter.await.expect("paused reader released");
         assert_eq!(q.push(&batch[3..], false).dropped, 0);
-        // Overflow again without having emptied the queue since: dropped, not paused.
+        // It emptied its queue since, so the next overflow pauses again (at event 7)...
         let more: Vec<Routed> = (6..=9).map(|i| routed(i, true, 300)).collect();
         let pushed = q.push(&more, true);
+        assert_eq!((pushed.dropped, pushed.paused_at), (0, Some(1)));
+        // ...but one that overflows again without having emptied its queue is behind: dropped.
+        let pushed = q.push(&more[1..], true);
         assert_eq!((pushed.dropped, pushed.paused_at), (3, None));
         let got: Vec<_> = std::iter::from_fn(|| r.try_recv()).collect();
         assert_eq!(
