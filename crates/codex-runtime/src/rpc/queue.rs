@@ -30,17 +30,20 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
 
-/// Default memory budget of one subscriber's queue, in bytes: 32 MiB.
+/// Default memory budget of one subscriber's queue, in bytes: 16 MiB.
 ///
 /// Deltas (and other droppable events) are queued while the queue holds less than this; beyond
 /// it the reader pauses for a subscriber that keeps up on average, and drops (reported in place
 /// as [`RecvError::Lagged`]`(n)`) for one that stays behind. The size of a queued event is
-/// estimated as its wire size plus [`EVENT_OVERHEAD_BYTES`].
+/// estimated as its wire size plus [`EVENT_OVERHEAD_BYTES`] (about 380 bytes for a streaming
+/// delta, so the default holds about 44,000 deltas).
 ///
-/// At ~380 bytes per streaming delta the default holds about 88,000 deltas (about 0.1 s of a
-/// flood at a million events per second), while a consumer that stays behind costs at most
-/// this much memory. Change it with `RuntimeConfig::with_queue_budget_bytes`.
-pub const DEFAULT_QUEUE_BUDGET_BYTES: usize = 32 * 1024 * 1024;
+/// Sized against [`DEFAULT_OVERFLOW_PAUSE`]: a consumer 10× slower than a flood of a million
+/// deltas per second needs about half a second to empty a full queue, longer than the pause, so
+/// it gets `Lagged` instead of slowing the connection down to its pace. The process's resident
+/// memory for a full queue can exceed the budget (allocator overhead, per-thread arenas).
+/// Change it with `RuntimeConfig::with_queue_budget_bytes`.
+pub const DEFAULT_QUEUE_BUDGET_BYTES: usize = 16 * 1024 * 1024;
 
 /// Default longest pause of the reader for a subscriber whose queue is full but that has caught
 /// up since its last overflow: 250 ms. Change it with `RuntimeConfig::with_overflow_pause`

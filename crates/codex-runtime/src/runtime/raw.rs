@@ -99,7 +99,7 @@ pub struct RuntimeConfig {
     /// Restart a crashed server (spawn mode only).
     pub restart: Option<RestartPolicy>,
     /// Memory budget of each subscriber's queue, in bytes (default
-    /// [`DEFAULT_QUEUE_BUDGET_BYTES`], 32 MiB). On overflow the reader pauses for a subscriber
+    /// [`DEFAULT_QUEUE_BUDGET_BYTES`], 16 MiB). On overflow the reader pauses for a subscriber
     /// that has caught up since its last overflow (see `overflow_pause`); for one that stays
     /// behind, deltas beyond the budget are dropped and reported in place as
     /// `RecvError::Lagged(n)`. Lifecycle events are never dropped.
@@ -240,7 +240,7 @@ impl RuntimeConfig {
         /// What a timed-out server request gets.
         with_server_request_timeout_action, server_request_timeout_action: TimeoutAction);
     builder!(
-        /// Memory budget of each subscriber's queue in bytes (default 32 MiB). A subscriber
+        /// Memory budget of each subscriber's queue in bytes (default 16 MiB). A subscriber
         /// that stays behind loses deltas, reported as `RecvError::Lagged(n)`; its memory stays
         /// bounded by this budget. Raise it to absorb longer bursts without pausing the reader,
         /// lower it to cap memory per subscriber.
