@@ -22,6 +22,11 @@ pub struct Rss {
     pub after_turns: u64,
     /// `VmHWM`: peak resident set over the child's life.
     pub peak: u64,
+    /// `RssAnon` after the turns: private memory (heap, stacks), what the process really costs.
+    pub anon: u64,
+    /// `RssFile` after the turns: mapped file pages, mostly the executable's code that ran
+    /// (shared with other processes and reclaimable).
+    pub file: u64,
 }
 
 fn status_kib(field: &str) -> u64 {
@@ -37,7 +42,7 @@ fn status_kib(field: &str) -> u64 {
 
 /// Child mode: connect the way a user does (defaults; `CODEX_BIN`, `CODEX_HOME` and
 /// `OPENAI_API_KEY` come from the parent), run [`RSS_TURNS`] turns, print
-/// `RSS <connected> <after_turns> <peak>`.
+/// `RSS <connected> <after_turns> <peak> <anon> <file>`.
 pub async fn rss_child(kind: &str, cwd: &str) {
     let rss = match kind {
         "sdk" => {
@@ -53,15 +58,16 @@ pub async fn rss_child(kind: &str, cwd: &str) {
                 let out = session.ask(format!("ping {i}")).await.expect("ask");
                 assert_eq!(out.assistant_text, ANSWER);
             }
-            let after_turns = status_kib("VmRSS:");
-            let peak = status_kib("VmHWM:");
+            let rss = Rss {
+                connected,
+                after_turns: status_kib("VmRSS:"),
+                peak: status_kib("VmHWM:"),
+                anon: status_kib("RssAnon:"),
+                file: status_kib("RssFile:"),
+            };
             session.close().await.expect("close");
             client.shutdown().await.expect("shutdown");
-            Rss {
-                connected,
-                after_turns,
-                peak,
-            }
+            rss
         }
         _ => {
             let bin = std::env::var(CODEX_BIN_ENV).expect("CODEX_BIN");
@@ -80,17 +86,21 @@ pub async fn rss_child(kind: &str, cwd: &str) {
                 let text = bare.turn(&thread, cwd, &format!("ping {i}")).await;
                 assert_eq!(text, ANSWER);
             }
-            let after_turns = status_kib("VmRSS:");
-            let peak = status_kib("VmHWM:");
-            bare.close(&thread).await;
-            Rss {
+            let rss = Rss {
                 connected,
-                after_turns,
-                peak,
-            }
+                after_turns: status_kib("VmRSS:"),
+                peak: status_kib("VmHWM:"),
+                anon: status_kib("RssAnon:"),
+                file: status_kib("RssFile:"),
+            };
+            bare.close(&thread).await;
+            rss
         }
     };
-    println!("RSS {} {} {}", rss.connected, rss.after_turns, rss.peak);
+    println!(
+        "RSS {} {} {} {} {}",
+        rss.connected, rss.after_turns, rss.peak, rss.anon, rss.file
+    );
 }
 
 /// Runs one child of `kind` (`sdk` or `bare`).
@@ -118,6 +128,8 @@ pub async fn run_rss_child(env: &CodexTestEnv, kind: &str) -> Rss {
         connected: f.first().copied().unwrap_or(0),
         after_turns: f.get(1).copied().unwrap_or(0),
         peak: f.get(2).copied().unwrap_or(0),
+        anon: f.get(3).copied().unwrap_or(0),
+        file: f.get(4).copied().unwrap_or(0),
     }
 }
 
@@ -137,20 +149,29 @@ pub async fn report(env: &CodexTestEnv) {
     println!(
         "## client memory during turns ({RSS_RUNS} fresh processes per side, alternating, {RSS_TURNS} turns each; medians)"
     );
-    println!("| client | RSS connected | RSS after turns | peak RSS (VmHWM) |");
-    println!("|---|---|---|---|");
+    println!(
+        "| client | RSS connected | RSS after turns | peak RSS (VmHWM) | of which anonymous (RssAnon) | of which file pages (RssFile) |"
+    );
+    println!("|---|---|---|---|---|---|");
     for (name, v) in [("Session::ask", &sdk), ("bare JSON-RPC driver", &bare)] {
         println!(
-            "| {name} | {:.1} MiB | {:.1} MiB | {:.1} MiB |",
+            "| {name} | {:.1} MiB | {:.1} MiB | {:.1} MiB | {:.2} MiB | {:.1} MiB |",
             med(v, |r| r.connected),
             med(v, |r| r.after_turns),
-            med(v, |r| r.peak)
+            med(v, |r| r.peak),
+            med(v, |r| r.anon),
+            med(v, |r| r.file)
         );
     }
     let ratio = med(&sdk, |r| r.peak) / med(&bare, |r| r.peak);
+    let anon = med(&sdk, |r| r.anon) / med(&bare, |r| r.anon);
     println!(
         "{}: SDK client peak RSS during turns {ratio:.2}x the bare driver's (target <= 1.2x)",
         if ratio <= 1.2 { "PASS" } else { "FAIL" }
+    );
+    println!(
+        "{}: SDK client anonymous (private) memory after turns {anon:.2}x the bare driver's (target <= 1.2x)",
+        if anon <= 1.2 { "PASS" } else { "FAIL" }
     );
     println!();
 }
