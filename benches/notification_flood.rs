@@ -352,7 +352,7 @@ fn run_child(mode: &str, count: u64) -> Run {
     let f: Vec<&str> = line.split_whitespace().collect();
     let num = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
     Run {
-        secs: f.get(0).and_then(|v| v.parse().ok()).unwrap_or(f64::NAN),
+        secs: f.first().and_then(|v| v.parse().ok()).unwrap_or(f64::NAN),
         received: num(1),
         lagged: num(2),
         hwm_kib: num(3),
