@@ -1,7 +1,7 @@
 //! One live connection: a reader task that decodes and routes every inbound frame, a writer
 //! task that batches outbound lines, the pending map, and the child process (if any).
 //!
-//! Ownership: the [`Connection`] owns the child. The tasks only hold weak references to it, so
+//! Ownership: the `Connection` owns the child. The tasks only hold weak references to it, so
 //! dropping the connection kills the child's process group, which ends the tasks.
 
 use super::message::{self, Event, Inbound as Msg};

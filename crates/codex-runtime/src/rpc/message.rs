@@ -1,7 +1,7 @@
 //! Wire shapes: classifying inbound lines and writing outbound ones.
 //!
 //! codex speaks JSON-RPC 2.0 without the `"jsonrpc"` field, one object per line. Inbound lines
-//! are parsed once into a borrowed [`Envelope`] (params stay raw), so the typed decode of a
+//! are parsed once into a borrowed `Envelope` (params stay raw), so the typed decode of a
 //! notification's params reads the bytes exactly once.
 
 use codex_runtime_protocol::{RequestId, ServerNotification};

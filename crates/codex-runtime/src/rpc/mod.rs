@@ -1,7 +1,7 @@
 //! The JSON-RPC core: message shapes, request ids and the pending map, retry of overloaded
 //! requests, routing of notifications to subscribers, and server-request dispatch.
 //!
-//! [`connection::Connection`] ties them together over one [`crate::transport::Transport`]:
+//! `connection::Connection` ties them together over one [`crate::transport::Transport`]:
 //! a reader task decodes and routes every inbound frame, a writer task batches outbound lines.
 
 pub mod connection;

@@ -8,9 +8,9 @@
 //!
 //! Cost per event is kept near zero on both sides:
 //!
-//! - the producer ([`SubQueue::push_batch`]) takes the lock once per *batch* of events and wakes
+//! - the producer (`SubQueue::push`) takes the lock once per *batch* of events and wakes
 //!   the consumer only on the empty → non-empty transition;
-//! - the consumer ([`QueueReader`]) moves up to [`DRAIN_CHUNK`] events into a local buffer under
+//! - the consumer (`QueueReader`) moves up to 256 events into a local buffer under
 //!   one lock and then pops from that buffer without any synchronisation.
 //!
 //! **Overflow.** When a droppable event does not fit the budget, one of two things happens:

@@ -14,7 +14,7 @@
 //! A subscriber that stays behind therefore stalls neither the reader nor the other subscribers
 //! (beyond one bounded overflow pause each time it has caught up).
 //!
-//! The reader hands events over in batches ([`Router::route_batch`]): one lock and at most one
+//! The reader hands events over in batches (`Router::route_batch`): one lock and at most one
 //! wake-up per subscriber per batch, so the per-event cost of delivery is a queue push. The
 //! queue itself, and what happens when it overflows (a bounded pause for a subscriber that keeps
 //! up on average, `Lagged` for one that stays behind), lives in [`super::queue`].
