@@ -206,6 +206,7 @@ impl Router {
     /// Pauses for a subscriber that overflowed (until it has caught up, at most the overflow
     /// pause), then queues the rest of its batch, dropping what still does not fit.
     pub async fn resume(&self, paused: Paused) {
+        self.metrics.overflow_pauses.fetch_add(1, Ordering::Relaxed);
         paused.queue.wait_caught_up().await;
         let pushed = paused.queue.push(&paused.rest, false);
         self.count_drops(pushed.dropped);
