@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Installs the pinned codex CLI (@openai/codex@0.169.0) from the npm registry into .tools/codex
+# Installs the pinned codex CLI (@openai/codex@0.171.0) from the npm registry into .tools/codex
 # (ignored by git) and prints the native binary's path on stdout. Skips the work when the pinned
 # version is already installed. Progress goes to stderr so `BIN=$(scripts/install-codex.sh)` works.
 set -euo pipefail
-VERSION="${CODEX_VERSION:-0.169.0}"
+VERSION="${1:-${CODEX_VERSION:-0.171.0}}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PREFIX="${CODEX_INSTALL_DIR:-$ROOT/.tools/codex-$VERSION}"
 

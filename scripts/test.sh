@@ -13,7 +13,7 @@ cd "$ROOT"
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
-step "installing the pinned codex (@openai/codex@0.169.0)"
+step "installing the pinned codex (@openai/codex@0.171.0)"
 CODEX_BIN="$(scripts/install-codex.sh)"
 export CODEX_BIN
 "$CODEX_BIN" --version >&2

@@ -1,4 +1,4 @@
-//! Typed protocol of the codex app-server (`codex app-server`, pinned 0.169.0): every params,
+//! Typed protocol of the codex app-server (`codex app-server`, pinned 0.171.0): every params,
 //! result and notification type, GENERATED from the JSON Schemas that codex itself emits.
 //!
 //! # Layout
