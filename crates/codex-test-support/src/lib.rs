@@ -30,7 +30,7 @@ pub mod error;
 pub mod leftovers;
 mod sdk;
 
-pub use codex_bin::{codex_bin, CODEX_BIN_ENV};
+pub use codex_bin::{codex_bin, codex_bin_version, codex_version, CODEX_BIN_ENV};
 pub use env::{CodexTestEnv, LEFTOVER_WAIT};
 pub use error::TestSupportError;
 pub use leftovers::{

@@ -26,8 +26,7 @@ use std::sync::{Arc, Mutex as StdMutex, RwLock, Weak};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-/// Oldest codex this SDK supports (the schemas in `schemas/` come from it).
-pub const MIN_CODEX_VERSION: (u64, u64, u64) = (0, 169, 0);
+pub use super::versions::{MAX_CODEX_VERSION, MIN_CODEX_VERSION};
 
 /// Where the runtime's app-server comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -267,13 +266,7 @@ impl InitializeInfo {
 fn parse_version(user_agent: &str) -> Option<(u64, u64, u64)> {
     let after = user_agent.split_once('/')?.1;
     let token = after.split(|c: char| c.is_whitespace()).next()?;
-    let core = token.split(['-', '+']).next()?;
-    let mut parts = core.split('.').map(|p| p.parse::<u64>().ok());
-    Some((
-        parts.next()??,
-        parts.next()??,
-        parts.next().flatten().unwrap_or(0),
-    ))
+    super::versions::parse_version(token)
 }
 
 struct Inner {
@@ -380,6 +373,20 @@ impl Runtime {
         self.conn().pid()
     }
 
+    /// The connected codex's version, from its user agent (`None` when it did not say).
+    pub fn codex_version(&self) -> Option<(u64, u64, u64)> {
+        match self.inner.init.read() {
+            Ok(i) => i.codex_version(),
+            Err(p) => p.into_inner().codex_version(),
+        }
+    }
+
+    /// Fails with [`Error::MethodUnavailable`] before sending when the connected codex does not
+    /// have `method` (see [`super::versions`]).
+    fn check_method(&self, method: &str) -> Result<()> {
+        super::versions::check_method(self.codex_version(), method)
+    }
+
     /// Calls `method` with `params` and returns the raw result, with the default timeout.
     ///
     /// # Cancel safety
@@ -398,6 +405,7 @@ impl Runtime {
         params: Value,
         timeout: Duration,
     ) -> Result<Value> {
+        self.check_method(method)?;
         let raw = self.conn().call_raw(method, &params, timeout).await?;
         serde_json::from_str(raw.get()).map_err(|source| Error::Decode {
             method: method.to_string(),
@@ -413,6 +421,7 @@ impl Runtime {
         params: &P,
         timeout: Option<Duration>,
     ) -> Result<R> {
+        self.check_method(method)?;
         let timeout = timeout.unwrap_or(self.inner.config.request_timeout);
         let raw = self.conn().call_raw(method, params, timeout).await?;
         serde_json::from_str(raw.get()).map_err(|source| Error::Decode {
@@ -640,15 +649,7 @@ async fn handshake(conn: &Connection, config: &RuntimeConfig) -> Result<Initiali
         source,
     })?;
     match info.codex_version() {
-        Some(v) if v < MIN_CODEX_VERSION => {
-            let (a, b, c) = MIN_CODEX_VERSION;
-            return Err(Error::UnsupportedVersion {
-                found: format!("{}.{}.{}", v.0, v.1, v.2),
-                minimum: format!("{a}.{b}.{c}"),
-                user_agent: info.user_agent.clone(),
-            });
-        }
-        Some(_) => {}
+        Some(v) => super::versions::check_window(v, &info.user_agent)?,
         None => {
             tracing::warn!(user_agent = %info.user_agent, "cannot read the codex version from the user agent")
         }
