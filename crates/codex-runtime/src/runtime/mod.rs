@@ -19,13 +19,14 @@ pub mod session;
 pub mod turn;
 pub mod versions;
 
+pub use crate::transport::remote::{RemoteEndpoint, TokenSource};
 pub use approvals::{ApprovalConfig, ApprovalDecision, ApprovalHandler, Approvals};
 pub use client::{Client, ClientConfig};
 pub use codex_runtime_protocol::*;
 pub use profile::{ApprovalMode, Attachment, Effort, RunProfile, Sandbox, TurnOverrides};
 pub use raw::{
-    Endpoint, InitializeInfo, RestartPolicy, Runtime, RuntimeConfig, MAX_CODEX_VERSION,
-    MIN_CODEX_VERSION,
+    Endpoint, InitializeInfo, ReconnectPolicy, RestartPolicy, Runtime, RuntimeConfig,
+    MAX_CODEX_VERSION, MIN_CODEX_VERSION,
 };
 pub use schema::{strict_output_schema, strictify};
 pub use session::{Session, SessionConfig};

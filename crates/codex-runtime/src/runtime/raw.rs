@@ -37,7 +37,15 @@ pub enum Endpoint {
     /// Attach to a server listening on this Unix socket (`codex app-server --listen unix://PATH`
     /// or the daemon's control socket).
     Attach(PathBuf),
+    /// Attach to a remote server over `ws://` or `wss://` (`codex app-server --listen
+    /// ws://IP:PORT`), with an optional bearer token. With a restart policy set, a lost
+    /// connection is re-established with the same backoff (see [`ReconnectPolicy`]).
+    Remote(transport::remote::RemoteEndpoint),
 }
+
+/// How to reconnect to a remote app-server whose connection dropped: the same knobs as
+/// [`RestartPolicy`] (reconnects allowed, first delay, cap), applied by the same supervisor.
+pub type ReconnectPolicy = RestartPolicy;
 
 /// How to restart a crashed app-server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,7 +102,7 @@ pub struct RuntimeConfig {
     pub server_request_timeout: Duration,
     /// What a timed-out handler's request gets.
     pub server_request_timeout_action: TimeoutAction,
-    /// Restart a crashed server (spawn mode only).
+    /// Restart a crashed server (spawn mode), or reconnect to a remote one (remote mode).
     pub restart: Option<RestartPolicy>,
     /// Per-subscriber capacity for droppable events (deltas).
     pub delta_capacity: usize,
@@ -182,6 +190,12 @@ impl RuntimeConfig {
     /// Attach to a running server on this Unix socket instead of spawning one.
     pub fn attach(mut self, socket: impl Into<PathBuf>) -> Self {
         self.endpoint = Endpoint::Attach(socket.into());
+        self
+    }
+
+    /// Attach to a remote server over `ws://` / `wss://` instead of spawning one.
+    pub fn attach_remote(mut self, remote: impl Into<transport::remote::RemoteEndpoint>) -> Self {
+        self.endpoint = Endpoint::Remote(remote.into());
         self
     }
 
@@ -326,7 +340,8 @@ impl Runtime {
         shared: Arc<Shared>,
         transport: Transport,
     ) -> Result<Runtime> {
-        let restartable = config.restart.is_some() && config.endpoint == Endpoint::Spawn;
+        let restartable = config.restart.is_some()
+            && matches!(config.endpoint, Endpoint::Spawn | Endpoint::Remote(_));
         let conn = Arc::new(Connection::start(
             transport,
             Arc::clone(&shared),
@@ -611,6 +626,7 @@ impl Drop for ResponderEntry {
 async fn open_transport(config: &RuntimeConfig) -> Result<Transport> {
     match &config.endpoint {
         Endpoint::Attach(path) => transport::attach::connect(path, config.max_line_bytes).await,
+        Endpoint::Remote(remote) => transport::remote::connect(remote, config.max_line_bytes).await,
         Endpoint::Spawn => {
             let bin = binary::resolve_codex_binary(config.cli_bin.as_deref())?;
             let mut sc = StdioConfig::new(bin);
