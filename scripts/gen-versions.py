@@ -27,7 +27,7 @@ TABLES = os.path.join(ROOT, "schemas", "versions")
 DOC = os.path.join(ROOT, "docs", "COMPATIBILITY.md")
 # The supported window, oldest first. Keep in sync with SUPPORTED in runtime/versions.rs (a unit
 # test there checks that every table listed here is embedded).
-WINDOW = ["0.160.0", "0.163.0", "0.166.0", "0.169.0", "0.171.0"]
+WINDOW = ["0.150.0", "0.160.0", "0.163.0", "0.166.0", "0.169.0", "0.171.0"]
 
 # Notable shapes: (label, definition, how to fingerprint it).
 #   props: the sorted property names of an object; tags: the tag values of a tagged union;
@@ -176,7 +176,8 @@ def docs():
         f"The SDK supports codex **{vs[0]} to {vs[-1]}** (pinned: {vs[-1]}). A codex outside this",
         "window is refused at `initialize` with `Error::UnsupportedVersion`, naming the window. A",
         "client method the connected codex does not have fails before sending with",
-        "`Error::MethodUnavailable` (method and codex version). The tables under `schemas/versions/`",
+        "`Error::MethodUnavailable` (method and codex version; also when the method is",
+        "experimental-only there and the experimental API is off). The tables under `schemas/versions/`",
         "come from each version's `codex app-server generate-json-schema [--experimental]`; every",
         "version below runs the end-to-end core suite in `scripts/test-matrix.sh`.",
         "",

@@ -16,10 +16,13 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 VERSIONS=("$@")
 if [ "${#VERSIONS[@]}" -eq 0 ]; then
-  VERSIONS=(0.160.0 0.163.0 0.166.0 0.169.0 0.171.0)
+  VERSIONS=(0.150.0 0.160.0 0.163.0 0.166.0 0.169.0 0.171.0)
 fi
-SUITE=(--test quick_run --test e2e_session --test e2e_session_lifecycle --test e2e_runtime
-       --test e2e_attach --test e2e_remote --test versions)
+# One cargo invocation over the workspace: the same feature unification as `cargo test
+# --workspace` in scripts/test.sh, so nothing is rebuilt for the matrix.
+SUITE=(--workspace --test quick_run --test e2e_session --test e2e_session_lifecycle
+       --test e2e_runtime --test e2e_attach --test e2e_remote --test versions
+       --test code_mode_codex)
 # The 2,000-request flood measures the SDK, not codex compatibility: it runs once, in the main
 # `cargo test --workspace`.
 SKIP=(--skip two_thousand_concurrent_requests)
@@ -28,15 +31,13 @@ echo "test-matrix: method tables and docs/COMPATIBILITY.md match each codex" >&2
 python3 scripts/gen-versions.py check "${VERSIONS[@]}"
 
 echo "test-matrix: building the suite once" >&2
-cargo test -p codex-runtime-suite "${SUITE[@]}" --no-run
-cargo test -p codex-flow --test code_mode_codex --no-run
+cargo test "${SUITE[@]}" --no-run
 
 for v in "${VERSIONS[@]}"; do
   bin="$(scripts/install-codex.sh "$v")"
   start=$SECONDS
   echo "test-matrix: codex $v ($bin)" >&2
-  CODEX_BIN="$bin" cargo test -p codex-runtime-suite "${SUITE[@]}" -- "${SKIP[@]}"
-  CODEX_BIN="$bin" cargo test -p codex-flow --test code_mode_codex
+  CODEX_BIN="$bin" cargo test "${SUITE[@]}" -- "${SKIP[@]}"
   echo "test-matrix: codex $v passed in $((SECONDS - start)) s" >&2
 done
 echo "test-matrix: all of ${VERSIONS[*]} passed" >&2

@@ -36,7 +36,7 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "cargo test --workspace (unit, integration, end-to-end on the real codex, doctests)"
 cargo test --workspace
 
-step "end-to-end core suite on every codex of the window (0.160.0 .. 0.171.0)"
+step "end-to-end core suite on every codex of the window (0.150.0 .. 0.171.0)"
 scripts/test-matrix.sh
 
 step "experimental protocol surface"

@@ -62,7 +62,7 @@ async fn connect_fake(version: &str) -> Result<Runtime, Error> {
 
 #[tokio::test]
 async fn versions_outside_the_window_are_refused_naming_the_window() {
-    for found in ["0.159.0", "0.172.0", "1.0.0"] {
+    for found in ["0.149.0", "0.172.0", "1.0.0"] {
         let err = connect_fake(found).await.unwrap_err();
         match &err {
             Error::UnsupportedVersion {
@@ -72,16 +72,16 @@ async fn versions_outside_the_window_are_refused_naming_the_window() {
                 ..
             } => {
                 assert_eq!(f, found);
-                assert_eq!(minimum, "0.160.0");
+                assert_eq!(minimum, "0.150.0");
                 assert_eq!(newest, "0.171.0");
             }
             other => panic!("expected UnsupportedVersion for {found}, got {other:?}"),
         }
         let msg = err.to_string();
-        assert!(msg.contains("0.160.0 to 0.171.0"), "{msg}");
+        assert!(msg.contains("0.150.0 to 0.171.0"), "{msg}");
     }
     // Both ends of the window and an untabled version inside it are accepted.
-    for ok in ["0.160.0", "0.167.2", "0.171.0"] {
+    for ok in ["0.150.0", "0.167.2", "0.171.0"] {
         let rt = connect_fake(ok).await.unwrap();
         rt.shutdown().await.unwrap();
     }

@@ -115,15 +115,18 @@ pub enum Error {
         user_agent: String,
     },
 
-    /// The connected codex does not have this client method (nothing was sent).
-    #[error("`{method}` is not available in codex {codex_version}{}", since.as_ref().map(|s| format!(" (it first appears in codex {s})")).unwrap_or_default())]
+    /// The connected codex does not have this client method, or has it only behind the
+    /// experimental API that this client did not enable (nothing was sent).
+    #[error("`{method}` is not available in codex {codex_version}{}", if *needs_experimental_api { " without the experimental API (enable_experimental_api)".to_string() } else { since.as_ref().map(|s| format!(" (it first appears in codex {s})")).unwrap_or_default() })]
     MethodUnavailable {
         /// The JSON-RPC method.
         method: String,
         /// The connected codex's version.
         codex_version: String,
-        /// The oldest supported codex that has it, if any does.
+        /// The oldest supported codex that has it (stable if any has it stable), if any does.
         since: Option<String>,
+        /// The connected codex has it, but only with `experimentalApi: true` at initialize.
+        needs_experimental_api: bool,
     },
 
     /// A remote app-server refused the bearer token (HTTP 401 on the WebSocket upgrade).

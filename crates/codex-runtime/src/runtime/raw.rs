@@ -399,7 +399,11 @@ impl Runtime {
     /// Fails with [`Error::MethodUnavailable`] before sending when the connected codex does not
     /// have `method` (see [`super::versions`]).
     fn check_method(&self, method: &str) -> Result<()> {
-        super::versions::check_method(self.codex_version(), method)
+        super::versions::check_method(
+            self.codex_version(),
+            method,
+            self.inner.config.experimental_api,
+        )
     }
 
     /// Calls `method` with `params` and returns the raw result, with the default timeout.

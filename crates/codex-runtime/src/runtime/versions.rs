@@ -19,13 +19,17 @@ use std::sync::OnceLock;
 pub type CodexVersion = (u64, u64, u64);
 
 /// Oldest codex this SDK supports (the oldest version the end-to-end suite runs against).
-pub const MIN_CODEX_VERSION: CodexVersion = (0, 160, 0);
+pub const MIN_CODEX_VERSION: CodexVersion = (0, 150, 0);
 
 /// Newest codex this SDK supports; also the pinned version (`scripts/install-codex.sh`).
 pub const MAX_CODEX_VERSION: CodexVersion = (0, 171, 0);
 
 /// The embedded method tables, oldest first (the versions of `scripts/test-matrix.sh`).
 const TABLES: &[(&str, &str)] = &[
+    (
+        "0.150.0",
+        include_str!("../../../../schemas/versions/0.150.0.json"),
+    ),
     (
         "0.160.0",
         include_str!("../../../../schemas/versions/0.160.0.json"),
@@ -80,7 +84,31 @@ pub fn check_window(found: CodexVersion, user_agent: &str) -> Result<()> {
 /// The methods one codex version has (client requests, notifications and server requests).
 struct MethodTable {
     version: CodexVersion,
-    methods: HashSet<String>,
+    stable: HashSet<String>,
+    experimental: HashSet<String>,
+}
+
+/// What a version offers of one method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum MethodStatus {
+    /// The version does not have it.
+    Absent,
+    /// Only with the experimental API (`experimentalApi: true` at initialize).
+    Experimental,
+    /// Always available.
+    Stable,
+}
+
+impl MethodTable {
+    fn status(&self, method: &str) -> MethodStatus {
+        if self.stable.contains(method) {
+            MethodStatus::Stable
+        } else if self.experimental.contains(method) {
+            MethodStatus::Experimental
+        } else {
+            MethodStatus::Absent
+        }
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -113,15 +141,20 @@ fn tables() -> &'static [MethodTable] {
                     }
                 };
                 let version = parse_version(&file.version)?;
-                let methods = [
+                let (mut stable, mut experimental) = (HashSet::new(), HashSet::new());
+                for split in [
                     file.client_requests,
                     file.notifications,
                     file.server_requests,
-                ]
-                .into_iter()
-                .flat_map(|s| s.stable.into_iter().chain(s.experimental))
-                .collect();
-                Some(MethodTable { version, methods })
+                ] {
+                    stable.extend(split.stable);
+                    experimental.extend(split.experimental);
+                }
+                Some(MethodTable {
+                    version,
+                    stable,
+                    experimental,
+                })
             })
             .collect()
     })
@@ -132,43 +165,57 @@ pub fn tabled_versions() -> Vec<CodexVersion> {
     tables().iter().map(|t| t.version).collect()
 }
 
-/// Whether `version` has `method`: `Some(false)` only when the tables say it does not.
-pub fn has_method(version: CodexVersion, method: &str) -> Option<bool> {
+/// What `version` offers of `method`, from the tables (the better of the two neighbouring tables
+/// for an untabled version); `None` when no table knows the method.
+pub fn method_status(version: CodexVersion, method: &str) -> Option<MethodStatus> {
     let all = tables();
-    if !all.iter().any(|t| t.methods.contains(method)) {
+    if all.iter().all(|t| t.status(method) == MethodStatus::Absent) {
         return None; // unknown to every table: let the server decide
     }
     let below = all.iter().rev().find(|t| t.version <= version);
     let above = all.iter().find(|t| t.version >= version);
-    let known = |t: Option<&MethodTable>| t.is_some_and(|t| t.methods.contains(method));
-    if below.is_none() && above.is_none() {
-        return None;
-    }
-    Some(known(below) || known(above))
+    [below, above]
+        .into_iter()
+        .flatten()
+        .map(|t| t.status(method))
+        .max()
 }
 
-/// The oldest tabled version that has `method`, for error messages.
+/// The oldest tabled version that has `method` stable (else at all), for error messages.
 fn first_with(method: &str) -> Option<CodexVersion> {
-    tables()
-        .iter()
-        .find(|t| t.methods.contains(method))
+    let all = tables();
+    all.iter()
+        .find(|t| t.status(method) == MethodStatus::Stable)
+        .or_else(|| {
+            all.iter()
+                .find(|t| t.status(method) != MethodStatus::Absent)
+        })
         .map(|t| t.version)
 }
 
-/// Fails with [`Error::MethodUnavailable`] when the connected codex does not have `method`.
-/// `None` (a version the user agent did not reveal) lets every method through.
-pub fn check_method(version: Option<CodexVersion>, method: &str) -> Result<()> {
+/// Fails with [`Error::MethodUnavailable`] when the connected codex does not have `method`, or
+/// has it only behind the experimental API and `experimental_api` is off. `None` (a version the
+/// user agent did not reveal) lets every method through.
+pub fn check_method(
+    version: Option<CodexVersion>,
+    method: &str,
+    experimental_api: bool,
+) -> Result<()> {
     let Some(version) = version else {
         return Ok(());
     };
-    if has_method(version, method) == Some(false) {
-        return Err(Error::MethodUnavailable {
-            method: method.to_string(),
-            codex_version: format_version(version),
-            since: first_with(method).map(format_version),
-        });
-    }
-    Ok(())
+    let needs_experimental_api = match method_status(version, method) {
+        None | Some(MethodStatus::Stable) => return Ok(()),
+        Some(MethodStatus::Experimental) if experimental_api => return Ok(()),
+        Some(MethodStatus::Experimental) => true,
+        Some(MethodStatus::Absent) => false,
+    };
+    Err(Error::MethodUnavailable {
+        method: method.to_string(),
+        codex_version: format_version(version),
+        since: first_with(method).map(format_version),
+        needs_experimental_api,
+    })
 }
 
 #[cfg(test)]
@@ -198,11 +245,11 @@ mod tests {
 
     #[test]
     fn the_window_is_named_when_a_version_is_refused() {
-        assert!(check_window((0, 160, 0), "x").is_ok());
+        assert!(check_window((0, 150, 0), "x").is_ok());
         assert!(check_window((0, 171, 0), "x").is_ok());
-        for v in [(0, 159, 9), (0, 172, 0), (1, 0, 0)] {
+        for v in [(0, 149, 9), (0, 172, 0), (1, 0, 0)] {
             let msg = check_window(v, "ua/1").unwrap_err().to_string();
-            assert!(msg.contains("0.160.0") && msg.contains("0.171.0"), "{msg}");
+            assert!(msg.contains("0.150.0") && msg.contains("0.171.0"), "{msg}");
             assert!(msg.contains(&format_version(v)), "{msg}");
         }
     }
@@ -210,30 +257,52 @@ mod tests {
     #[test]
     fn methods_are_gated_per_version() {
         // New in 0.171.0.
-        let err = check_method(Some((0, 169, 0)), "modelProvider/default/set").unwrap_err();
+        let err = check_method(Some((0, 169, 0)), "modelProvider/default/set", true).unwrap_err();
         match &err {
             Error::MethodUnavailable {
                 method,
                 codex_version,
                 since,
+                needs_experimental_api,
             } => {
                 assert_eq!(method, "modelProvider/default/set");
                 assert_eq!(codex_version, "0.169.0");
                 assert_eq!(since.as_deref(), Some("0.171.0"));
+                assert!(!needs_experimental_api);
             }
             other => panic!("unexpected {other:?}"),
         }
-        assert!(check_method(Some((0, 171, 0)), "modelProvider/default/set").is_ok());
-        // Removed in 0.171.0.
-        assert!(check_method(Some((0, 171, 0)), "currentTime/read").is_err());
-        assert!(check_method(Some((0, 160, 0)), "currentTime/read").is_ok());
+        assert!(
+            err.to_string().contains("first appears in codex 0.171.0"),
+            "{err}"
+        );
+        assert!(check_method(Some((0, 171, 0)), "modelProvider/default/set", false).is_ok());
+        // Removed in 0.171.0 (experimental before).
+        assert!(check_method(Some((0, 171, 0)), "currentTime/read", true).is_err());
+        assert!(check_method(Some((0, 160, 0)), "currentTime/read", true).is_ok());
         // Untabled version between 0.166.0 and 0.169.0: refused only if neither neighbour has it.
-        assert!(check_method(Some((0, 167, 0)), "modelProvider/list").is_ok());
-        assert!(check_method(Some((0, 167, 0)), "modelProvider/default/set").is_err());
+        assert!(check_method(Some((0, 167, 0)), "modelProvider/list", false).is_ok());
+        assert!(check_method(Some((0, 167, 0)), "modelProvider/default/set", false).is_err());
         // Present everywhere; unknown to every table; unknown version.
-        assert!(check_method(Some((0, 160, 0)), "turn/start").is_ok());
-        assert!(check_method(Some((0, 160, 0)), "vendor/custom").is_ok());
-        assert!(check_method(None, "modelProvider/default/set").is_ok());
+        assert!(check_method(Some((0, 160, 0)), "turn/start", false).is_ok());
+        assert!(check_method(Some((0, 160, 0)), "vendor/custom", false).is_ok());
+        assert!(check_method(None, "modelProvider/default/set", false).is_ok());
+    }
+
+    #[test]
+    fn a_method_experimental_in_the_connected_codex_needs_the_experimental_api() {
+        // `thread/revert` is experimental-only in 0.150.0, stable from 0.160.0.
+        let err = check_method(Some((0, 150, 0)), "thread/revert", false).unwrap_err();
+        assert!(matches!(
+            err,
+            Error::MethodUnavailable {
+                needs_experimental_api: true,
+                ..
+            }
+        ));
+        assert!(err.to_string().contains("experimental API"), "{err}");
+        assert!(check_method(Some((0, 150, 0)), "thread/revert", true).is_ok());
+        assert!(check_method(Some((0, 160, 0)), "thread/revert", false).is_ok());
     }
 
     #[test]
