@@ -274,6 +274,53 @@ mod tests {
         }
     }
 
+    /// A server that answers the upgrade with `status` (codex itself cannot be made to answer
+    /// "not ready" on demand); returns the request head it received.
+    async fn one_shot_http(status: &'static str) -> (u16, tokio::task::JoinHandle<String>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let task = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = s.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    break;
+                }
+                head.extend_from_slice(&buf[..n]);
+            }
+            let reply =
+                format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            s.write_all(reply.as_bytes()).await.unwrap();
+            String::from_utf8_lossy(&head).to_string()
+        });
+        (port, task)
+    }
+
+    #[tokio::test]
+    async fn a_server_that_is_not_ready_is_a_typed_error_and_the_token_goes_in_the_header() {
+        let (port, task) = one_shot_http("503 Service Unavailable").await;
+        let var = format!("CODEX_RUNTIME_REMOTE_TEST_TOKEN_{}", std::process::id());
+        std::env::set_var(&var, "tok-503-secret");
+        let endpoint = RemoteEndpoint::new(format!("ws://127.0.0.1:{port}")).with_token_env(&var);
+        let err = connect(&endpoint, 1 << 20).await.unwrap_err();
+        match &err {
+            Error::RemoteNotReady { url, status } => {
+                assert_eq!(url, &format!("ws://127.0.0.1:{port}"));
+                assert_eq!(*status, 503);
+            }
+            other => panic!("expected RemoteNotReady, got {other:?}"),
+        }
+        assert!(!format!("{err} {err:?}").contains("tok-503-secret"));
+        let head = task.await.unwrap().to_lowercase();
+        assert!(
+            head.contains("authorization: bearer tok-503-secret"),
+            "{head}"
+        );
+    }
+
     #[test]
     fn a_token_never_shows_in_debug_or_errors() {
         let dir = std::env::temp_dir().join(format!("codex-remote-token-{}", std::process::id()));
