@@ -10,7 +10,8 @@
 # The suite: quick_run; Session ask / ask_stream / interrupt / resume / fork, approvals and hooks
 # (e2e_session); steer/revert/compact (e2e_session_lifecycle); the raw runtime and the AppServer
 # example (e2e_runtime); attach over a Unix socket (e2e_attach); remote attach over ws://
-# (e2e_remote); the method gate (versions); and the codex-flow Code Mode step (code_mode_codex).
+# (e2e_remote); the method gate (versions); the codex-flow Code Mode step (code_mode_codex); and
+# every top-level example (scripts/run-examples.sh).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -38,6 +39,8 @@ for v in "${VERSIONS[@]}"; do
   start=$SECONDS
   echo "test-matrix: codex $v ($bin)" >&2
   CODEX_BIN="$bin" cargo test "${SUITE[@]}" -- "${SKIP[@]}"
+  # The README's examples, unchanged, offline on the mock model.
+  CODEX_VERSION="$v" scripts/run-examples.sh
   echo "test-matrix: codex $v passed in $((SECONDS - start)) s" >&2
 done
 echo "test-matrix: all of ${VERSIONS[*]} passed" >&2
