@@ -229,7 +229,7 @@ async fn an_old_codex_is_refused_with_a_clear_message() {
     match &err {
         Error::UnsupportedVersion { found, minimum, .. } => {
             assert_eq!(found, "0.100.2");
-            assert_eq!(minimum, "0.169.0");
+            assert_eq!(minimum, "0.150.0");
         }
         other => panic!("expected UnsupportedVersion, got {other}"),
     }

@@ -1,7 +1,7 @@
 //! # codex-runtime
 //!
 //! The Rust SDK for OpenAI's `codex app-server` (the stdio JSON-RPC backend of the `codex`
-//! CLI), pinned to codex 0.169.0.
+//! CLI), pinned to codex 0.171.0 (supports 0.150.0 to 0.171.0, see `docs/COMPATIBILITY.md`).
 //!
 //! ## Layers
 //!

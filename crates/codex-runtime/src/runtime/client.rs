@@ -1,10 +1,11 @@
 //! Layer 3: [`Client`], one app-server shared by many concurrent [`Session`]s.
 
 use super::approvals::{ApprovalConfig, ApprovalHandler};
-use super::raw::{RestartPolicy, Runtime, RuntimeConfig};
+use super::raw::{ReconnectPolicy, RestartPolicy, Runtime, RuntimeConfig};
 use super::session::{Session, SessionConfig, SessionStart};
 use crate::error::Result;
 use crate::plugin::{Hooks, PostHook, PreHook};
+use crate::transport::remote::RemoteEndpoint;
 use codex_runtime_protocol::{Thread, ThreadListParams};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -67,6 +68,31 @@ impl ClientConfig {
     /// (`codex app-server --listen unix://PATH`, or the daemon's control socket).
     pub fn attach_server(mut self, socket: impl Into<PathBuf>) -> Self {
         self.runtime = self.runtime.attach(socket);
+        self
+    }
+    /// Attach to a remote app-server over `ws://` or `wss://` (`codex app-server --listen
+    /// ws://IP:PORT`), optionally with a bearer token from an environment variable or a file.
+    /// A token is only sent over `wss://` or to a loopback host. Combine with
+    /// [`ClientConfig::with_reconnect`] to survive a server restart.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), codex_runtime::Error> {
+    /// use codex_runtime::runtime::{Client, ClientConfig, ReconnectPolicy, RemoteEndpoint};
+    /// let remote = RemoteEndpoint::new("wss://codex.example.com:8443").with_token_env("CODEX_TOKEN");
+    /// let client = Client::connect(
+    ///     ClientConfig::new().attach_remote(remote).with_reconnect(ReconnectPolicy::default()),
+    /// )
+    /// .await?;
+    /// # drop(client); Ok(()) }
+    /// ```
+    pub fn attach_remote(mut self, remote: impl Into<RemoteEndpoint>) -> Self {
+        self.runtime = self.runtime.attach_remote(remote);
+        self
+    }
+    /// Reconnect to a remote app-server whose connection dropped (same policy type as
+    /// [`ClientConfig::with_restart`]; sessions `resume` their thread before the next turn).
+    pub fn with_reconnect(mut self, policy: ReconnectPolicy) -> Self {
+        self.runtime = self.runtime.with_restart(policy);
         self
     }
     /// Opt in to experimental methods and fields.

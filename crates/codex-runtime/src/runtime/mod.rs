@@ -65,6 +65,7 @@ pub mod raw;
 pub mod schema;
 pub mod session;
 pub mod turn;
+pub mod versions;
 
 pub mod api;
 pub mod core;
@@ -79,11 +80,15 @@ pub mod state;
 pub mod transport;
 pub mod turn_output;
 
+pub use crate::transport::remote::{RemoteEndpoint, TokenSource};
 pub use approvals::{ApprovalConfig, ApprovalDecision, ApprovalHandler, Approvals};
 pub use client::{Client, ClientConfig};
 pub use codex_runtime_protocol::*;
 pub use profile::{ApprovalMode, Attachment, Effort, RunProfile, Sandbox, TurnOverrides};
-pub use raw::{Endpoint, InitializeInfo, RestartPolicy, Runtime, RuntimeConfig, MIN_CODEX_VERSION};
+pub use raw::{
+    Endpoint, InitializeInfo, ReconnectPolicy, RestartPolicy, Runtime, RuntimeConfig,
+    MAX_CODEX_VERSION, MIN_CODEX_VERSION,
+};
 pub use schema::{strict_output_schema, strictify};
 pub use session::{Session, SessionConfig};
 pub use turn::{TurnEvent, TurnOutput};

@@ -27,8 +27,7 @@ use std::sync::{Arc, Mutex as StdMutex, RwLock, Weak};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-/// Oldest codex this SDK supports (the schemas in `schemas/` come from it).
-pub const MIN_CODEX_VERSION: (u64, u64, u64) = (0, 169, 0);
+pub use super::versions::{MAX_CODEX_VERSION, MIN_CODEX_VERSION};
 
 /// Where the runtime's app-server comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,7 +38,15 @@ pub enum Endpoint {
     /// Attach to a server listening on this Unix socket (`codex app-server --listen unix://PATH`
     /// or the daemon's control socket).
     Attach(PathBuf),
+    /// Attach to a remote server over `ws://` or `wss://` (`codex app-server --listen
+    /// ws://IP:PORT`), with an optional bearer token. With a restart policy set, a lost
+    /// connection is re-established with the same backoff (see [`ReconnectPolicy`]).
+    Remote(transport::remote::RemoteEndpoint),
 }
+
+/// How to reconnect to a remote app-server whose connection dropped: the same knobs as
+/// [`RestartPolicy`] (reconnects allowed, first delay, cap), applied by the same supervisor.
+pub type ReconnectPolicy = RestartPolicy;
 
 /// How to restart a crashed app-server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,7 +103,7 @@ pub struct RuntimeConfig {
     pub server_request_timeout: Duration,
     /// What a timed-out handler's request gets.
     pub server_request_timeout_action: TimeoutAction,
-    /// Restart a crashed server (spawn mode only).
+    /// Restart a crashed server (spawn mode), or reconnect to a remote one (remote mode).
     pub restart: Option<RestartPolicy>,
     /// Memory budget of each subscriber's queue, in bytes (default
     /// [`DEFAULT_QUEUE_BUDGET_BYTES`], 16 MiB). On overflow the reader pauses for a subscriber
@@ -200,6 +207,12 @@ impl RuntimeConfig {
         self
     }
 
+    /// Attach to a remote server over `ws://` / `wss://` instead of spawning one.
+    pub fn attach_remote(mut self, remote: impl Into<transport::remote::RemoteEndpoint>) -> Self {
+        self.endpoint = Endpoint::Remote(remote.into());
+        self
+    }
+
     /// Opt in to the experimental API.
     pub fn enable_experimental_api(mut self) -> Self {
         self.experimental_api = true;
@@ -291,13 +304,7 @@ impl InitializeInfo {
 fn parse_version(user_agent: &str) -> Option<(u64, u64, u64)> {
     let after = user_agent.split_once('/')?.1;
     let token = after.split(|c: char| c.is_whitespace()).next()?;
-    let core = token.split(['-', '+']).next()?;
-    let mut parts = core.split('.').map(|p| p.parse::<u64>().ok());
-    Some((
-        parts.next()??,
-        parts.next()??,
-        parts.next().flatten().unwrap_or(0),
-    ))
+    super::versions::parse_version(token)
 }
 
 struct Inner {
@@ -361,7 +368,8 @@ impl Runtime {
         shared: Arc<Shared>,
         transport: Transport,
     ) -> Result<Runtime> {
-        let restartable = config.restart.is_some() && config.endpoint == Endpoint::Spawn;
+        let restartable = config.restart.is_some()
+            && matches!(config.endpoint, Endpoint::Spawn | Endpoint::Remote(_));
         let conn = Arc::new(Connection::start(
             transport,
             Arc::clone(&shared),
@@ -419,6 +427,24 @@ impl Runtime {
         self.conn().pid()
     }
 
+    /// The connected codex's version, from its user agent (`None` when it did not say).
+    pub fn codex_version(&self) -> Option<(u64, u64, u64)> {
+        match self.inner.init.read() {
+            Ok(i) => i.codex_version(),
+            Err(p) => p.into_inner().codex_version(),
+        }
+    }
+
+    /// Fails with [`Error::MethodUnavailable`] before sending when the connected codex does not
+    /// have `method` (see [`super::versions`]).
+    fn check_method(&self, method: &str) -> Result<()> {
+        super::versions::check_method(
+            self.codex_version(),
+            method,
+            self.inner.config.experimental_api,
+        )
+    }
+
     /// Calls `method` with `params` and returns the raw result, with the default timeout.
     ///
     /// # Cancel safety
@@ -437,6 +463,7 @@ impl Runtime {
         params: Value,
         timeout: Duration,
     ) -> Result<Value> {
+        self.check_method(method)?;
         let raw = self.conn().call_raw(method, &params, timeout).await?;
         serde_json::from_str(raw.get()).map_err(|source| Error::Decode {
             method: method.to_string(),
@@ -452,6 +479,7 @@ impl Runtime {
         params: &P,
         timeout: Option<Duration>,
     ) -> Result<R> {
+        self.check_method(method)?;
         let timeout = timeout.unwrap_or(self.inner.config.request_timeout);
         let raw = self.conn().call_raw(method, params, timeout).await?;
         serde_json::from_str(raw.get()).map_err(|source| Error::Decode {
@@ -665,6 +693,7 @@ impl Drop for ResponderEntry {
 async fn open_transport(config: &RuntimeConfig) -> Result<Transport> {
     match &config.endpoint {
         Endpoint::Attach(path) => transport::attach::connect(path, config.max_line_bytes).await,
+        Endpoint::Remote(remote) => transport::remote::connect(remote, config.max_line_bytes).await,
         Endpoint::Spawn => {
             let bin = binary::resolve_codex_binary(config.cli_bin.as_deref())?;
             let mut sc = StdioConfig::new(bin);
@@ -703,15 +732,7 @@ async fn handshake(conn: &Connection, config: &RuntimeConfig) -> Result<Initiali
         source,
     })?;
     match info.codex_version() {
-        Some(v) if v < MIN_CODEX_VERSION => {
-            let (a, b, c) = MIN_CODEX_VERSION;
-            return Err(Error::UnsupportedVersion {
-                found: format!("{}.{}.{}", v.0, v.1, v.2),
-                minimum: format!("{a}.{b}.{c}"),
-                user_agent: info.user_agent.clone(),
-            });
-        }
-        Some(_) => {}
+        Some(v) => super::versions::check_window(v, &info.user_agent)?,
         None => {
             tracing::warn!(user_agent = %info.user_agent, "cannot read the codex version from the user agent")
         }
