@@ -31,6 +31,8 @@ pub mod plugin;
 pub mod rpc;
 pub mod runtime;
 pub mod transport;
+#[cfg(feature = "web")]
+pub mod web;
 pub mod workflow;
 
 pub use app_server::AppServer;

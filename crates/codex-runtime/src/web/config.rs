@@ -1,0 +1,94 @@
+//! [`WebConfig`]: sessions, auth, limits, CORS and buffering of a [`crate::web::WebAdapter`].
+
+use super::auth::{Authenticator, SharedAuthenticator, TenantTokens};
+use crate::runtime::SessionConfig;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Configuration of a [`crate::web::WebAdapter`].
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct WebConfig {
+    /// The template of every web session (cwd, run profile, approval timeout). The adapter
+    /// installs its own approval handler on it, so approvals are answered through
+    /// [`crate::web::WebAdapter::post_approval`]; the template's approval timeout and timeout
+    /// action (the SDK's fail-closed default: decline after 60 s) still apply.
+    pub session: SessionConfig,
+    /// Who may call, and as which tenant.
+    pub authenticator: SharedAuthenticator,
+    /// Largest request body, in bytes (default 1 MiB); larger bodies get HTTP 413.
+    pub max_body_bytes: usize,
+    /// Largest prompt, in bytes (default 256 KiB); larger prompts get HTTP 413.
+    pub max_prompt_bytes: usize,
+    /// Origins allowed by CORS; empty (the default) = no CORS headers at all.
+    pub cors_origins: Vec<String>,
+    /// Events of each session kept in memory for live subscribers that fall behind and for
+    /// `Last-Event-ID` resumes (default 8192). Older events come from the store, when one is
+    /// configured.
+    pub replay_buffer: usize,
+    /// Interval of SSE keep-alive comments (default 15 s).
+    pub keepalive: Duration,
+}
+
+impl std::fmt::Debug for WebConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebConfig")
+            .field("session", &self.session)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("max_prompt_bytes", &self.max_prompt_bytes)
+            .field("cors_origins", &self.cors_origins)
+            .field("replay_buffer", &self.replay_buffer)
+            .field("keepalive", &self.keepalive)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WebConfig {
+    /// Sessions from `session`, callers authenticated by `tokens`, default limits.
+    pub fn new(session: SessionConfig, tokens: TenantTokens) -> Self {
+        Self::with_authenticator(session, tokens)
+    }
+
+    /// Sessions from `session`, callers authenticated by `authenticator`.
+    pub fn with_authenticator(session: SessionConfig, authenticator: impl Authenticator) -> Self {
+        WebConfig {
+            session,
+            authenticator: Arc::new(authenticator),
+            max_body_bytes: 1024 * 1024,
+            max_prompt_bytes: 256 * 1024,
+            cors_origins: Vec::new(),
+            replay_buffer: 8192,
+            keepalive: Duration::from_secs(15),
+        }
+    }
+
+    /// Sets the largest request body.
+    pub fn with_max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = bytes;
+        self
+    }
+
+    /// Sets the largest prompt.
+    pub fn with_max_prompt_bytes(mut self, bytes: usize) -> Self {
+        self.max_prompt_bytes = bytes;
+        self
+    }
+
+    /// Allows CORS from `origin` (e.g. `https://app.example.com`).
+    pub fn allow_origin(mut self, origin: impl Into<String>) -> Self {
+        self.cors_origins.push(origin.into());
+        self
+    }
+
+    /// Sets how many events per session stay in memory.
+    pub fn with_replay_buffer(mut self, events: usize) -> Self {
+        self.replay_buffer = events.max(16);
+        self
+    }
+
+    /// Sets the keep-alive interval.
+    pub fn with_keepalive(mut self, every: Duration) -> Self {
+        self.keepalive = every;
+        self
+    }
+}
