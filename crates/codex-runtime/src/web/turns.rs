@@ -51,7 +51,8 @@ pub(crate) fn translate(event: crate::Result<TurnEvent>) -> Option<(String, Valu
 
 /// Runs `prompt` on `session` and publishes its events on `hub` until the turn ends.
 pub(crate) async fn drive(session: Session, hub: Arc<Hub>, prompt: String) {
-    let mut stream = Box::pin(session.ask_stream(prompt));
+    // Fused: the batching below may poll once more after the end.
+    let mut stream = Box::pin(session.ask_stream(prompt).fuse());
     while let Some(first) = stream.next().await {
         let mut batch: Vec<(String, Value)> = translate(first).into_iter().collect();
         // Whatever is already waiting goes out with this one.
