@@ -27,6 +27,8 @@
 pub mod app_server;
 pub mod automation;
 pub mod error;
+#[cfg(feature = "persistence")]
+pub mod persistence;
 pub mod plugin;
 pub mod rpc;
 pub mod runtime;

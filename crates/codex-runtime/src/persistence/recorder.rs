@@ -1,0 +1,517 @@
+//! [`Recorder`]: records a session's turns into a conversation as they happen.
+//!
+//! Built on the session's public stream ([`Session::ask_stream_with`]): every event is stored
+//! before it is handed on, so nothing the caller has seen is missing from the store. Deltas
+//! are coalesced: buffered per item and stored as one [`Record::Deltas`] when the buffer is
+//! old or large (for a crash mid-item), and dropped once the completed item (which holds the
+//! whole text) is stored. A store failure reaches the caller as
+//! [`PersistenceError::RecordingFailed`], and the next successful write starts with a
+//! [`Record::Lagged`] marker counting what was lost.
+
+use super::error::{require_id, PersistResult, PersistenceError};
+use super::model::{EventRecord, Record, Scope, TurnStatus};
+use super::state::{RuntimePhase, RuntimeStateSource, RuntimeStatus};
+use super::store::ConversationStore;
+use crate::runtime::{Session, TurnEvent, TurnOutput, TurnOverrides};
+use crate::Error;
+use futures::{Stream, StreamExt};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// How a [`Recorder`] coalesces deltas.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RecorderOptions {
+    /// Store the buffered deltas of an item once they are this old (default 250 ms).
+    pub delta_flush_interval: Duration,
+    /// ... or this large, in bytes (default 8 KiB).
+    pub delta_flush_bytes: usize,
+    /// Record into a store that is not durable (tests only; off by default: fail closed).
+    pub allow_volatile: bool,
+}
+
+impl Default for RecorderOptions {
+    fn default() -> Self {
+        RecorderOptions {
+            delta_flush_interval: Duration::from_millis(250),
+            delta_flush_bytes: 8 * 1024,
+            allow_volatile: false,
+        }
+    }
+}
+
+/// One streamed event, after it was stored.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RecordedEvent {
+    /// The session's event.
+    pub event: TurnEvent,
+    /// The log entries it became (empty for deltas still buffered, and for events that are
+    /// not recorded: plan and diff updates, item starts).
+    pub stored: Vec<EventRecord>,
+}
+
+/// Records a [`Session`]'s turns into one conversation. Cheap to clone.
+///
+/// ```no_run
+/// # async fn demo(session: codex_runtime::Session) -> Result<(), Box<dyn std::error::Error>> {
+/// use codex_runtime::persistence::{ConversationStore, NewConversation, Recorder, Scope, SqliteStore};
+/// use std::sync::Arc;
+/// let store = Arc::new(SqliteStore::open("conversations.db").await?);
+/// let scope = Scope::new("acme", "alice")?;
+/// store.create_conversation(&scope, NewConversation::new("c1").with_thread(session.thread_id())).await?;
+/// let recorder = Recorder::new(store, scope, "c1").await?;
+/// let out = recorder.ask(&session, "Hello").await?;
+/// println!("{}", out.assistant_text);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Recorder {
+    store: Arc<dyn ConversationStore>,
+    scope: Scope,
+    conversation_id: String,
+    options: RecorderOptions,
+    status: Option<RuntimeStatus>,
+}
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder")
+            .field("store", &self.store.backend())
+            .field("scope", &self.scope)
+            .field("conversation_id", &self.conversation_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Recorder {
+    /// A recorder into an existing conversation, with the default options. Fails closed on a
+    /// store that is not durable.
+    pub async fn new(
+        store: Arc<dyn ConversationStore>,
+        scope: Scope,
+        conversation_id: impl Into<String>,
+    ) -> PersistResult<Recorder> {
+        Self::with_options(store, scope, conversation_id, RecorderOptions::default()).await
+    }
+
+    /// [`Recorder::new`] with options.
+    pub async fn with_options(
+        store: Arc<dyn ConversationStore>,
+        scope: Scope,
+        conversation_id: impl Into<String>,
+        options: RecorderOptions,
+    ) -> PersistResult<Recorder> {
+        let conversation_id = conversation_id.into();
+        require_id("conversation_id", &conversation_id)?;
+        if !options.allow_volatile {
+            super::require_durable(store.as_ref(), "recording")?;
+        }
+        if store
+            .conversation(&scope, &conversation_id)
+            .await?
+            .is_none()
+        {
+            return Err(PersistenceError::ConversationNotFound {
+                tenant: scope.tenant,
+                actor: scope.actor,
+                conversation_id,
+            });
+        }
+        Ok(Recorder {
+            store,
+            scope,
+            conversation_id,
+            options,
+            status: None,
+        })
+    }
+
+    /// Reports the turns' lifecycle on `status` too.
+    pub fn with_status(mut self, status: RuntimeStatus) -> Recorder {
+        self.status = Some(status);
+        self
+    }
+
+    /// The conversation.
+    pub fn conversation_id(&self) -> &str {
+        &self.conversation_id
+    }
+
+    /// The scope.
+    pub fn scope(&self) -> &Scope {
+        &self.scope
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn ConversationStore> {
+        &self.store
+    }
+
+    /// Appends records to the conversation (for events outside a turn).
+    pub async fn record(&self, records: Vec<Record>) -> PersistResult<Vec<EventRecord>> {
+        self.store
+            .append(&self.scope, &self.conversation_id, records)
+            .await
+    }
+
+    /// Runs one turn, recorded, and returns its output once everything is stored. A failed
+    /// turn is recorded and returned as the SDK's error; a store failure is
+    /// [`PersistenceError::RecordingFailed`].
+    pub async fn ask(
+        &self,
+        session: &Session,
+        prompt: impl Into<String>,
+    ) -> PersistResult<TurnOutput> {
+        self.ask_with(session, prompt, TurnOverrides::default())
+            .await
+    }
+
+    /// [`Recorder::ask`] with per-turn overrides.
+    pub async fn ask_with(
+        &self,
+        session: &Session,
+        prompt: impl Into<String>,
+        overrides: TurnOverrides,
+    ) -> PersistResult<TurnOutput> {
+        let mut stream = Box::pin(self.ask_stream_with(session, prompt, overrides));
+        let mut failure = None;
+        let mut output = None;
+        while let Some(ev) = stream.next().await {
+            match ev {
+                Ok(RecordedEvent {
+                    event: TurnEvent::Completed(out),
+                    ..
+                }) => output = Some(*out),
+                Ok(_) => {}
+                Err(e @ PersistenceError::RecordingFailed { .. }) => {
+                    failure.get_or_insert(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        output.ok_or_else(|| {
+            PersistenceError::Runtime(Error::Config(
+                "the turn stream ended without its output".into(),
+            ))
+        })
+    }
+
+    /// Runs one turn as a stream of [`RecordedEvent`]s; each is stored before it is yielded.
+    ///
+    /// # Cancel safety
+    /// Dropping the stream stops the events, not the turn nor its recording: the turn is
+    /// recorded to its end in the background.
+    pub fn ask_stream(
+        &self,
+        session: &Session,
+        prompt: impl Into<String>,
+    ) -> impl Stream<Item = PersistResult<RecordedEvent>> + Send + 'static {
+        self.ask_stream_with(session, prompt, TurnOverrides::default())
+    }
+
+    /// [`Recorder::ask_stream`] with per-turn overrides.
+    pub fn ask_stream_with(
+        &self,
+        session: &Session,
+        prompt: impl Into<String>,
+        overrides: TurnOverrides,
+    ) -> impl Stream<Item = PersistResult<RecordedEvent>> + Send + 'static {
+        let (tx, rx) = mpsc::channel(1024);
+        let prompt = prompt.into();
+        let events = session.ask_stream_with(prompt.clone(), overrides);
+        let mut turn = TurnRecording::new(self.clone(), session.thread_id().to_string(), prompt);
+        tokio::spawn(async move {
+            turn.status(RuntimePhase::Starting, RuntimeStateSource::Runtime, None);
+            let mut events = Box::pin(events);
+            while let Some(ev) = events.next().await {
+                for out in turn.handle(ev).await {
+                    // A dropped receiver stops the events, not the recording.
+                    let _ = tx.send(out).await;
+                }
+            }
+        });
+        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|i| (i, rx)) })
+    }
+}
+
+/// The state of one recorded turn.
+struct TurnRecording {
+    recorder: Recorder,
+    thread_id: String,
+    prompt: Option<String>,
+    turn_id: Option<String>,
+    requests: u64,
+    /// Buffered deltas: (item, stream, text, first buffered at).
+    deltas: Vec<(String, &'static str, String, Instant)>,
+    /// Events that could not be stored since the last successful write.
+    lost: u64,
+}
+
+impl TurnRecording {
+    fn new(recorder: Recorder, thread_id: String, prompt: String) -> Self {
+        TurnRecording {
+            recorder,
+            thread_id,
+            prompt: Some(prompt),
+            turn_id: None,
+            requests: 0,
+            deltas: Vec::new(),
+            lost: 0,
+        }
+    }
+
+    fn status(&self, phase: RuntimePhase, source: RuntimeStateSource, message: Option<String>) {
+        if let Some(s) = &self.recorder.status {
+            s.set(
+                phase,
+                source,
+                Some(&self.recorder.conversation_id),
+                Some(&self.thread_id),
+                self.turn_id.as_deref(),
+                message,
+            );
+        }
+    }
+
+    /// Stores `records` (after a `Lagged` marker when earlier writes failed).
+    async fn store(&mut self, mut records: Vec<Record>) -> PersistResult<Vec<EventRecord>> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        if self.lost > 0 {
+            records.insert(
+                0,
+                Record::Lagged {
+                    turn_id: self.turn_id.clone(),
+                    dropped: self.lost,
+                },
+            );
+        }
+        let n = records.len() as u64;
+        match self.recorder.record(records).await {
+            Ok(events) => {
+                self.lost = 0;
+                Ok(events)
+            }
+            Err(e) => {
+                self.lost += n;
+                tracing::error!(conversation = %self.recorder.conversation_id, error = %e, "recording failed");
+                Err(PersistenceError::RecordingFailed {
+                    conversation_id: self.recorder.conversation_id.clone(),
+                    lost: self.lost,
+                    message: e.to_string(),
+                })
+            }
+        }
+    }
+
+    /// Buffers a delta; returns the `Deltas` records due for storing.
+    fn buffer_delta(&mut self, item_id: &str, stream: &'static str, delta: &str) -> Vec<Record> {
+        let now = Instant::now();
+        match self
+            .deltas
+            .iter_mut()
+            .find(|(i, s, _, _)| i == item_id && *s == stream)
+        {
+            Some((_, _, text, _)) => text.push_str(delta),
+            None => self
+                .deltas
+                .push((item_id.to_string(), stream, delta.to_string(), now)),
+        }
+        let opts = &self.recorder.options;
+        let due = self.deltas.iter().any(|(_, _, text, at)| {
+            text.len() >= opts.delta_flush_bytes
+                || now.duration_since(*at) >= opts.delta_flush_interval
+        });
+        if due {
+            self.take_deltas(None)
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Takes the buffered deltas (all, or all but those of `skip`, which are dropped).
+    fn take_deltas(&mut self, skip: Option<&str>) -> Vec<Record> {
+        let turn_id = self.turn_id.clone().unwrap_or_default();
+        std::mem::take(&mut self.deltas)
+            .into_iter()
+            .filter(|(item, _, _, _)| Some(item.as_str()) != skip)
+            .map(|(item_id, stream, text, _)| Record::Deltas {
+                turn_id: turn_id.clone(),
+                item_id,
+                stream: stream.to_string(),
+                text,
+            })
+            .collect()
+    }
+
+    /// The records of one session event.
+    fn records_of(&mut self, event: &TurnEvent) -> Vec<Record> {
+        let turn_id = self.turn_id.clone().unwrap_or_default();
+        match event {
+            TurnEvent::Started { turn_id } => {
+                self.turn_id = Some(turn_id.clone());
+                self.status(RuntimePhase::Running, RuntimeStateSource::Runtime, None);
+                vec![Record::TurnStarted {
+                    turn_id: turn_id.clone(),
+                    prompt: self.prompt.take(),
+                }]
+            }
+            TurnEvent::AgentMessageDelta { item_id, delta } => {
+                self.buffer_delta(item_id, "agentMessage", delta)
+            }
+            TurnEvent::ReasoningDelta { item_id, delta } => {
+                self.buffer_delta(item_id, "reasoning", delta)
+            }
+            TurnEvent::CommandOutputDelta { item_id, delta } => {
+                self.buffer_delta(item_id, "commandOutput", delta)
+            }
+            TurnEvent::FileChangeDelta { item_id, delta } => {
+                self.buffer_delta(item_id, "fileChange", delta)
+            }
+            TurnEvent::ItemCompleted(item) => {
+                let value = serde_json::to_value(item).unwrap_or(Value::Null);
+                let id = super::model::item_id(&value).map(str::to_string);
+                // The completed item holds the whole text: its buffered deltas are dropped.
+                let mut records = self.take_deltas(id.as_deref());
+                records.push(Record::ItemCompleted {
+                    turn_id,
+                    item: value,
+                });
+                records
+            }
+            TurnEvent::ApprovalRequested {
+                method,
+                item_id,
+                decision,
+            } => {
+                self.requests += 1;
+                let request_id = format!("{turn_id}:{}", self.requests);
+                vec![
+                    Record::ServerRequest {
+                        turn_id: Some(turn_id),
+                        request_id: request_id.clone(),
+                        method: method.clone(),
+                        item_id: item_id.clone(),
+                        params: json!({"itemId": item_id}),
+                    },
+                    Record::ServerRequestAnswered {
+                        request_id,
+                        answer: decision.clone(),
+                        answered_by: "session".into(),
+                    },
+                ]
+            }
+            TurnEvent::Lagged(n) => vec![Record::Lagged {
+                turn_id: Some(turn_id),
+                dropped: *n,
+            }],
+            TurnEvent::Other(ev) => match &ev.notification {
+                codex_runtime_protocol::ServerNotification::Error(n) if !n.will_retry => {
+                    vec![Record::Error {
+                        turn_id: Some(turn_id),
+                        message: n.error.message.clone(),
+                    }]
+                }
+                _ => Vec::new(),
+            },
+            TurnEvent::Completed(out) => {
+                let mut records = Vec::with_capacity(out.items.len() + 1);
+                // Items the caller gets in the output are stored (repeats add nothing).
+                for item in &out.items {
+                    records.push(Record::ItemCompleted {
+                        turn_id: out.turn_id.clone(),
+                        item: serde_json::to_value(item).unwrap_or(Value::Null),
+                    });
+                }
+                self.deltas.clear();
+                records.push(Record::TurnCompleted {
+                    turn_id: out.turn_id.clone(),
+                    status: TurnStatus::from_protocol(&out.status),
+                    error: out
+                        .error
+                        .as_ref()
+                        .and_then(|e| serde_json::to_value(e).ok()),
+                    usage: out
+                        .usage
+                        .as_ref()
+                        .and_then(|u| serde_json::to_value(u).ok()),
+                });
+                records
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Records one item of the session's stream; returns what to yield.
+    async fn handle(&mut self, ev: crate::Result<TurnEvent>) -> Vec<PersistResult<RecordedEvent>> {
+        match ev {
+            Ok(event) => {
+                let records = self.records_of(&event);
+                let completed = matches!(event, TurnEvent::Completed(_));
+                let stored = self.store(records).await;
+                if completed {
+                    self.status(RuntimePhase::Idle, RuntimeStateSource::Runtime, None);
+                }
+                match stored {
+                    Ok(stored) => vec![Ok(RecordedEvent { event, stored })],
+                    // The error first, then the event: the caller learns it is not stored.
+                    Err(e) => vec![
+                        Err(e),
+                        Ok(RecordedEvent {
+                            event,
+                            stored: Vec::new(),
+                        }),
+                    ],
+                }
+            }
+            Err(e) => {
+                let mut records = self.take_deltas(None);
+                records.push(Record::Error {
+                    turn_id: self.turn_id.clone(),
+                    message: e.to_string(),
+                });
+                let status = match &e {
+                    Error::TurnFailed { .. } => Some(TurnStatus::Failed),
+                    Error::TurnTimeout { .. } => Some(TurnStatus::Interrupted),
+                    _ => None,
+                };
+                if let (Some(turn_id), Some(status)) = (self.turn_id.clone(), status) {
+                    let details = match &e {
+                        Error::TurnFailed { details, .. } => details.clone(),
+                        _ => None,
+                    };
+                    records.push(Record::TurnCompleted {
+                        turn_id,
+                        status,
+                        error: Some(details.unwrap_or_else(|| json!({"message": e.to_string()}))),
+                        usage: None,
+                    });
+                }
+                let source = match &e {
+                    Error::TurnFailed { .. } | Error::TurnTimeout { .. } => {
+                        RuntimeStateSource::Runtime
+                    }
+                    Error::Shutdown | Error::TransportClosed { .. } => {
+                        RuntimeStateSource::ProcessExit
+                    }
+                    _ => RuntimeStateSource::ProtocolError,
+                };
+                self.status(RuntimePhase::Error, source, Some(e.to_string()));
+                let mut out = Vec::new();
+                if let Err(store_err) = self.store(records).await {
+                    out.push(Err(store_err));
+                }
+                out.push(Err(PersistenceError::Runtime(e)));
+                out
+            }
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! The seam between the store logic ([`super::queries`], written once) and the two databases:
+//! a transaction that runs numbered-parameter SQL (`$1`, `$2`, ...) over [`SqlValue`]s.
+//!
+//! Hand-written rather than an ORM or `sqlx`: the stores need a dozen statements of portable
+//! SQL, `sqlx` would pull a second `libsqlite3-sys` next to `rusqlite`, and two small adapters
+//! keep one copy of every query for both backends.
+
+use super::error::{PersistResult, PersistenceError};
+use std::future::Future;
+
+/// A parameter or column value: the stores only use 64-bit integers and text.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum SqlValue {
+    Int(Option<i64>),
+    Text(Option<String>),
+}
+
+impl From<i64> for SqlValue {
+    fn from(v: i64) -> Self {
+        SqlValue::Int(Some(v))
+    }
+}
+impl From<Option<i64>> for SqlValue {
+    fn from(v: Option<i64>) -> Self {
+        SqlValue::Int(v)
+    }
+}
+impl From<&str> for SqlValue {
+    fn from(v: &str) -> Self {
+        SqlValue::Text(Some(v.to_string()))
+    }
+}
+impl From<&String> for SqlValue {
+    fn from(v: &String) -> Self {
+        SqlValue::Text(Some(v.clone()))
+    }
+}
+impl From<String> for SqlValue {
+    fn from(v: String) -> Self {
+        SqlValue::Text(Some(v))
+    }
+}
+impl From<Option<String>> for SqlValue {
+    fn from(v: Option<String>) -> Self {
+        SqlValue::Text(v)
+    }
+}
+impl From<Option<&str>> for SqlValue {
+    fn from(v: Option<&str>) -> Self {
+        SqlValue::Text(v.map(str::to_string))
+    }
+}
+
+/// One result row.
+#[derive(Debug, Clone)]
+pub(crate) struct SqlRow(pub Vec<SqlValue>);
+
+impl SqlRow {
+    fn corrupt(&self, i: usize, want: &str) -> PersistenceError {
+        PersistenceError::Corrupt {
+            table: "(query)",
+            message: format!("column {i}: expected {want}, got {:?}", self.0.get(i)),
+        }
+    }
+    pub fn opt_int(&self, i: usize) -> PersistResult<Option<i64>> {
+        match self.0.get(i) {
+            Some(SqlValue::Int(v)) => Ok(*v),
+            Some(SqlValue::Text(None)) => Ok(None),
+            _ => Err(self.corrupt(i, "an integer")),
+        }
+    }
+    pub fn int(&self, i: usize) -> PersistResult<i64> {
+        self.opt_int(i)?
+            .ok_or_else(|| self.corrupt(i, "a non-null integer"))
+    }
+    pub fn opt_text(&self, i: usize) -> PersistResult<Option<String>> {
+        match self.0.get(i) {
+            Some(SqlValue::Text(v)) => Ok(v.clone()),
+            Some(SqlValue::Int(None)) => Ok(None),
+            _ => Err(self.corrupt(i, "text")),
+        }
+    }
+    pub fn text(&self, i: usize) -> PersistResult<String> {
+        self.opt_text(i)?
+            .ok_or_else(|| self.corrupt(i, "non-null text"))
+    }
+}
+
+/// One open transaction. Statements use `$1`, `$2`, ... for parameters.
+pub(crate) trait SqlTx: Send {
+    /// Runs a statement; returns the rows it changed.
+    fn execute(
+        &mut self,
+        sql: &str,
+        params: &[SqlValue],
+    ) -> impl Future<Output = PersistResult<u64>> + Send;
+    /// Runs a query; returns its rows.
+    fn query(
+        &mut self,
+        sql: &str,
+        params: &[SqlValue],
+    ) -> impl Future<Output = PersistResult<Vec<SqlRow>>> + Send;
+}
+
+/// Builds a `Vec<SqlValue>` from expressions that convert into it.
+macro_rules! params {
+    ($($v:expr),* $(,)?) => { vec![$($crate::persistence::sql::SqlValue::from($v)),*] };
+}
+pub(crate) use params;
