@@ -63,8 +63,6 @@ async fn a_turn_streams_and_its_approval_is_answered_only_through_post() {
     assert_gap_free(&all, 1);
     let kinds: Vec<&str> = all.iter().map(|e| e.kind.as_str()).collect();
     for k in [
-        "session.created",
-        "turn.requested",
         "turn.started",
         "approval.requested",
         "approval.resolved",
@@ -197,7 +195,10 @@ async fn tokens_tenants_and_size_limits_are_enforced() {
     h.turn(ALICE, &session, "hello").await;
     let mut events = h.events(ALICE, &session, None).await;
     let all = events.until("turn.completed").await;
-    assert_eq!(all.last().unwrap().data["assistant_text"], "hi");
+    assert_eq!(all[0].data["prompt"], "hello");
+    assert!(all.iter().any(|e| e.kind == "item.completed"
+        && e.data["item"]["type"] == "agentMessage"
+        && e.data["item"]["text"] == "hi"));
     h.stop().await;
 }
 
@@ -252,8 +253,10 @@ async fn a_client_resuming_with_last_event_id_gets_exactly_the_missing_events() 
     let everything = witness.until("turn.completed").await;
     assert_gap_free(&everything, 1);
     assert!(
-        everything.last().unwrap().id > last + 30,
-        "the turn went on after the disconnect"
+        everything
+            .iter()
+            .any(|e| e.id > last && e.kind == "agent.delta"),
+        "the turn streamed on after the disconnect"
     );
 
     let mut resumed = h.events(ALICE, &session, Some(last)).await;
@@ -319,9 +322,12 @@ async fn closing_a_session_ends_its_streams_and_refuses_turns() {
         .await
         .unwrap();
     assert_eq!(res.status(), 204);
-    let all = events.until("session.closed").await;
-    assert_gap_free(&all, 1);
-    assert!(events.next().await.is_none(), "the stream ends after session.closed");
+    let closed = events.next().await.unwrap();
+    assert_eq!(closed.kind, "session.closed");
+    assert!(
+        events.next().await.is_none(),
+        "the stream ends after session.closed"
+    );
     let res = h
         .post(
             ALICE,
@@ -338,11 +344,13 @@ async fn graceful_shutdown_ends_open_sse_streams() {
     let h = Harness::start(vec![], |c| c).await;
     let session = h.create_session(ALICE).await;
     let mut events = h.events(ALICE, &session, None).await;
-    assert_eq!(events.next().await.unwrap().kind, "session.created");
     let adapter = h.adapter.clone();
     // stop() waits for the server to finish, which needs the open stream to end.
     h.stop().await;
     assert!(events.next().await.is_none());
-    let info = adapter.list_sessions(&codex_runtime::web::TenantId::new("alice").unwrap());
+    let info = adapter
+        .list_sessions(&codex_runtime::web::TenantId::new("alice").unwrap())
+        .await
+        .unwrap();
     assert!(info[0].closed);
 }

@@ -1,23 +1,22 @@
 //! [`WebAdapter`]: runtime sessions bridged into tenant-scoped web sessions.
 
-use super::approvals::{ApprovalBridge, SessionApprovals, WebDecision};
+use super::approvals::{answered, ApprovalBridge, SessionApprovals, WebDecision};
 use super::auth::TenantId;
 use super::config::WebConfig;
 use super::error::WebError;
-use super::hub::{Hub, Logged};
+use super::hub::Hub;
 use super::sse::SseEnvelope;
-use super::store::{EventStore, SessionKey};
-use super::subscriber::{Delivery, Filter, Subscriber, SESSION_CLOSED};
+use super::store::{scope_of, SessionKey};
+use super::subscriber::{Delivery, Filter, Subscriber};
 use super::turns;
+use crate::persistence::{now_millis, Conversation, ListConversations, NewConversation};
 use crate::runtime::{Client, Session, SessionConfig};
 use futures::future::BoxFuture;
 use futures::Stream;
 use serde::Serialize;
-use serde_json::json;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -51,15 +50,18 @@ pub struct SessionInfo {
     /// The web session id.
     pub id: String,
     /// The codex thread behind it.
-    pub thread_id: String,
+    pub thread_id: Option<String>,
     /// Its name, if given.
     pub name: Option<String>,
     /// Creation time, milliseconds since the Unix epoch.
-    pub created_at_ms: u64,
+    pub created_at_ms: i64,
     /// True once closed.
     pub closed: bool,
-    /// True while a turn runs.
+    /// True while a turn runs (on this instance).
     pub running: bool,
+    /// True when this instance runs the session (it can start turns and answer approvals);
+    /// false for a session of another instance sharing the store (replay and live tail only).
+    pub live_here: bool,
     /// The sequence of its last event (`Last-Event-ID` of a client that saw everything).
     pub last_event_id: u64,
 }
@@ -70,16 +72,19 @@ pub struct SessionInfo {
 pub struct TurnAccepted {
     /// The session.
     pub session_id: String,
-    /// The sequence of the turn's `turn.requested` event; the turn's events follow it.
-    pub event_id: u64,
+    /// The last event before the turn; the turn's events follow it.
+    pub after_event_id: u64,
 }
 
+/// One web session: live (a runtime session on this instance) or followed (run by another
+/// instance sharing the store; replay and live tail only).
 struct WebSession {
     key: SessionKey,
-    session: Session,
+    session: Option<Session>,
+    thread_id: Option<String>,
     hub: Arc<Hub>,
     name: Option<String>,
-    created_at_ms: u64,
+    created_at_ms: i64,
     closed: AtomicBool,
     turn: Mutex<Option<JoinHandle<()>>>,
 }
@@ -94,11 +99,12 @@ impl WebSession {
     fn info(&self) -> SessionInfo {
         SessionInfo {
             id: self.key.session_id.clone(),
-            thread_id: self.session.thread_id().to_string(),
+            thread_id: self.thread_id.clone(),
             name: self.name.clone(),
             created_at_ms: self.created_at_ms,
             closed: self.closed.load(Ordering::SeqCst),
             running: self.running(),
+            live_here: self.session.is_some(),
             last_event_id: self.hub.last_seq(),
         }
     }
@@ -109,7 +115,6 @@ pub(crate) struct AdapterInner {
     runtime: Arc<dyn RuntimeAdapter>,
     sessions: Mutex<HashMap<String, Arc<WebSession>>>,
     approvals: Arc<ApprovalBridge>,
-    store: Option<Arc<dyn EventStore>>,
     pub(crate) shutdown: CancellationToken,
 }
 
@@ -131,13 +136,6 @@ impl std::fmt::Debug for WebAdapter {
     }
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
 impl WebAdapter {
     /// An adapter whose sessions start on `client`.
     pub fn spawn(client: Client, config: WebConfig) -> WebAdapter {
@@ -152,7 +150,6 @@ impl WebAdapter {
                 runtime,
                 sessions: Mutex::new(HashMap::new()),
                 approvals: Arc::new(ApprovalBridge::default()),
-                store: None,
                 shutdown: CancellationToken::new(),
             }),
         }
@@ -164,17 +161,78 @@ impl WebAdapter {
     }
 
     fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<WebSession>>> {
-        self.inner.sessions.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner
+            .sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
-    fn session(&self, tenant: &TenantId, session_id: &str) -> Result<Arc<WebSession>, WebError> {
-        self.sessions()
-            .get(session_id)
-            .filter(|s| &s.key.tenant == tenant)
-            .cloned()
-            .ok_or_else(|| WebError::SessionNotFound {
-                session_id: session_id.to_string(),
-            })
+    fn not_found(session_id: &str) -> WebError {
+        WebError::SessionNotFound {
+            session_id: session_id.to_string(),
+        }
+    }
+
+    /// The tenant's session: known here, or (with a store) followed from the store.
+    async fn session(
+        &self,
+        tenant: &TenantId,
+        session_id: &str,
+    ) -> Result<Arc<WebSession>, WebError> {
+        let known = self.sessions().get(session_id).cloned();
+        if let Some(web) = known {
+            return if &web.key.tenant == tenant {
+                Ok(web)
+            } else {
+                Err(Self::not_found(session_id))
+            };
+        }
+        let Some(store) = &self.inner.config.store else {
+            return Err(Self::not_found(session_id));
+        };
+        if session_id.trim().is_empty() {
+            return Err(Self::not_found(session_id));
+        }
+        let scope = scope_of(tenant)?;
+        let Some(conversation) = store.conversation(&scope, session_id).await? else {
+            return Err(Self::not_found(session_id));
+        };
+        let web = Arc::new(self.followed(tenant, conversation)?);
+        let mut sessions = self.sessions();
+        Ok(Arc::clone(
+            sessions
+                .entry(session_id.to_string())
+                .or_insert_with(|| web),
+        ))
+    }
+
+    /// A session of another instance, followed from the store.
+    fn followed(
+        &self,
+        tenant: &TenantId,
+        conversation: Conversation,
+    ) -> Result<WebSession, WebError> {
+        let key = SessionKey {
+            tenant: tenant.clone(),
+            session_id: conversation.conversation_id.clone(),
+        };
+        let hub = Hub::new(
+            key.clone(),
+            // Nothing in memory: every resume reads the store first.
+            u64::try_from(conversation.last_seq).unwrap_or(0),
+            self.inner.config.replay_buffer,
+            self.inner.config.store.clone(),
+        )?;
+        Ok(WebSession {
+            key,
+            session: None,
+            thread_id: conversation.thread_id,
+            hub: Arc::new(hub),
+            name: conversation.name,
+            created_at_ms: conversation.created_at,
+            closed: AtomicBool::new(conversation.archived),
+            turn: Mutex::new(None),
+        })
     }
 
     fn check_running(&self) -> Result<(), WebError> {
@@ -184,7 +242,8 @@ impl WebAdapter {
         Ok(())
     }
 
-    /// Opens a runtime session for `tenant` and returns its web session.
+    /// Opens a runtime session for `tenant` and returns its web session (stored as a
+    /// conversation when a store is configured).
     pub async fn create_session(
         &self,
         tenant: &TenantId,
@@ -199,57 +258,104 @@ impl WebAdapter {
             key.clone(),
             0,
             self.inner.config.replay_buffer,
-            self.inner.store.clone(),
-        ));
-        let mut config = self
-            .inner
-            .config
-            .session
-            .clone()
-            .with_approval_handler(SessionApprovals {
-                bridge: Arc::clone(&self.inner.approvals),
-                key: key.clone(),
-                hub: Arc::downgrade(&hub),
-            });
+            self.inner.config.store.clone(),
+        )?);
+        let mut config =
+            self.inner
+                .config
+                .session
+                .clone()
+                .with_approval_handler(SessionApprovals {
+                    bridge: Arc::clone(&self.inner.approvals),
+                    key: key.clone(),
+                    hub: Arc::downgrade(&hub),
+                });
         if let Some(n) = &name {
             config = config.with_name(n.clone());
         }
         let session = self.inner.runtime.open_session(tenant, config).await?;
+        let thread_id = session.thread_id().to_string();
+        if let Some(store) = &self.inner.config.store {
+            let mut new = NewConversation::new(key.session_id.clone()).with_thread(&thread_id);
+            if let Some(n) = &name {
+                new = new.with_name(n.clone());
+            }
+            if let Err(err) = store.create_conversation(&key.scope()?, new).await {
+                if let Err(close) = session.close().await {
+                    tracing::debug!("closing a session that could not be stored: {close}");
+                }
+                return Err(err.into());
+            }
+        }
         let web = Arc::new(WebSession {
             key: key.clone(),
-            hub: Arc::clone(&hub),
-            session,
+            hub,
+            session: Some(session),
+            thread_id: Some(thread_id),
             name,
-            created_at_ms: now_ms(),
+            created_at_ms: now_millis(),
             closed: AtomicBool::new(false),
             turn: Mutex::new(None),
         });
-        hub.publish(vec![(
-            "session.created".to_string(),
-            json!({"session_id": key.session_id, "thread_id": web.session.thread_id(), "name": web.name}),
-        )])
-        .await?;
         let info = web.info();
         self.sessions().insert(key.session_id.clone(), web);
         tracing::info!(tenant = %tenant, session = %key.session_id, "web session created");
         Ok(info)
     }
 
-    /// The sessions of `tenant`, newest first.
-    pub fn list_sessions(&self, tenant: &TenantId) -> Vec<SessionInfo> {
-        let mut list: Vec<SessionInfo> = self
+    /// The sessions of `tenant`, newest first (from the store when one is configured, so
+    /// sessions of other instances are listed too; at most 200).
+    pub async fn list_sessions(&self, tenant: &TenantId) -> Result<Vec<SessionInfo>, WebError> {
+        let local: HashMap<String, SessionInfo> = self
             .sessions()
             .values()
             .filter(|s| &s.key.tenant == tenant)
-            .map(|s| s.info())
+            .map(|s| (s.key.session_id.clone(), s.info()))
             .collect();
-        list.sort_by(|a, b| b.created_at_ms.cmp(&a.created_at_ms).then(b.id.cmp(&a.id)));
-        list
+        let mut list: Vec<SessionInfo> = match &self.inner.config.store {
+            None => local.into_values().collect(),
+            Some(store) => {
+                let scope = scope_of(tenant)?;
+                let page = store
+                    .list_conversations(&scope, ListConversations::first(200).with_archived())
+                    .await?;
+                let mut list = Vec::with_capacity(page.data.len());
+                for summary in page.data {
+                    if let Some(info) = local.get(&summary.conversation_id) {
+                        list.push(info.clone());
+                        continue;
+                    }
+                    if let Some(c) = store.conversation(&scope, &summary.conversation_id).await? {
+                        list.push(SessionInfo {
+                            id: c.conversation_id,
+                            thread_id: c.thread_id,
+                            name: c.name,
+                            created_at_ms: c.created_at,
+                            closed: c.archived,
+                            running: false,
+                            live_here: false,
+                            last_event_id: u64::try_from(c.last_seq).unwrap_or(0),
+                        });
+                    }
+                }
+                list
+            }
+        };
+        list.sort_by(|a, b| {
+            b.created_at_ms
+                .cmp(&a.created_at_ms)
+                .then(b.id.cmp(&a.id))
+        });
+        Ok(list)
     }
 
     /// One session of `tenant`.
-    pub fn session_info(&self, tenant: &TenantId, session_id: &str) -> Result<SessionInfo, WebError> {
-        Ok(self.session(tenant, session_id)?.info())
+    pub async fn session_info(
+        &self,
+        tenant: &TenantId,
+        session_id: &str,
+    ) -> Result<SessionInfo, WebError> {
+        Ok(self.session(tenant, session_id).await?.info())
     }
 
     /// Starts a turn with `prompt`; its events follow on the session's event stream. One turn
@@ -271,65 +377,63 @@ impl WebAdapter {
         if prompt.trim().is_empty() {
             return Err(WebError::BadRequest("the prompt is empty".into()));
         }
-        let web = self.session(tenant, session_id)?;
+        let web = self.session(tenant, session_id).await?;
         if web.closed.load(Ordering::SeqCst) {
             return Err(WebError::SessionClosed {
                 session_id: session_id.to_string(),
             });
         }
-        let accepted_rx = {
-            // Hold the slot while the turn is registered so two requests cannot both start one.
-            let mut slot = web.turn.lock().unwrap_or_else(|e| e.into_inner());
-            if slot.as_ref().is_some_and(|h| !h.is_finished()) {
-                return Err(WebError::TurnInProgress {
-                    session_id: session_id.to_string(),
-                });
-            }
-            let hub = Arc::clone(&web.hub);
-            let session = web.session.clone();
-            let (accepted_tx, accepted_rx) = tokio::sync::oneshot::channel();
-            *slot = Some(tokio::spawn(async move {
-                let requested = hub
-                    .publish(vec![("turn.requested".to_string(), json!({"prompt": prompt}))])
-                    .await;
-                let ok = requested.is_ok();
-                let _ = accepted_tx.send(requested);
-                if ok {
-                    turns::drive(session, hub, prompt).await;
-                }
-            }));
-            accepted_rx
+        let Some(session) = web.session.clone() else {
+            return Err(WebError::SessionElsewhere {
+                session_id: session_id.to_string(),
+            });
         };
-        let event_id = accepted_rx
-            .await
-            .map_err(|_| WebError::ShuttingDown)??;
+        // Hold the slot while the turn is registered so two requests cannot both start one.
+        let mut slot = web.turn.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.as_ref().is_some_and(|h| !h.is_finished()) {
+            return Err(WebError::TurnInProgress {
+                session_id: session_id.to_string(),
+            });
+        }
+        let hub = Arc::clone(&web.hub);
+        let after_event_id = hub.last_seq();
+        *slot = Some(tokio::spawn(turns::drive(session, hub, prompt)));
         Ok(TurnAccepted {
             session_id: session_id.to_string(),
-            event_id,
+            after_event_id,
         })
     }
 
     /// Closes a session: the runtime session closes, pending approvals get the fail-closed
-    /// answer, and subscribers receive `session.closed` and end.
+    /// answer, the stored conversation is archived, and subscribers receive `session.closed`
+    /// and end.
     pub async fn close_session(&self, tenant: &TenantId, session_id: &str) -> Result<(), WebError> {
-        let web = self.session(tenant, session_id)?;
-        self.close(&web).await
+        let web = self.session(tenant, session_id).await?;
+        let Some(session) = web.session.clone() else {
+            return Err(WebError::SessionElsewhere {
+                session_id: session_id.to_string(),
+            });
+        };
+        self.close(&web, &session).await
     }
 
-    async fn close(&self, web: &Arc<WebSession>) -> Result<(), WebError> {
+    async fn close(&self, web: &Arc<WebSession>, session: &Session) -> Result<(), WebError> {
         if web.closed.swap(true, Ordering::SeqCst) {
             return Ok(());
         }
         self.inner.approvals.forget(&web.key);
         if web.running() {
-            if let Err(err) = web.session.interrupt().await {
+            if let Err(err) = session.interrupt().await {
                 tracing::debug!("interrupting the turn of a closing session: {err}");
             }
         }
-        let closed = web.session.close().await;
-        web.hub
-            .publish(vec![(SESSION_CLOSED.to_string(), json!({"session_id": web.key.session_id}))])
-            .await?;
+        let closed = session.close().await;
+        if let Some(store) = &self.inner.config.store {
+            store
+                .set_archived(&web.key.scope()?, &web.key.session_id, true)
+                .await?;
+        }
+        web.hub.closed().cancel();
         closed?;
         Ok(())
     }
@@ -349,7 +453,7 @@ impl WebAdapter {
     }
 
     /// Like [`WebAdapter::subscribe_session_events`], only `approval.requested` and
-    /// `approval.resolved` (plus `session.closed`).
+    /// `approval.resolved`.
     pub async fn subscribe_session_approvals(
         &self,
         tenant: &TenantId,
@@ -371,16 +475,21 @@ impl WebAdapter {
         keepalive: bool,
     ) -> Result<Subscriber, WebError> {
         self.check_running()?;
-        let web = self.session(tenant, session_id)?;
+        let web = self.session(tenant, session_id).await?;
         let every = keepalive.then_some(self.inner.config.keepalive);
-        Subscriber::start(
+        let sub = Subscriber::start(
             Arc::clone(&web.hub),
             after.unwrap_or(0),
             filter,
             self.inner.shutdown.child_token(),
             every,
         )
-        .await
+        .await?;
+        if web.closed.load(Ordering::SeqCst) && web.session.is_none() {
+            // A closed session of another instance: replay, then end.
+            web.hub.closed().cancel();
+        }
+        Ok(sub)
     }
 
     /// Answers approval request `request_id` of a session: the only way approvals are
@@ -393,30 +502,37 @@ impl WebAdapter {
         request_id: &str,
         decision: WebDecision,
     ) -> Result<(), WebError> {
-        let web = self.session(tenant, session_id)?;
-        self.inner.approvals.answer(&web.key, request_id, decision)?;
+        let web = self.session(tenant, session_id).await?;
+        self.inner
+            .approvals
+            .answer(&web.key, request_id, decision)?;
+        let by = format!("web:{tenant}");
         web.hub
-            .publish(vec![(
-                "approval.resolved".to_string(),
-                json!({"request_id": request_id, "decision": decision}),
-            )])
+            .publish(vec![answered(request_id, decision.as_str(), &by)])
             .await?;
         Ok(())
     }
 
     /// Request ids of a session's approvals still waiting for an answer.
-    pub fn pending_approvals(&self, tenant: &TenantId, session_id: &str) -> Result<Vec<String>, WebError> {
-        let web = self.session(tenant, session_id)?;
+    pub async fn pending_approvals(
+        &self,
+        tenant: &TenantId,
+        session_id: &str,
+    ) -> Result<Vec<String>, WebError> {
+        let web = self.session(tenant, session_id).await?;
         Ok(self.inner.approvals.pending(&web.key))
     }
 
     /// Stops the adapter: new requests get 503, every SSE stream ends (so a graceful HTTP
-    /// shutdown does not wait on them) and every session closes.
+    /// shutdown does not wait on them) and every session of this instance closes.
     pub async fn shutdown(&self) {
         self.inner.shutdown.cancel();
         let sessions: Vec<Arc<WebSession>> = self.sessions().values().cloned().collect();
         for web in sessions {
-            if let Err(err) = self.close(&web).await {
+            let Some(session) = web.session.clone() else {
+                continue;
+            };
+            if let Err(err) = self.close(&web, &session).await {
                 tracing::debug!(session = %web.key.session_id, "closing at shutdown: {err}");
             }
         }
@@ -428,18 +544,16 @@ impl WebAdapter {
     }
 }
 
-fn envelopes(sub: Subscriber) -> impl Stream<Item = Result<SseEnvelope, WebError>> + Send + 'static {
+fn envelopes(
+    sub: Subscriber,
+) -> impl Stream<Item = Result<SseEnvelope, WebError>> + Send + 'static {
     futures::stream::unfold(sub, |mut sub| async move {
         loop {
             match sub.next().await? {
-                Delivery::Event(ev) => return Some((Ok(logged_envelope(&ev)), sub)),
+                Delivery::Event(ev) => return Some((Ok(ev.envelope.clone()), sub)),
                 Delivery::Failed(err) => return Some((Err(err), sub)),
-                Delivery::KeepAlive => continue,
+                Delivery::KeepAlive | Delivery::Closed => continue,
             }
         }
     })
-}
-
-fn logged_envelope(ev: &Logged) -> SseEnvelope {
-    ev.envelope.clone()
 }

@@ -10,6 +10,7 @@
 use super::error::WebError;
 use super::hub::Hub;
 use super::store::SessionKey;
+use crate::persistence::Record;
 use crate::runtime::{ApprovalDecision, ApprovalHandler};
 use codex_runtime_protocol::{
     CommandExecutionRequestApprovalParams, FileChangeRequestApprovalParams,
@@ -33,7 +34,8 @@ pub enum WebDecision {
 }
 
 impl WebDecision {
-    fn as_str(self) -> &'static str {
+    /// `accept`, `decline` or `cancel`.
+    pub fn as_str(self) -> &'static str {
         match self {
             WebDecision::Accept => "accept",
             WebDecision::Decline => "decline",
@@ -137,7 +139,13 @@ pub(crate) struct SessionApprovals {
 }
 
 impl SessionApprovals {
-    fn ask(&self, mut request: Value) -> BoxFuture<'static, ApprovalDecision> {
+    fn ask(
+        &self,
+        method: &'static str,
+        turn_id: String,
+        item_id: String,
+        params: Value,
+    ) -> BoxFuture<'static, ApprovalDecision> {
         let bridge = Arc::clone(&self.bridge);
         let key = self.key.clone();
         let hub = self.hub.clone();
@@ -157,13 +165,17 @@ impl SessionApprovals {
                 hub: hub.clone(),
                 request_id: request_id.clone(),
             };
-            request["request_id"] = json!(request_id);
             let Some(live) = hub.upgrade() else {
                 return ApprovalDecision::Decline;
             };
-            if let Err(err) = live
-                .publish(vec![("approval.requested".to_string(), request)])
-                .await
+            let record = Record::ServerRequest {
+                turn_id: Some(turn_id),
+                request_id,
+                method: method.to_string(),
+                item_id: Some(item_id),
+                params,
+            };
+            if let Err(err) = live.publish(vec![record]).await
             {
                 tracing::warn!("cannot publish an approval request, declining it: {err}");
                 return ApprovalDecision::Decline;
@@ -173,6 +185,18 @@ impl SessionApprovals {
             guard.armed = false;
             decision
         })
+    }
+}
+
+/// Who answered a request the SDK's timeout answered.
+const TIMEOUT_ANSWERER: &str = "timeout";
+
+/// The record of an answer.
+pub(crate) fn answered(request_id: &str, decision: &str, by: &str) -> Record {
+    Record::ServerRequestAnswered {
+        request_id: request_id.to_string(),
+        answer: json!(decision),
+        answered_by: by.to_string(),
     }
 }
 
@@ -206,13 +230,10 @@ impl Drop for Unanswered {
         if !timed_out {
             return;
         }
-        let data = json!({"request_id": self.request_id, "decision": "timeout"});
+        let record = answered(&self.request_id, "timeout", TIMEOUT_ANSWERER);
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(async move {
-                if let Err(err) = hub
-                    .publish(vec![("approval.resolved".to_string(), data)])
-                    .await
-                {
+                if let Err(err) = hub.publish(vec![record]).await {
                     tracing::warn!("cannot publish an approval timeout: {err}");
                 }
             });
@@ -225,25 +246,28 @@ impl ApprovalHandler for SessionApprovals {
         &self,
         request: CommandExecutionRequestApprovalParams,
     ) -> BoxFuture<'static, ApprovalDecision> {
-        self.ask(json!({
-            "kind": "command",
-            "item_id": request.item_id,
-            "turn_id": request.turn_id,
-            "command": request.command,
-            "cwd": request.cwd,
-            "reason": request.reason,
-        }))
+        self.ask(
+            "item/commandExecution/requestApproval",
+            request.turn_id,
+            request.item_id,
+            json!({
+                "kind": "command",
+                "command": request.command,
+                "cwd": request.cwd,
+                "reason": request.reason,
+            }),
+        )
     }
 
     fn file_change(
         &self,
         request: FileChangeRequestApprovalParams,
     ) -> BoxFuture<'static, ApprovalDecision> {
-        self.ask(json!({
-            "kind": "file_change",
-            "item_id": request.item_id,
-            "turn_id": request.turn_id,
-            "reason": request.reason,
-        }))
+        self.ask(
+            "item/fileChange/requestApproval",
+            request.turn_id,
+            request.item_id,
+            json!({"kind": "file_change", "reason": request.reason}),
+        )
     }
 }

@@ -1,6 +1,7 @@
 //! [`WebConfig`]: sessions, auth, limits, CORS and buffering of a [`crate::web::WebAdapter`].
 
 use super::auth::{Authenticator, SharedAuthenticator, TenantTokens};
+use crate::persistence::ConversationStore;
 use crate::runtime::SessionConfig;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +29,10 @@ pub struct WebConfig {
     pub replay_buffer: usize,
     /// Interval of SSE keep-alive comments (default 15 s).
     pub keepalive: Duration,
+    /// Where sessions and their event logs are kept (default: none, memory only). With a
+    /// store, a `Last-Event-ID` older than the in-memory buffer is read from it, sessions are
+    /// listed from it, and another instance sharing it can replay a session.
+    pub store: Option<Arc<dyn ConversationStore>>,
 }
 
 impl std::fmt::Debug for WebConfig {
@@ -39,6 +44,7 @@ impl std::fmt::Debug for WebConfig {
             .field("cors_origins", &self.cors_origins)
             .field("replay_buffer", &self.replay_buffer)
             .field("keepalive", &self.keepalive)
+            .field("store", &self.store.as_ref().map(|s| s.backend()))
             .finish_non_exhaustive()
     }
 }
@@ -59,7 +65,14 @@ impl WebConfig {
             cors_origins: Vec::new(),
             replay_buffer: 8192,
             keepalive: Duration::from_secs(15),
+            store: None,
         }
+    }
+
+    /// Keeps sessions and their event logs in `store`.
+    pub fn with_store(mut self, store: Arc<dyn ConversationStore>) -> Self {
+        self.store = Some(store);
+        self
     }
 
     /// Sets the largest request body.

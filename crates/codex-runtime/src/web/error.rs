@@ -52,6 +52,13 @@ pub enum WebError {
         /// The session.
         session_id: String,
     },
+    /// The session runs on another instance sharing the store; this one can only replay and
+    /// follow it (HTTP 409).
+    #[error("session `{session_id}` runs on another instance; start turns there")]
+    SessionElsewhere {
+        /// The session.
+        session_id: String,
+    },
     /// The prompt is larger than [`crate::web::WebConfig::max_prompt_bytes`] (HTTP 413).
     #[error("the prompt has {size} bytes, more than the limit of {limit}")]
     PromptTooLarge {
@@ -86,7 +93,7 @@ pub enum WebError {
     Runtime(#[from] crate::Error),
     /// The conversation store failed (HTTP 500).
     #[error("store: {0}")]
-    Store(String),
+    Store(#[from] crate::persistence::PersistenceError),
 }
 
 impl WebError {
@@ -99,7 +106,8 @@ impl WebError {
             }
             WebError::ApprovalAlreadyAnswered { .. }
             | WebError::TurnInProgress { .. }
-            | WebError::SessionClosed { .. } => StatusCode::CONFLICT,
+            | WebError::SessionClosed { .. }
+            | WebError::SessionElsewhere { .. } => StatusCode::CONFLICT,
             WebError::PromptTooLarge { .. } | WebError::BodyTooLarge { .. } => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
@@ -120,6 +128,7 @@ impl WebError {
             WebError::ApprovalAlreadyAnswered { .. } => "approval_already_answered",
             WebError::TurnInProgress { .. } => "turn_in_progress",
             WebError::SessionClosed { .. } => "session_closed",
+            WebError::SessionElsewhere { .. } => "session_elsewhere",
             WebError::PromptTooLarge { .. } => "prompt_too_large",
             WebError::BodyTooLarge { .. } => "body_too_large",
             WebError::BadRequest(_) => "bad_request",

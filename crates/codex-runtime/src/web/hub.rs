@@ -1,20 +1,22 @@
 //! [`Hub`]: the live tail of one session's event log.
 //!
-//! Events get their sequence number here, are appended to the store (when one is configured)
-//! and only then published, so the store always holds at least what any subscriber has seen.
-//! The hub keeps the most recent events in a bounded ring (for subscribers that fall behind
-//! and for cheap resumes) and fans them out on a bounded `broadcast` channel. A subscriber
-//! that lags behind the channel refills from the ring, or from the store, by sequence, so it
-//! never sees a gap or a duplicate.
+//! Records are appended to the store (when one is configured; it assigns the gap-free
+//! sequence) and only then published, so the store always holds at least what any subscriber
+//! has seen. Without a store the hub numbers them itself. The hub keeps the most recent events
+//! in a bounded ring (for subscribers that fall behind and for cheap resumes) and fans them out
+//! on a bounded `broadcast` channel; a subscriber that lags refills by sequence from the ring,
+//! or from the store, so it never sees a gap or a duplicate.
 
 use super::error::WebError;
+use super::events::envelope;
 use super::sse::{serialize_sse_envelope, SseEnvelope};
-use super::store::{EventStore, SessionKey};
+use super::store::SessionKey;
+use crate::persistence::{now_millis, ConversationStore, EventRecord, Record, Scope};
 use bytes::Bytes;
-use serde_json::Value;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
 
 /// One logged event with its SSE text, serialized once for every subscriber.
 #[derive(Debug)]
@@ -24,7 +26,8 @@ pub(crate) struct Logged {
 }
 
 impl Logged {
-    pub fn new(envelope: SseEnvelope) -> Arc<Logged> {
+    pub fn new(event: &EventRecord) -> Arc<Logged> {
+        let envelope = envelope(event);
         let wire = Bytes::from(serialize_sse_envelope(&envelope));
         Arc::new(Logged { envelope, wire })
     }
@@ -43,18 +46,21 @@ struct Ring {
 /// The live tail of one session.
 pub(crate) struct Hub {
     key: SessionKey,
+    scope: Scope,
     ring: Mutex<Ring>,
     capacity: usize,
     tx: broadcast::Sender<Arc<Logged>>,
-    /// Serializes writers (turn task, approval bridge) across seq assignment, store append and
-    /// publish.
+    /// Serializes writers (turn task, approval bridge) across append and publish.
     writer: tokio::sync::Mutex<()>,
-    store: Option<Arc<dyn EventStore>>,
+    store: Option<Arc<dyn ConversationStore>>,
+    closed: CancellationToken,
 }
 
 impl std::fmt::Debug for Hub {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Hub").field("key", &self.key).finish_non_exhaustive()
+        f.debug_struct("Hub")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
     }
 }
 
@@ -65,15 +71,16 @@ pub(crate) struct Start {
 }
 
 impl Hub {
-    /// A hub whose next event gets `last_seq + 1`.
+    /// A hub whose next event follows `last_seq`.
     pub fn new(
         key: SessionKey,
         last_seq: u64,
         capacity: usize,
-        store: Option<Arc<dyn EventStore>>,
-    ) -> Hub {
+        store: Option<Arc<dyn ConversationStore>>,
+    ) -> Result<Hub, WebError> {
         let (tx, _) = broadcast::channel(capacity);
-        Hub {
+        Ok(Hub {
+            scope: key.scope()?,
             key,
             ring: Mutex::new(Ring {
                 last_seq,
@@ -83,7 +90,8 @@ impl Hub {
             tx,
             writer: tokio::sync::Mutex::new(()),
             store,
-        }
+            closed: CancellationToken::new(),
+        })
     }
 
     fn ring(&self) -> std::sync::MutexGuard<'_, Ring> {
@@ -96,29 +104,55 @@ impl Hub {
         self.ring().last_seq
     }
 
-    /// Logs `events` (kind, data) in order: sequence, store, then subscribers.
-    pub async fn publish(&self, events: Vec<(String, Value)>) -> Result<u64, WebError> {
-        if events.is_empty() {
+    /// Fires when the session closes.
+    pub fn closed(&self) -> &CancellationToken {
+        &self.closed
+    }
+
+    /// Logs `records` in order: store (which numbers them), then subscribers.
+    pub async fn publish(&self, records: Vec<Record>) -> Result<u64, WebError> {
+        if records.is_empty() {
             return Ok(self.last_seq());
         }
         let _writer = self.writer.lock().await;
-        let first = self.last_seq() + 1;
-        let logged: Vec<Arc<Logged>> = events
-            .into_iter()
-            .enumerate()
-            .map(|(i, (event, data))| {
-                Logged::new(SseEnvelope {
-                    id: first + i as u64,
-                    event,
-                    data,
-                })
-            })
-            .collect();
-        if let Some(store) = &self.store {
-            store.append(&self.key, &logged).await?;
-        }
+        let events = match &self.store {
+            Some(store) => {
+                store
+                    .append(&self.scope, &self.key.session_id, records)
+                    .await?
+            }
+            None => {
+                let first = self.last_seq() as i64 + 1;
+                records
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, record)| EventRecord {
+                        scope: self.scope.clone(),
+                        conversation_id: self.key.session_id.clone(),
+                        seq: first + i as i64,
+                        record,
+                        created_at: now_millis(),
+                    })
+                    .collect()
+            }
+        };
+        Ok(self.push(&events))
+    }
+
+    /// Publishes events already in the store (appended by another instance), skipping any
+    /// at or below the last one published.
+    pub async fn ingest(&self, events: &[EventRecord]) -> u64 {
+        let _writer = self.writer.lock().await;
+        self.push(events)
+    }
+
+    fn push(&self, events: &[EventRecord]) -> u64 {
         let mut ring = self.ring();
-        for ev in logged {
+        for event in events {
+            let ev = Logged::new(event);
+            if ev.seq() <= ring.last_seq {
+                continue;
+            }
             ring.last_seq = ev.seq();
             if ring.events.len() == self.capacity {
                 ring.events.pop_front();
@@ -127,13 +161,17 @@ impl Hub {
             // No receiver is fine: nobody is watching right now.
             let _ = self.tx.send(ev);
         }
-        Ok(ring.last_seq)
+        ring.last_seq
     }
 
     /// Events after `after` from the ring, or `Err(oldest_in_ring)` when the ring no longer
     /// reaches back that far.
     fn from_ring(ring: &Ring, after: u64) -> Result<Vec<Arc<Logged>>, u64> {
-        let oldest = ring.events.front().map(|e| e.seq()).unwrap_or(ring.last_seq + 1);
+        let oldest = ring
+            .events
+            .front()
+            .map(|e| e.seq())
+            .unwrap_or(ring.last_seq + 1);
         if after + 1 < oldest {
             return Err(oldest);
         }
@@ -145,8 +183,8 @@ impl Hub {
             .collect())
     }
 
-    /// Subscribes to everything after `after`: the replay (ring, then store for what the ring
-    /// no longer holds) plus the live channel, taken atomically so nothing falls between.
+    /// Subscribes to everything after `after`: the replay (store for what the ring no longer
+    /// holds, then the ring) plus the live channel, taken together so nothing falls between.
     pub async fn subscribe(&self, after: u64) -> Result<Start, WebError> {
         let (ring_part, live) = {
             let ring = self.ring();
@@ -154,17 +192,7 @@ impl Hub {
         };
         let replay = match ring_part {
             Ok(events) => events,
-            Err(oldest) => {
-                let mut older = self.read_store(after, oldest - 1).await?;
-                let ring = self.ring();
-                // The ring may have moved on meanwhile; take what follows the store part.
-                let from = older.last().map(|e| e.seq()).unwrap_or(after);
-                match Self::from_ring(&ring, from) {
-                    Ok(rest) => older.extend(rest),
-                    Err(oldest) => return Err(WebError::HistoryGone { after, oldest }),
-                }
-                older
-            }
+            Err(oldest) => self.store_then_ring(after, oldest).await?,
         };
         Ok(Start { replay, live })
     }
@@ -177,36 +205,45 @@ impl Hub {
         };
         match ring_part {
             Ok(events) => Ok(events),
-            Err(oldest) => {
-                let mut older = self.read_store(after, oldest - 1).await?;
-                let from = older.last().map(|e| e.seq()).unwrap_or(after);
-                let ring = self.ring();
-                match Self::from_ring(&ring, from) {
-                    Ok(rest) => older.extend(rest),
-                    Err(oldest) => return Err(WebError::HistoryGone { after, oldest }),
-                }
-                Ok(older)
-            }
+            Err(oldest) => self.store_then_ring(after, oldest).await,
         }
+    }
+
+    async fn store_then_ring(&self, after: u64, oldest: u64) -> Result<Vec<Arc<Logged>>, WebError> {
+        let mut older = self.read_store(after, oldest - 1).await?;
+        let from = older.last().map(|e| e.seq()).unwrap_or(after);
+        let ring = self.ring();
+        // The ring may have moved on meanwhile; take what follows the store part.
+        match Self::from_ring(&ring, from) {
+            Ok(rest) => older.extend(rest),
+            Err(oldest) => return Err(WebError::HistoryGone { after, oldest }),
+        }
+        Ok(older)
     }
 
     /// Events in `(after, through]` from the store.
     async fn read_store(&self, after: u64, through: u64) -> Result<Vec<Arc<Logged>>, WebError> {
         let Some(store) = &self.store else {
-            let oldest = through + 1;
-            return Err(WebError::HistoryGone { after, oldest });
+            return Err(WebError::HistoryGone {
+                after,
+                oldest: through + 1,
+            });
         };
         let mut out = Vec::new();
         let mut from = after;
         while from < through {
-            let page = store.read_after(&self.key, from, 1000).await?;
-            let Some(last) = page.last().map(|e| e.id) else {
+            let page = store
+                .read_events(&self.scope, &self.key.session_id, from as i64, 1000)
+                .await?;
+            let Some(last) = page.last().map(|e| e.seq) else {
                 break;
             };
-            for envelope in page.into_iter().filter(|e| e.id <= through) {
-                out.push(Logged::new(envelope));
-            }
-            from = last;
+            out.extend(
+                page.iter()
+                    .filter(|e| e.seq as u64 <= through)
+                    .map(Logged::new),
+            );
+            from = last as u64;
         }
         Ok(out)
     }

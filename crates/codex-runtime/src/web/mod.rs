@@ -16,16 +16,22 @@
 //! [`ui::router`] serves a small single-page UI (embedded HTML, CSS and JS) on top of the API;
 //! `codex-runtime serve` runs both.
 //!
+//! Each session's events are the [`crate::persistence`] records of its conversation (turn
+//! started, coalesced deltas, items, approvals and their answers, turn completed), numbered
+//! without gaps; with [`WebConfig::with_store`] they are appended to the store before any
+//! client sees them, so a resume or another instance replays exactly the same events.
+//!
 //! Modules: [`adapter`] (the adapter), [`config`], [`auth`], [`routes`] (the HTTP API), [`sse`]
-//! (the wire format), [`approvals`] (the bridge), [`ui`], [`error`]; inside: `hub` (a session's
-//! live tail), `subscriber` (one client's ordered view), `turns` (turn events to log events),
-//! `store` (the durable-log seam).
+//! (the wire format), [`approvals`] (the bridge), [`ui`], [`error`]; inside: `events` (records
+//! to SSE events), `hub` (a session's live tail), `subscriber` (one client's ordered view),
+//! `turns` (turn events to records), `store` (sessions as stored conversations).
 
 pub mod adapter;
 pub mod approvals;
 pub mod auth;
 pub mod config;
 pub mod error;
+mod events;
 mod hub;
 pub mod routes;
 pub mod sse;
@@ -40,7 +46,7 @@ pub use auth::{hash_token, Authenticator, TenantId, TenantTokens};
 pub use config::WebConfig;
 pub use error::WebError;
 pub use sse::{serialize_sse_envelope, SseEnvelope};
-pub use store::SessionKey;
+pub use store::{SessionKey, WEB_ACTOR};
 
 /// A fresh random id (128 bits, 32 hex digits) for a web session or an approval request.
 pub fn new_session_id() -> String {

@@ -19,7 +19,7 @@ use super::approvals::WebDecision;
 use super::auth::{bearer_token, TenantId};
 use super::error::WebError;
 use super::sse::KEEPALIVE;
-use super::subscriber::{Delivery, Filter, Subscriber};
+use super::subscriber::{Delivery, Filter, Subscriber, SESSION_CLOSED};
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
@@ -142,9 +142,9 @@ struct ApprovalBody {
 async fn list_sessions(
     State(adapter): State<WebAdapter>,
     Extension(tenant): Extension<TenantId>,
-) -> Json<serde_json::Value> {
-    let sessions: Vec<SessionInfo> = adapter.list_sessions(&tenant);
-    Json(json!({ "data": sessions }))
+) -> Result<Json<serde_json::Value>, WebError> {
+    let sessions: Vec<SessionInfo> = adapter.list_sessions(&tenant).await?;
+    Ok(Json(json!({ "data": sessions })))
 }
 
 async fn create_session(
@@ -162,7 +162,7 @@ async fn show_session(
     Extension(tenant): Extension<TenantId>,
     Path(id): Path<String>,
 ) -> Result<Json<SessionInfo>, WebError> {
-    Ok(Json(adapter.session_info(&tenant, &id)?))
+    Ok(Json(adapter.session_info(&tenant, &id).await?))
 }
 
 async fn close_session(
@@ -250,6 +250,7 @@ fn sse_response(sub: Subscriber) -> Response {
         let bytes = match sub.next().await? {
             Delivery::Event(ev) => ev.wire.clone(),
             Delivery::KeepAlive => Bytes::from_static(KEEPALIVE.as_bytes()),
+            Delivery::Closed => Bytes::from(format!("event: {SESSION_CLOSED}\ndata: {{}}\n\n")),
             Delivery::Failed(err) => {
                 let data = json!({"code": err.code(), "message": err.to_string()});
                 Bytes::from(format!("event: error\ndata: {data}\n\n"))

@@ -1,12 +1,12 @@
-//! The seam between the web adapter and durable storage: [`EventStore`] keeps each session's
-//! event log (what `Last-Event-ID` resumes and other instances replay from).
+//! How web sessions sit in a [`ConversationStore`]: one conversation per web session (its id
+//! is the session id), scoped by the tenant and the actor [`WEB_ACTOR`].
 
 use super::auth::TenantId;
 use super::error::WebError;
-use super::hub::Logged;
-use super::sse::SseEnvelope;
-use futures::future::BoxFuture;
-use std::sync::Arc;
+use crate::persistence::Scope;
+
+/// The actor under which web sessions are stored (the tenant is the caller's).
+pub const WEB_ACTOR: &str = "web";
 
 /// A session as the store knows it: tenant plus session id.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -17,20 +17,14 @@ pub struct SessionKey {
     pub session_id: String,
 }
 
-/// Durable per-session event logs.
-pub(crate) trait EventStore: Send + Sync + 'static {
-    /// Appends `events` (consecutive sequences following the last one stored).
-    fn append<'a>(
-        &'a self,
-        key: &'a SessionKey,
-        events: &'a [Arc<Logged>],
-    ) -> BoxFuture<'a, Result<(), WebError>>;
+impl SessionKey {
+    /// The store scope of the session's tenant.
+    pub fn scope(&self) -> Result<Scope, WebError> {
+        scope_of(&self.tenant)
+    }
+}
 
-    /// Up to `limit` events with a sequence greater than `after`, in order.
-    fn read_after<'a>(
-        &'a self,
-        key: &'a SessionKey,
-        after: u64,
-        limit: usize,
-    ) -> BoxFuture<'a, Result<Vec<SseEnvelope>, WebError>>;
+/// The store scope of `tenant`'s web sessions.
+pub fn scope_of(tenant: &TenantId) -> Result<Scope, WebError> {
+    Ok(Scope::new(tenant.as_str(), WEB_ACTOR)?)
 }

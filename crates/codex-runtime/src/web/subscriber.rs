@@ -26,12 +26,12 @@ impl Filter {
     fn passes(self, kind: &str) -> bool {
         match self {
             Filter::All => true,
-            Filter::Approvals => kind.starts_with("approval.") || kind == SESSION_CLOSED,
+            Filter::Approvals => kind.starts_with("approval."),
         }
     }
 }
 
-/// The last event of every session.
+/// The last event of a stream whose session closed (sent without an `id:`).
 pub(crate) const SESSION_CLOSED: &str = "session.closed";
 
 /// What a subscriber yields.
@@ -41,6 +41,8 @@ pub(crate) enum Delivery {
     Event(Arc<Logged>),
     /// Nothing happened for the keep-alive interval.
     KeepAlive,
+    /// The session closed after everything before was delivered; the stream ends after this.
+    Closed,
     /// The log cannot be followed any more (e.g. history gone); the stream ends after this.
     Failed(WebError),
 }
@@ -53,6 +55,7 @@ pub(crate) struct Subscriber {
     last: u64,
     filter: Filter,
     cancel: CancellationToken,
+    closed: CancellationToken,
     keepalive: Option<tokio::time::Interval>,
     done: bool,
 }
@@ -68,6 +71,7 @@ impl Subscriber {
         keepalive: Option<Duration>,
     ) -> Result<Subscriber, WebError> {
         let start = hub.subscribe(after).await?;
+        let closed = hub.closed().clone();
         let keepalive = keepalive.map(|every| {
             let mut i = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
             i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -80,6 +84,7 @@ impl Subscriber {
             last: after,
             filter,
             cancel,
+            closed,
             keepalive,
             done: false,
         })
@@ -99,16 +104,9 @@ impl Subscriber {
                     continue;
                 }
                 self.last = ev.seq();
-                let kind = ev.envelope.event.as_str();
-                if kind == SESSION_CLOSED {
-                    self.done = true;
-                }
-                if self.filter.passes(kind) {
+                if self.filter.passes(&ev.envelope.event) {
                     return Some(Delivery::Event(ev));
                 }
-            }
-            if self.done {
-                return None;
             }
             let received = tokio::select! {
                 biased;
@@ -117,6 +115,19 @@ impl Subscriber {
                     return None;
                 }
                 r = self.live.recv() => r,
+                _ = self.closed.cancelled() => {
+                    // Everything published before the close is already in the channel.
+                    match self.live.try_recv() {
+                        Ok(ev) => Ok(ev),
+                        Err(tokio::sync::broadcast::error::TryRecvError::Lagged(n)) => {
+                            Err(RecvError::Lagged(n))
+                        }
+                        Err(_) => {
+                            self.done = true;
+                            return Some(Delivery::Closed);
+                        }
+                    }
+                }
                 _ = tick(&mut self.keepalive) => return Some(Delivery::KeepAlive),
             };
             match received {

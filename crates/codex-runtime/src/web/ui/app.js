@@ -124,10 +124,8 @@ function showFileChange(item, completed) {
 
 function handle(kind, data) {
   switch (kind) {
-    case "turn.requested":
-      append(el("div", "msg user", data.prompt));
-      break;
     case "turn.started":
+      append(el("div", "msg user", data.prompt || ""));
       setStatus("running…");
       break;
     case "agent.delta":
@@ -144,8 +142,10 @@ function handle(kind, data) {
     }
     case "command.output":
     case "file_change.output": {
-      const node = ui.nodes.get("tool:" + data.item_id);
-      if (node) node.querySelector(".out").textContent += data.delta;
+      const type = kind === "command.output" ? "commandExecution" : "fileChange";
+      const node = toolNode({ id: data.item_id, type });
+      node.querySelector(".out").textContent += data.delta;
+      if (!node.querySelector(".foot").textContent) node.querySelector(".foot").textContent = "running…";
       break;
     }
     case "approval.requested":
@@ -179,6 +179,11 @@ function showApproval(data) {
   const box = append(el("div", "approval"));
   box.dataset.request = data.request_id;
   const what = data.kind === "command" ? "Run command: " + (data.command || "") : "Apply file change";
+  if (data.kind === "command") {
+    const tool = toolNode({ id: data.item_id, type: "commandExecution" });
+    tool.querySelector(".head").textContent = "$ " + (data.command || "");
+    tool.querySelector(".foot").textContent = "waiting for approval";
+  }
   box.appendChild(el("div", "what", what));
   if (data.reason) box.appendChild(el("div", "reason", data.reason));
   const buttons = el("div", "buttons");
