@@ -6,11 +6,11 @@
 mod persistence_common;
 
 use codex_mock_model::{Reply, Scenario};
+use codex_runtime::persistence::Scope;
 use codex_runtime::persistence::{
     ConversationStore, Conversations, JobState, Jobs, OpenConversation, Record,
     ServerRequestStatus, TurnStatus,
 };
-use codex_runtime::persistence::Scope;
 use codex_runtime::runtime::Client;
 use codex_test_support::CodexTestEnv;
 use persistence_common::{child, run_child, Target};
@@ -25,7 +25,12 @@ fn scope(actor: &str) -> Scope {
 }
 
 /// Every item of `turn_id` in the store, in order, as raw JSON.
-async fn stored_items(store: &dyn ConversationStore, s: &Scope, c: &str, turn_id: &str) -> Vec<Value> {
+async fn stored_items(
+    store: &dyn ConversationStore,
+    s: &Scope,
+    c: &str,
+    turn_id: &str,
+) -> Vec<Value> {
     let page = store.read_items(s, c, 0, 1000).await.unwrap();
     page.items
         .into_iter()
@@ -49,7 +54,11 @@ async fn assert_output_stored(store: &dyn ConversationStore, s: &Scope, output: 
     let turn_id = output["turn_id"].as_str().unwrap();
     let items = output["items"].as_array().unwrap();
     assert!(!items.is_empty());
-    assert_eq!(&stored_items(store, s, c, turn_id).await, items, "items of {turn_id}");
+    assert_eq!(
+        &stored_items(store, s, c, turn_id).await,
+        items,
+        "items of {turn_id}"
+    );
     let texts: Vec<_> = store
         .read_items(s, c, 0, 1000)
         .await
@@ -88,7 +97,11 @@ async fn recorded_sessions_read_back_after_the_process_exits(target: Target) {
 
     // A new process (this one) opens the store.
     let store = target.open().await;
-    let outputs: Vec<&Value> = lines.iter().chain(&approve).filter_map(|l| l.get("output")).collect();
+    let outputs: Vec<&Value> = lines
+        .iter()
+        .chain(&approve)
+        .filter_map(|l| l.get("output"))
+        .collect();
     assert_eq!(outputs.len(), 4);
     assert_eq!(outputs[1]["text"], "streamed answer");
     for out in &outputs {
@@ -108,7 +121,11 @@ async fn recorded_sessions_read_back_after_the_process_exits(target: Target) {
     assert_eq!(requests[0].status, ServerRequestStatus::Answered);
     assert_eq!(requests[0].answer.as_ref().unwrap()["decision"], "accept");
     assert_eq!(requests[0].answered_by.as_deref(), Some("session"));
-    assert!(store.pending_server_requests(&s, "c2").await.unwrap().is_empty());
+    assert!(store
+        .pending_server_requests(&s, "c2")
+        .await
+        .unwrap()
+        .is_empty());
     let kinds: Vec<String> = store
         .read_items(&s, "c2", 0, 0)
         .await
@@ -127,7 +144,9 @@ async fn a_killed_recorder_leaves_every_acknowledged_event_once(target: Target) 
     ]))
     .await
     .unwrap();
-    let mut proc = child(&env, &target, "alice", &["crash", "c1"]).spawn().unwrap();
+    let mut proc = child(&env, &target, "alice", &["crash", "c1"])
+        .spawn()
+        .unwrap();
     let mut lines = BufReader::new(proc.stdout.take().unwrap()).lines();
     let mut acked = Vec::new();
     let mut first_turn = None;
@@ -147,8 +166,13 @@ async fn a_killed_recorder_leaves_every_acknowledged_event_once(target: Target) 
         }
         panic!("the child ended before the second turn started");
     };
-    tokio::time::timeout(Duration::from_secs(120), read).await.expect("the child got to the second turn");
-    env.mock.wait_for_stall(Duration::from_secs(60)).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(120), read)
+        .await
+        .expect("the child got to the second turn");
+    env.mock
+        .wait_for_stall(Duration::from_secs(60))
+        .await
+        .unwrap();
     proc.start_kill().unwrap(); // SIGKILL
     let status = proc.wait().await.unwrap();
     assert!(!status.success());
@@ -166,7 +190,11 @@ async fn a_killed_recorder_leaves_every_acknowledged_event_once(target: Target) 
     let turns = store.read_turns(&s, "c1").await.unwrap();
     assert_eq!(turns.len(), 2);
     assert_eq!(turns[0].status, TurnStatus::Completed);
-    assert_eq!(turns[1].status, TurnStatus::InProgress, "cut short, not yet recovered");
+    assert_eq!(
+        turns[1].status,
+        TurnStatus::InProgress,
+        "cut short, not yet recovered"
+    );
 
     // Resuming the conversation (a new process) marks the interrupted turn.
     let client = Client::connect(env.client_config()).await.unwrap();
@@ -179,10 +207,18 @@ async fn a_killed_recorder_leaves_every_acknowledged_event_once(target: Target) 
     assert_eq!(opened.abandoned_turns, vec![turns[1].turn_id.clone()]);
     let turns = store.read_turns(&s, "c1").await.unwrap();
     assert_eq!(turns[1].status, TurnStatus::Abandoned);
-    let last = store.read_events(&s, "c1", 0, 1000).await.unwrap().pop().unwrap();
+    let last = store
+        .read_events(&s, "c1", 0, 1000)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
     assert!(matches!(
         last.record,
-        Record::TurnCompleted { status: TurnStatus::Abandoned, .. }
+        Record::TurnCompleted {
+            status: TurnStatus::Abandoned,
+            ..
+        }
     ));
     assert_gap_free(store.as_ref(), &s, "c1").await;
     opened.session.close().await.unwrap();
@@ -208,7 +244,10 @@ async fn a_fifty_turn_thread_imports_resumes_and_verifies(target: Target) {
     let s = scope("alice");
     let store = target.open().await;
     let jobs = Jobs::new(Arc::clone(&store)).with_client(client.clone());
-    let job = jobs.import_thread(&s, session.thread_id(), "imported").await.unwrap();
+    let job = jobs
+        .import_thread(&s, session.thread_id(), "imported")
+        .await
+        .unwrap();
     assert_eq!(job.state, JobState::Queued);
 
     // Run it, and stop it (drop the future) part way: the job stays `running`.
@@ -225,7 +264,9 @@ async fn a_fifty_turn_thread_imports_resumes_and_verifies(target: Target) {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     };
-    tokio::time::timeout(Duration::from_secs(120), part_way).await.expect("progress");
+    tokio::time::timeout(Duration::from_secs(120), part_way)
+        .await
+        .expect("progress");
     runner.abort();
     let _ = runner.await;
     let stopped = jobs.status(&job.job_id).await.unwrap();
@@ -237,7 +278,10 @@ async fn a_fifty_turn_thread_imports_resumes_and_verifies(target: Target) {
     let store = target.open().await;
     let jobs = Jobs::new(Arc::clone(&store)).with_client(client.clone());
     let ran = jobs.run_due().await.unwrap();
-    let done = ran.iter().find(|j| j.job_id == job.job_id).expect("the job ran again");
+    let done = ran
+        .iter()
+        .find(|j| j.job_id == job.job_id)
+        .expect("the job ran again");
     assert_eq!(done.state, JobState::Synced, "{done:?}");
     assert_eq!(done.progress.done, IMPORT_TURNS as i64);
     assert_eq!(done.progress.verified_items, expected_items as i64);
@@ -245,7 +289,11 @@ async fn a_fifty_turn_thread_imports_resumes_and_verifies(target: Target) {
     let turns = store.read_turns(&s, "imported").await.unwrap();
     assert_eq!(turns.len(), IMPORT_TURNS);
     assert!(turns.iter().all(|t| t.status == TurnStatus::Completed));
-    let items = store.read_items(&s, "imported", 0, 1000).await.unwrap().items;
+    let items = store
+        .read_items(&s, "imported", 0, 1000)
+        .await
+        .unwrap()
+        .items;
     assert_eq!(items.len(), expected_items, "every item once");
     for (turn, stored) in thread.turns.iter().zip(&turns) {
         assert_eq!(turn.id, stored.turn_id, "turns in order");
@@ -255,10 +303,21 @@ async fn a_fifty_turn_thread_imports_resumes_and_verifies(target: Target) {
     assert_gap_free(store.as_ref(), &s, "imported").await;
 
     // Importing again is idempotent: synced, nothing added.
-    let again = jobs.import_thread(&s, session.thread_id(), "imported").await.unwrap();
+    let again = jobs
+        .import_thread(&s, session.thread_id(), "imported")
+        .await
+        .unwrap();
     let again = jobs.run_now(&again.job_id).await.unwrap();
     assert_eq!(again.state, JobState::Synced);
-    assert_eq!(store.conversation(&s, "imported").await.unwrap().unwrap().last_seq, c.last_seq);
+    assert_eq!(
+        store
+            .conversation(&s, "imported")
+            .await
+            .unwrap()
+            .unwrap()
+            .last_seq,
+        c.last_seq
+    );
 
     session.close().await.unwrap();
     client.shutdown().await.unwrap();
@@ -272,18 +331,63 @@ macro_rules! e2e {
 
             #[tokio::test]
             async fn recorded_sessions_read_back_after_the_process_exits() {
-                super::recorded_sessions_read_back_after_the_process_exits($target("readback").await).await;
+                super::recorded_sessions_read_back_after_the_process_exits(
+                    $target("readback").await,
+                )
+                .await;
             }
             #[tokio::test]
             async fn a_killed_recorder_leaves_every_acknowledged_event_once() {
-                super::a_killed_recorder_leaves_every_acknowledged_event_once($target("crash").await).await;
+                super::a_killed_recorder_leaves_every_acknowledged_event_once(
+                    $target("crash").await,
+                )
+                .await;
             }
             #[tokio::test]
             async fn a_fifty_turn_thread_imports_resumes_and_verifies() {
-                super::a_fifty_turn_thread_imports_resumes_and_verifies($target("import").await).await;
+                super::a_fifty_turn_thread_imports_resumes_and_verifies($target("import").await)
+                    .await;
             }
         }
     };
 }
 
 e2e!(sqlite, persistence_common::sqlite_target);
+e2e!(postgres, persistence_common::postgres_target);
+
+#[tokio::test]
+async fn two_processes_record_two_sessions_each_into_one_postgres() {
+    const TURNS: usize = 6;
+    let env = CodexTestEnv::start(Scenario::empty().with_fallback(Reply::text("shared answer")))
+        .await
+        .unwrap();
+    let target = persistence_common::postgres_target("two_procs").await;
+    // Both processes start (and migrate) at once.
+    let turns = TURNS.to_string();
+    let (args_a, args_b) = (
+        ["record", turns.as_str(), "a1", "a2"],
+        ["record", turns.as_str(), "b1", "b2"],
+    );
+    let (a, b) = tokio::join!(
+        run_child(&env, &target, "alice", &args_a),
+        run_child(&env, &target, "alice", &args_b),
+    );
+    env.assert_no_leftover_processes().await;
+    let store = target.open().await;
+    let s = scope("alice");
+    let outputs: Vec<&Value> = a.iter().chain(&b).filter_map(|l| l.get("output")).collect();
+    assert_eq!(outputs.len(), 4 * TURNS);
+    for out in &outputs {
+        assert_output_stored(store.as_ref(), &s, out).await;
+    }
+    for c in ["a1", "a2", "b1", "b2"] {
+        let seqs = assert_gap_free(store.as_ref(), &s, c).await;
+        let turns = store.read_turns(&s, c).await.unwrap();
+        assert_eq!(turns.len(), TURNS, "{c}: every turn once");
+        let items = store.read_items(&s, c, 0, 1000).await.unwrap().items;
+        let ids: HashSet<_> = items.iter().map(|i| i.item_id.clone()).collect();
+        assert_eq!(ids.len(), items.len(), "{c}: no item twice");
+        // turn_started + items + turn_completed per turn, nothing else, nothing twice.
+        assert_eq!(seqs.len(), TURNS * 2 + items.len(), "{c}");
+    }
+}

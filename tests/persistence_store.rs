@@ -572,6 +572,7 @@ macro_rules! conformance {
 }
 
 conformance!(sqlite, persistence_common::sqlite_store);
+conformance!(postgres, persistence_common::postgres_store);
 
 #[tokio::test]
 async fn an_in_memory_store_is_refused_for_recording_and_imports() {

@@ -106,9 +106,41 @@ pub async fn run_child(
     .expect("the child finished in time")
     .expect("run the child");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "child failed ({}): {stdout}", out.status);
+    assert!(
+        out.status.success(),
+        "child failed ({}): {stdout}",
+        out.status
+    );
     stdout
         .lines()
         .map(|l| serde_json::from_str(l).expect("a JSON line"))
         .collect()
+}
+
+/// A fresh PostgreSQL database on the real server (`DATABASE_URL`, else 127.0.0.1:5432).
+pub async fn postgres_database(tag: &str) -> codex_test_support::postgres::TestDatabase {
+    codex_test_support::postgres::fresh_database(&format!("persist_{tag}"))
+        .await
+        .expect("a fresh PostgreSQL database (is the server up? see scripts/ensure-postgres.sh)")
+}
+
+/// A `PostgresStore` on a fresh database.
+pub async fn postgres_store(tag: &str) -> StoreUnderTest {
+    let db = postgres_database(tag).await;
+    let store = codex_runtime::persistence::PostgresStore::connect(db.url())
+        .await
+        .expect("connect the postgres store");
+    StoreUnderTest {
+        store: Arc::new(store),
+        _guard: Box::new(db),
+    }
+}
+
+/// A fresh PostgreSQL database as a [`Target`].
+pub async fn postgres_target(tag: &str) -> Target {
+    let db = postgres_database(tag).await;
+    Target {
+        spec: format!("postgres:{}", db.url()),
+        _guard: Box::new(db),
+    }
 }

@@ -18,12 +18,11 @@
 //! See `docs/guide/persistence.md` for a walk-through.
 
 mod control;
-mod db_shim;
 mod error;
 mod import;
 mod jobs;
 mod model;
-// mod postgres;
+mod postgres;
 mod queries;
 mod recorder;
 mod schema;
@@ -42,7 +41,7 @@ pub use model::{
     ServerRequestRecord, ServerRequestStatus, TurnRecord, TurnStatus, DEFAULT_PAGE, MAX_PAGE,
     PREVIEW_CHARS,
 };
-// pub use postgres::PostgresStore;
+pub use postgres::PostgresStore;
 pub use recorder::{RecordedEvent, Recorder, RecorderOptions};
 pub use sqlite::SqliteStore;
 pub use state::{RuntimePhase, RuntimeState, RuntimeStateSource, RuntimeStatus};

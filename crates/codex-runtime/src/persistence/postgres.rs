@@ -48,7 +48,10 @@ impl PostgresStore {
     }
 
     /// Uses an existing pool (its database gets the migrations).
-    pub async fn from_pool(pool: PgPool, url: codex_db::RedactedUrl) -> PersistResult<PostgresStore> {
+    pub async fn from_pool(
+        pool: PgPool,
+        url: codex_db::RedactedUrl,
+    ) -> PersistResult<PostgresStore> {
         codex_db::postgres::migrate(&pool, COMPONENT, &migrations())
             .await
             .map_err(|e| pg_err("migrate", e))?;
@@ -131,10 +134,7 @@ impl ToSql for SqlValue {
         out: &mut bytes::BytesMut,
     ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
         match (self, ty) {
-            (SqlValue::Int(v), &Type::INT4) => v
-                .map(i32::try_from)
-                .transpose()?
-                .to_sql(ty, out),
+            (SqlValue::Int(v), &Type::INT4) => v.map(i32::try_from).transpose()?.to_sql(ty, out),
             (SqlValue::Int(v), _) => v.to_sql(ty, out),
             (SqlValue::Text(v), _) => v.to_sql(ty, out),
         }

@@ -16,6 +16,7 @@ use crate::runtime::{Session, TurnEvent, TurnOutput, TurnOverrides};
 use crate::Error;
 use futures::{Stream, StreamExt};
 use serde_json::{json, Value};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -75,6 +76,9 @@ pub struct Recorder {
     conversation_id: String,
     options: RecorderOptions,
     status: Option<RuntimeStatus>,
+    /// Records that could not be stored since the last successful write (shared by clones:
+    /// the next write of any turn starts with a `Lagged` marker).
+    lost: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Recorder {
@@ -127,6 +131,7 @@ impl Recorder {
             conversation_id,
             options,
             status: None,
+            lost: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -250,8 +255,6 @@ struct TurnRecording {
     requests: u64,
     /// Buffered deltas: (item, stream, text, first buffered at).
     deltas: Vec<(String, &'static str, String, Instant)>,
-    /// Events that could not be stored since the last successful write.
-    lost: u64,
 }
 
 impl TurnRecording {
@@ -263,7 +266,6 @@ impl TurnRecording {
             turn_id: None,
             requests: 0,
             deltas: Vec::new(),
-            lost: 0,
         }
     }
 
@@ -274,7 +276,10 @@ impl TurnRecording {
                 source,
                 Some(&self.recorder.conversation_id),
                 Some(&self.thread_id),
-                self.turn_id.as_deref(),
+                match phase {
+                    RuntimePhase::Starting | RuntimePhase::Running => self.turn_id.as_deref(),
+                    _ => None,
+                },
                 message,
             );
         }
@@ -285,27 +290,29 @@ impl TurnRecording {
         if records.is_empty() {
             return Ok(Vec::new());
         }
-        if self.lost > 0 {
+        let lost = &self.recorder.lost;
+        let dropped = lost.load(Ordering::SeqCst);
+        if dropped > 0 {
             records.insert(
                 0,
                 Record::Lagged {
                     turn_id: self.turn_id.clone(),
-                    dropped: self.lost,
+                    dropped,
                 },
             );
         }
-        let n = records.len() as u64;
+        let n = records.len() as u64 - u64::from(dropped > 0);
         match self.recorder.record(records).await {
             Ok(events) => {
-                self.lost = 0;
+                lost.fetch_sub(dropped, Ordering::SeqCst);
                 Ok(events)
             }
             Err(e) => {
-                self.lost += n;
+                let total = lost.fetch_add(n, Ordering::SeqCst) + n;
                 tracing::error!(conversation = %self.recorder.conversation_id, error = %e, "recording failed");
                 Err(PersistenceError::RecordingFailed {
                     conversation_id: self.recorder.conversation_id.clone(),
-                    lost: self.lost,
+                    lost: total,
                     message: e.to_string(),
                 })
             }

@@ -1,6 +1,5 @@
 //! [`SqliteStore`]: the embedded default, one database file (WAL, `synchronous=FULL`).
 
-use super::db_shim as codex_db;
 use super::error::{PersistResult, PersistenceError};
 use super::model::Durability;
 use super::queries;

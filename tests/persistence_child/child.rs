@@ -15,7 +15,9 @@
 use codex_runtime::persistence::{
     ConversationStore, Conversations, OpenConversation, PostgresStore, Scope, SqliteStore,
 };
-use codex_runtime::runtime::{ApprovalMode, Approvals, Client, ClientConfig, Sandbox, SessionConfig};
+use codex_runtime::runtime::{
+    ApprovalMode, Approvals, Client, ClientConfig, Sandbox, SessionConfig,
+};
 use futures::StreamExt;
 use serde_json::json;
 use std::io::Write;
@@ -45,7 +47,9 @@ async fn main() {
     };
     let store = open_store(store).await;
     let scope = Scope::new(tenant, actor).expect("scope");
-    let client = Client::connect(ClientConfig::new()).await.expect("connect codex");
+    let client = Client::connect(ClientConfig::new())
+        .await
+        .expect("connect codex");
     let control = Conversations::new(store, client.clone());
     let config = SessionConfig::new(workdir);
     match mode.as_str() {
@@ -104,8 +108,10 @@ async fn main() {
             };
             let c = control.open_conversation(&scope, open).await.expect("open");
             let out = c.recorder.ask(&c.session, "first").await.expect("ask");
-            say(json!({"output": {"conversation": id, "turn_id": out.turn_id,
-                "text": out.assistant_text, "items": out.items}}));
+            say(
+                json!({"output": {"conversation": id, "turn_id": out.turn_id,
+                "text": out.assistant_text, "items": out.items}}),
+            );
             let mut stream = Box::pin(c.recorder.ask_stream(&c.session, "second"));
             while let Some(ev) = stream.next().await {
                 let ev = ev.expect("a recorded event");
