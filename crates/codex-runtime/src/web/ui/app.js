@@ -189,6 +189,7 @@ function showApproval(data) {
   const buttons = el("div", "buttons");
   for (const [label, decision] of [["Approve", "accept"], ["Decline", "decline"]]) {
     const b = el("button", "decide " + decision, label);
+    b.dataset.decision = decision;
     b.type = "button";
     b.addEventListener("click", async () => {
       buttons.querySelectorAll("button").forEach((x) => (x.disabled = true));
@@ -208,7 +209,7 @@ function resolveApproval(box, decision) {
   box.classList.add("resolved");
   const b = box.querySelector(".buttons");
   if (b) b.remove();
-  box.appendChild(el("div", "decision", "answer: " + decision));
+  box.appendChild(el("div", "decision", "answer: " + (typeof decision === "string" ? decision : JSON.stringify(decision))));
 }
 
 function setComposer(enabled) {
