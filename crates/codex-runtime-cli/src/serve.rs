@@ -6,6 +6,8 @@ use crate::error::{existing_dir, CliError};
 use crate::offline::{api_key_present, OfflineModel};
 use anyhow::{Context, Result};
 use codex_mock_model::{Reply, Scenario};
+use codex_runtime::persistence::{ConversationStore, PostgresStore, SqliteStore};
+use std::sync::Arc;
 use codex_runtime::runtime::{Client, RunProfile, SessionConfig};
 use codex_runtime::web::{new_session_id, TenantId, TenantTokens, WebAdapter, WebConfig};
 use codex_runtime::ClientConfig;
@@ -33,12 +35,10 @@ pub fn serve_scenario() -> Scenario {
 pub async fn run(args: ServeArgs) -> Result<()> {
     let cwd = existing_dir(&args.cwd)?;
     let tenant = TenantId::new(args.tenant.clone()).ok_or(CliError::EmptyTenant)?;
-    if let Some(store) = &args.store {
-        return Err(CliError::UnsupportedStore {
-            store: store.clone(),
-        }
-        .into());
-    }
+    let store = match &args.store {
+        Some(spec) => Some(open_store(spec).await?),
+        None => None,
+    };
     let has_key = api_key_present();
     let (client_config, _model) = if args.offline || !has_key {
         eprintln!("{SERVE_OFFLINE_NOTICE}");
@@ -60,7 +60,14 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let session = SessionConfig::new(&cwd).with_profile(profile);
     let token = args.token.clone().unwrap_or_else(new_session_id);
     let tokens = TenantTokens::new().with_token(tenant, &token);
-    let adapter = WebAdapter::spawn(client.clone(), WebConfig::new(session, tokens));
+    let mut config = WebConfig::new(session, tokens);
+    if let Some((store, live_tail)) = store {
+        config = config.with_store(store);
+        if let Some(url) = live_tail {
+            config = config.with_postgres_live_tail(&url);
+        }
+    }
+    let adapter = WebAdapter::spawn(client.clone(), config);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -76,6 +83,35 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         tracing::warn!("codex did not shut down cleanly: {err}");
     }
     served.context("the HTTP server failed")
+}
+
+/// Opens `--store`: `sqlite:PATH` or a `postgres://` URL (which also carries the live tail
+/// between instances).
+async fn open_store(spec: &str) -> Result<(Arc<dyn ConversationStore>, Option<String>)> {
+    if let Some(path) = spec.strip_prefix("sqlite:") {
+        if path.trim().is_empty() {
+            return Err(CliError::UnsupportedStore {
+                store: spec.to_string(),
+            }
+            .into());
+        }
+        let store = SqliteStore::open(path)
+            .await
+            .with_context(|| format!("cannot open the SQLite store {path}"))?;
+        eprintln!("conversations are kept in {path} (SQLite)");
+        return Ok((Arc::new(store), None));
+    }
+    if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
+        let store = PostgresStore::connect(spec)
+            .await
+            .context("cannot open the PostgreSQL store")?;
+        eprintln!("conversations are kept in PostgreSQL (shared with other instances)");
+        return Ok((Arc::new(store), Some(spec.to_string())));
+    }
+    Err(CliError::UnsupportedStore {
+        store: spec.to_string(),
+    }
+    .into())
 }
 
 /// Ctrl-C or SIGTERM.

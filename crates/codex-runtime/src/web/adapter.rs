@@ -5,6 +5,7 @@ use super::auth::TenantId;
 use super::config::WebConfig;
 use super::error::WebError;
 use super::hub::Hub;
+use super::live_tail::{self, Notifier};
 use super::sse::SseEnvelope;
 use super::store::{scope_of, SessionKey};
 use super::subscriber::{Delivery, Filter, Subscriber};
@@ -116,6 +117,7 @@ pub(crate) struct AdapterInner {
     sessions: Mutex<HashMap<String, Arc<WebSession>>>,
     approvals: Arc<ApprovalBridge>,
     pub(crate) shutdown: CancellationToken,
+    notifier: Option<Notifier>,
 }
 
 /// Bridges runtime sessions into tenant- and session-scoped web sessions. Cheap to clone.
@@ -143,16 +145,22 @@ impl WebAdapter {
     }
 
     /// An adapter whose sessions are opened by `runtime`.
+    ///
+    /// Call it inside a tokio runtime: with [`WebConfig::with_postgres_live_tail`] it spawns the
+    /// task that listens for other instances' events.
     pub fn spawn_with_adapter(runtime: Arc<dyn RuntimeAdapter>, config: WebConfig) -> WebAdapter {
-        WebAdapter {
-            inner: Arc::new(AdapterInner {
-                config,
-                runtime,
-                sessions: Mutex::new(HashMap::new()),
-                approvals: Arc::new(ApprovalBridge::default()),
-                shutdown: CancellationToken::new(),
-            }),
-        }
+        let inner = Arc::new_cyclic(|weak| AdapterInner {
+            notifier: config
+                .live_tail
+                .clone()
+                .map(|url| live_tail::start(url, weak.clone())),
+            config,
+            runtime,
+            sessions: Mutex::new(HashMap::new()),
+            approvals: Arc::new(ApprovalBridge::default()),
+            shutdown: CancellationToken::new(),
+        });
+        WebAdapter { inner }
     }
 
     /// The configuration.
@@ -198,12 +206,15 @@ impl WebAdapter {
             return Err(Self::not_found(session_id));
         };
         let web = Arc::new(self.followed(tenant, conversation)?);
-        let mut sessions = self.sessions();
-        Ok(Arc::clone(
-            sessions
+        let web = Arc::clone(
+            self.sessions()
                 .entry(session_id.to_string())
                 .or_insert_with(|| web),
-        ))
+        );
+        // Events appended between reading the conversation and registering it: no
+        // notification will name them again.
+        web.hub.catch_up().await?;
+        Ok(web)
     }
 
     /// A session of another instance, followed from the store.
@@ -222,6 +233,7 @@ impl WebAdapter {
             u64::try_from(conversation.last_seq).unwrap_or(0),
             self.inner.config.replay_buffer,
             self.inner.config.store.clone(),
+            None,
         )?;
         Ok(WebSession {
             key,
@@ -259,6 +271,7 @@ impl WebAdapter {
             0,
             self.inner.config.replay_buffer,
             self.inner.config.store.clone(),
+            self.inner.notifier.clone(),
         )?);
         let mut config =
             self.inner
@@ -541,6 +554,50 @@ impl WebAdapter {
     /// A future that resolves once [`WebAdapter::shutdown`] has been called.
     pub fn shutdown_started(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
         self.inner.shutdown.clone().cancelled_owned()
+    }
+}
+
+/// Catches up the followed session `session_id` of `tenant` (another instance said it has new
+/// events).
+pub(crate) async fn catch_up(inner: &Arc<AdapterInner>, tenant: &str, session_id: &str) {
+    let web = inner
+        .sessions
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(session_id)
+        .filter(|w| w.session.is_none() && w.key.tenant.as_str() == tenant)
+        .cloned();
+    if let Some(web) = web {
+        if let Err(err) = web.hub.catch_up().await {
+            tracing::warn!(session = %session_id, "cannot catch up a followed session: {err}");
+        }
+    }
+}
+
+/// Catches up every followed session someone watches, and ends the streams of those closed
+/// on their instance.
+pub(crate) async fn catch_up_followed(inner: &Arc<AdapterInner>) {
+    let followed: Vec<Arc<WebSession>> = inner
+        .sessions
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .values()
+        .filter(|w| w.session.is_none() && w.hub.has_subscribers())
+        .cloned()
+        .collect();
+    for web in followed {
+        if let Err(err) = web.hub.catch_up().await {
+            tracing::warn!(session = %web.key.session_id, "cannot catch up a followed session: {err}");
+            continue;
+        }
+        let (Some(store), Ok(scope)) = (&inner.config.store, web.key.scope()) else {
+            continue;
+        };
+        if let Ok(Some(c)) = store.conversation(&scope, &web.key.session_id).await {
+            if c.archived && !web.closed.swap(true, Ordering::SeqCst) {
+                web.hub.closed().cancel();
+            }
+        }
     }
 }
 

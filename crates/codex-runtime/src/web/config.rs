@@ -33,6 +33,9 @@ pub struct WebConfig {
     /// store, a `Last-Event-ID` older than the in-memory buffer is read from it, sessions are
     /// listed from it, and another instance sharing it can replay a session.
     pub store: Option<Arc<dyn ConversationStore>>,
+    /// PostgreSQL to carry the live tail between instances sharing the store
+    /// (`LISTEN`/`NOTIFY`); see [`WebConfig::with_postgres_live_tail`].
+    pub live_tail: Option<codex_db::RedactedUrl>,
 }
 
 impl std::fmt::Debug for WebConfig {
@@ -45,6 +48,7 @@ impl std::fmt::Debug for WebConfig {
             .field("replay_buffer", &self.replay_buffer)
             .field("keepalive", &self.keepalive)
             .field("store", &self.store.as_ref().map(|s| s.backend()))
+            .field("live_tail", &self.live_tail)
             .finish_non_exhaustive()
     }
 }
@@ -66,7 +70,16 @@ impl WebConfig {
             replay_buffer: 8192,
             keepalive: Duration::from_secs(15),
             store: None,
+            live_tail: None,
         }
+    }
+
+    /// Follows sessions of other instances live through PostgreSQL `LISTEN`/`NOTIFY` on `url`
+    /// (normally the database of a shared [`crate::persistence::PostgresStore`]): events a
+    /// session appends on one instance reach subscribers on every other instance.
+    pub fn with_postgres_live_tail(mut self, url: &str) -> Self {
+        self.live_tail = Some(codex_db::RedactedUrl::new(url));
+        self
     }
 
     /// Keeps sessions and their event logs in `store`.

@@ -10,6 +10,7 @@
 use super::error::WebError;
 use super::events::envelope;
 use super::sse::{serialize_sse_envelope, SseEnvelope};
+use super::live_tail::Notifier;
 use super::store::SessionKey;
 use crate::persistence::{now_millis, ConversationStore, EventRecord, Record, Scope};
 use bytes::Bytes;
@@ -54,6 +55,7 @@ pub(crate) struct Hub {
     writer: tokio::sync::Mutex<()>,
     store: Option<Arc<dyn ConversationStore>>,
     closed: CancellationToken,
+    notifier: Option<Notifier>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -77,6 +79,7 @@ impl Hub {
         last_seq: u64,
         capacity: usize,
         store: Option<Arc<dyn ConversationStore>>,
+        notifier: Option<Notifier>,
     ) -> Result<Hub, WebError> {
         let (tx, _) = broadcast::channel(capacity);
         Ok(Hub {
@@ -91,6 +94,7 @@ impl Hub {
             writer: tokio::sync::Mutex::new(()),
             store,
             closed: CancellationToken::new(),
+            notifier,
         })
     }
 
@@ -136,14 +140,35 @@ impl Hub {
                     .collect()
             }
         };
-        Ok(self.push(&events))
+        let last = self.push(&events);
+        if let (Some(notifier), Some(_)) = (&self.notifier, &self.store) {
+            notifier.notify(self.key.tenant.as_str(), &self.key.session_id, last);
+        }
+        Ok(last)
     }
 
-    /// Publishes events already in the store (appended by another instance), skipping any
-    /// at or below the last one published.
-    pub async fn ingest(&self, events: &[EventRecord]) -> u64 {
+    /// True while at least one client follows this hub.
+    pub fn has_subscribers(&self) -> bool {
+        self.tx.receiver_count() > 0
+    }
+
+    /// Publishes what the store holds after the last event published here (events another
+    /// instance appended).
+    pub async fn catch_up(&self) -> Result<u64, WebError> {
+        let Some(store) = &self.store else {
+            return Ok(self.last_seq());
+        };
         let _writer = self.writer.lock().await;
-        self.push(events)
+        loop {
+            let after = self.last_seq();
+            let page = store
+                .read_events(&self.scope, &self.key.session_id, after as i64, 1000)
+                .await?;
+            if page.is_empty() {
+                return Ok(after);
+            }
+            self.push(&page);
+        }
     }
 
     fn push(&self, events: &[EventRecord]) -> u64 {

@@ -33,6 +33,7 @@ pub mod config;
 pub mod error;
 mod events;
 mod hub;
+mod live_tail;
 pub mod routes;
 pub mod sse;
 mod store;
