@@ -82,6 +82,35 @@ impl Harness {
         }
     }
 
+    /// A second instance: another adapter (own configuration, e.g. the same store) on the same
+    /// codex, served on its own port.
+    pub async fn another_instance(&self, tweak: impl FnOnce(WebConfig) -> WebConfig) -> Harness2 {
+        let session = self
+            .env
+            .session_config()
+            .with_approval(ApprovalMode::Untrusted)
+            .with_sandbox(Sandbox::WorkspaceWrite);
+        let adapter =
+            WebAdapter::spawn(self.client.clone(), tweak(WebConfig::new(session, tokens())));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let served = adapter.clone();
+        let server = tokio::spawn(async move {
+            served
+                .serve(listener, async move {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        Harness2 {
+            adapter,
+            base,
+            stop: Some(stop),
+            server: Some(server),
+        }
+    }
+
     /// `base` + `path`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
@@ -120,17 +149,7 @@ impl Harness {
 
     /// Opens an SSE stream (`events` or `approvals`) as `token`, resuming after `last_id`.
     pub async fn sse(&self, token: &str, path: &str, last_id: Option<u64>) -> Sse {
-        let mut req = self.http.get(self.url(path)).bearer_auth(token);
-        if let Some(id) = last_id {
-            req = req.header("Last-Event-ID", id.to_string());
-        }
-        let res = req.send().await.unwrap();
-        assert_eq!(res.status(), 200, "{path}");
-        assert_eq!(
-            res.headers()["content-type"].to_str().unwrap(),
-            "text/event-stream"
-        );
-        Sse::from(res.bytes_stream().eventsource())
+        sse_at(&self.http, &self.url(path), token, last_id).await
     }
 
     /// The session's events stream.
@@ -138,6 +157,7 @@ impl Harness {
         self.sse(token, &format!("/api/sessions/{session}/events"), last_id)
             .await
     }
+
 
     /// Stops the server gracefully and the client; asserts no codex process is left.
     pub async fn stop(mut self) {
@@ -154,6 +174,45 @@ impl Harness {
         self.client.shutdown().await.unwrap();
         self.env.assert_no_leftover_processes().await;
     }
+}
+
+/// A second served adapter (see [`Harness::another_instance`]).
+pub struct Harness2 {
+    pub adapter: WebAdapter,
+    pub base: String,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Harness2 {
+    /// Stops it gracefully.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            tokio::time::timeout(WAIT, server)
+                .await
+                .expect("graceful shutdown finished")
+                .unwrap()
+                .unwrap();
+        }
+    }
+}
+
+/// Opens the SSE stream at `url` as `token`, resuming after `last_id`.
+pub async fn sse_at(http: &reqwest::Client, url: &str, token: &str, last_id: Option<u64>) -> Sse {
+    let mut req = http.get(url).bearer_auth(token);
+    if let Some(id) = last_id {
+        req = req.header("Last-Event-ID", id.to_string());
+    }
+    let res = req.send().await.unwrap();
+    assert_eq!(res.status(), 200, "{url}");
+    assert_eq!(
+        res.headers()["content-type"].to_str().unwrap(),
+        "text/event-stream"
+    );
+    Sse::from(res.bytes_stream().eventsource())
 }
 
 /// One parsed SSE event.
