@@ -264,7 +264,10 @@ async fn a_client_resuming_with_last_event_id_gets_exactly_the_missing_events() 
     assert_eq!(rest.first().unwrap().id, last + 1, "no gap");
     let mut joined = seen.clone();
     joined.extend(rest);
-    assert_eq!(joined, everything, "exactly the missing events, no duplicate");
+    assert_eq!(
+        joined, everything,
+        "exactly the missing events, no duplicate"
+    );
     h.stop().await;
 }
 

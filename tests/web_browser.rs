@@ -116,7 +116,12 @@ async fn wait_log(b: &Browser, what: &str, ok: impl Fn(&str) -> bool) -> String 
 async fn send_prompt(b: &Browser, prompt: &str) {
     let input = b.find(Locator::Id("prompt")).await.unwrap();
     input.send_keys(prompt).await.unwrap();
-    b.find(Locator::Id("send")).await.unwrap().click().await.unwrap();
+    b.find(Locator::Id("send"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -137,13 +142,15 @@ async fn the_page_streams_replies_asks_for_approval_and_survives_a_reload() {
     let profile = ScratchDir::create("web-browser", "chromium-profile").unwrap();
     let b = driver.browser(&profile).await;
     b.goto(&h.url(&format!("/#token={ALICE}"))).await.unwrap();
-    b.wait().for_element(Locator::Id("new-session"))
+    b.wait()
+        .for_element(Locator::Id("new-session"))
         .await
         .unwrap()
         .click()
         .await
         .unwrap();
-    b.wait().for_element(Locator::Css("#sessions li.current"))
+    b.wait()
+        .for_element(Locator::Css("#sessions li.current"))
         .await
         .unwrap();
 
@@ -155,7 +162,10 @@ async fn the_page_streams_replies_asks_for_approval_and_survives_a_reload() {
         !partial.contains("turn completed"),
         "the text was shown while the turn still ran: {partial}"
     );
-    assert!(text.contains("<script>window.__pwned = 1</script>"), "{text}");
+    assert!(
+        text.contains("<script>window.__pwned = 1</script>"),
+        "{text}"
+    );
     let pwned: Value = b
         .execute(
             "return [window.__pwned === undefined, document.querySelectorAll('#log script, #log img').length]",
@@ -168,7 +178,8 @@ async fn the_page_streams_replies_asks_for_approval_and_survives_a_reload() {
     // A shell command under `untrusted`: the page asks, we approve, its output appears.
     send_prompt(&b, "run it").await;
     let approve = b
-        .wait().for_element(Locator::Css(".approval button.accept"))
+        .wait()
+        .for_element(Locator::Css(".approval button.accept"))
         .await
         .unwrap();
     let asked = log_text(&b).await;
@@ -205,7 +216,10 @@ async fn the_page_streams_replies_asks_for_approval_and_survives_a_reload() {
         "browser-approved-77",
         "the command finished",
     ] {
-        assert!(again.contains(part), "`{part}` missing after reload:\n{again}");
+        assert!(
+            again.contains(part),
+            "`{part}` missing after reload:\n{again}"
+        );
     }
 
     let shot = b.screenshot().await.unwrap();

@@ -82,7 +82,10 @@ async fn the_delta_rate_to_one_sse_client_is_at_least_half_the_in_process_rate()
     let session = h.create_session(ALICE).await;
     let info = h
         .adapter
-        .session_info(&codex_runtime::web::TenantId::new("alice").unwrap(), &session)
+        .session_info(
+            &codex_runtime::web::TenantId::new("alice").unwrap(),
+            &session,
+        )
         .await
         .unwrap();
     let thread_id = info.thread_id.unwrap();

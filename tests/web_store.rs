@@ -25,7 +25,10 @@ fn slow(n: usize) -> Reply {
 async fn a_resume_older_than_memory_is_read_from_the_sqlite_store() {
     let dir = ScratchDir::create("web-store", "sqlite").unwrap();
     let store = Arc::new(SqliteStore::open(dir.path().join("web.db")).await.unwrap());
-    let h = Harness::start(vec![slow(60)], |c| c.with_store(store).with_replay_buffer(16)).await;
+    let h = Harness::start(vec![slow(60)], |c| {
+        c.with_store(store).with_replay_buffer(16)
+    })
+    .await;
     let session = h.create_session(ALICE).await;
     let mut witness = h.events(ALICE, &session, None).await;
     h.turn(ALICE, &session, "many parts").await;
@@ -67,10 +70,9 @@ async fn two_instances_on_one_postgres_replay_the_history_and_share_the_live_tai
     let url = db.url().to_string();
     let store_a = Arc::new(PostgresStore::connect(&url).await.unwrap());
     let store_b = Arc::new(PostgresStore::connect(&url).await.unwrap());
-    let a = Harness::start(
-        vec![Reply::deltas(["first ", "answer"]), slow(30)],
-        |c| c.with_store(store_a).with_postgres_live_tail(&url),
-    )
+    let a = Harness::start(vec![Reply::deltas(["first ", "answer"]), slow(30)], |c| {
+        c.with_store(store_a).with_postgres_live_tail(&url)
+    })
     .await;
     let b = a
         .another_instance(|c| c.with_store(store_b).with_postgres_live_tail(&url))
@@ -97,7 +99,10 @@ async fn two_instances_on_one_postgres_replay_the_history_and_share_the_live_tai
     let events_on_b = format!("{}/api/sessions/{session}/events", b.base);
     let mut on_b = sse_at(&a.http, &events_on_b, ALICE, None).await;
     let replayed = on_b.until("turn.completed").await;
-    assert_eq!(replayed, first, "the other instance replays the whole history");
+    assert_eq!(
+        replayed, first,
+        "the other instance replays the whole history"
+    );
 
     // A second turn runs on A; B's open stream follows it live, event for event.
     a.turn(ALICE, &session, "two").await;
@@ -105,7 +110,13 @@ async fn two_instances_on_one_postgres_replay_the_history_and_share_the_live_tai
     let second_on_b = on_b.until("turn.completed").await;
     assert_eq!(second_on_b, second_on_a);
     assert_eq!(second_on_b[0].id, first.len() as u64 + 1);
-    assert!(second_on_b.iter().filter(|e| e.kind == "agent.delta").count() > 1);
+    assert!(
+        second_on_b
+            .iter()
+            .filter(|e| e.kind == "agent.delta")
+            .count()
+            > 1
+    );
 
     // Turns start only where the session runs; the other instance says so.
     let res = a

@@ -90,8 +90,10 @@ impl Harness {
             .session_config()
             .with_approval(ApprovalMode::Untrusted)
             .with_sandbox(Sandbox::WorkspaceWrite);
-        let adapter =
-            WebAdapter::spawn(self.client.clone(), tweak(WebConfig::new(session, tokens())));
+        let adapter = WebAdapter::spawn(
+            self.client.clone(),
+            tweak(WebConfig::new(session, tokens())),
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
@@ -129,7 +131,9 @@ impl Harness {
 
     /// Creates a session as `token`; its id.
     pub async fn create_session(&self, token: &str) -> String {
-        let res = self.post(token, "/api/sessions", serde_json::json!({})).await;
+        let res = self
+            .post(token, "/api/sessions", serde_json::json!({}))
+            .await;
         assert_eq!(res.status(), 201);
         let body: Value = res.json().await.unwrap();
         body["id"].as_str().unwrap().to_string()
@@ -144,7 +148,12 @@ impl Harness {
                 serde_json::json!({ "prompt": prompt }),
             )
             .await;
-        assert_eq!(res.status(), 202, "{}", res.text().await.unwrap_or_default());
+        assert_eq!(
+            res.status(),
+            202,
+            "{}",
+            res.text().await.unwrap_or_default()
+        );
     }
 
     /// Opens an SSE stream (`events` or `approvals`) as `token`, resuming after `last_id`.
@@ -157,7 +166,6 @@ impl Harness {
         self.sse(token, &format!("/api/sessions/{session}/events"), last_id)
             .await
     }
-
 
     /// Stops the server gracefully and the client; asserts no codex process is left.
     pub async fn stop(mut self) {

@@ -7,10 +7,10 @@ use crate::offline::{api_key_present, OfflineModel};
 use anyhow::{Context, Result};
 use codex_mock_model::{Reply, Scenario};
 use codex_runtime::persistence::{ConversationStore, PostgresStore, SqliteStore};
-use std::sync::Arc;
 use codex_runtime::runtime::{Client, RunProfile, SessionConfig};
 use codex_runtime::web::{new_session_id, TenantId, TenantTokens, WebAdapter, WebConfig};
 use codex_runtime::ClientConfig;
+use std::sync::Arc;
 
 /// The notice printed on stderr when `serve` runs on the mock model.
 pub const SERVE_OFFLINE_NOTICE: &str =

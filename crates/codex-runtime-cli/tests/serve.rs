@@ -153,7 +153,11 @@ async fn serve_offline_serves_the_page_and_a_turn_with_an_approval_kept_in_sqlit
         .to_str()
         .unwrap()
         .contains("script-src 'self'"));
-    assert!(page.text().await.unwrap().contains("<script src=\"/app.js\""));
+    assert!(page
+        .text()
+        .await
+        .unwrap()
+        .contains("<script src=\"/app.js\""));
     let res = http.get(server.url("/api/sessions")).send().await.unwrap();
     assert_eq!(res.status(), 401);
 
@@ -200,13 +204,19 @@ async fn serve_offline_serves_the_page_and_a_turn_with_an_approval_kept_in_sqlit
         .filter(|(_, k, _)| k == "command.output")
         .map(|(_, _, d)| d["delta"].as_str().unwrap().to_string())
         .collect();
-    assert!(output.contains("hello from a command you approved"), "{output}");
+    assert!(
+        output.contains("hello from a command you approved"),
+        "{output}"
+    );
     let text: String = rest
         .iter()
         .filter(|(_, k, _)| k == "agent.delta")
         .map(|(_, _, d)| d["delta"].as_str().unwrap().to_string())
         .collect();
-    assert!(text.starts_with("Hello from the bundled mock model!"), "{text}");
+    assert!(
+        text.starts_with("Hello from the bundled mock model!"),
+        "{text}"
+    );
     let mut history = asked.clone();
     history.extend(rest);
     drop(events);
@@ -239,7 +249,9 @@ async fn serve_offline_serves_the_page_and_a_turn_with_an_approval_kept_in_sqlit
     let (status, stderr) = server.stop().await;
     assert!(status.success(), "{stderr}");
     assert!(
-        stderr.contains("offline: no OPENAI_API_KEY/CODEX_API_KEY set, serving the bundled mock model"),
+        stderr.contains(
+            "offline: no OPENAI_API_KEY/CODEX_API_KEY set, serving the bundled mock model"
+        ),
         "{stderr}"
     );
     assert!(stderr.contains("shutting down"), "{stderr}");

@@ -354,11 +354,7 @@ impl WebAdapter {
                 list
             }
         };
-        list.sort_by(|a, b| {
-            b.created_at_ms
-                .cmp(&a.created_at_ms)
-                .then(b.id.cmp(&a.id))
-        });
+        list.sort_by(|a, b| b.created_at_ms.cmp(&a.created_at_ms).then(b.id.cmp(&a.id)));
         Ok(list)
     }
 

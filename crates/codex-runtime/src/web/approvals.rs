@@ -175,8 +175,7 @@ impl SessionApprovals {
                 item_id: Some(item_id),
                 params,
             };
-            if let Err(err) = live.publish(vec![record]).await
-            {
+            if let Err(err) = live.publish(vec![record]).await {
                 tracing::warn!("cannot publish an approval request, declining it: {err}");
                 return ApprovalDecision::Decline;
             }

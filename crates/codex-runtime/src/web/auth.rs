@@ -66,7 +66,8 @@ impl TenantTokens {
     }
     /// Adds `token` for `tenant` (hashed at once).
     pub fn with_token(mut self, tenant: TenantId, token: &str) -> Self {
-        self.by_hash.insert(Sha256::digest(token.as_bytes()).into(), tenant);
+        self.by_hash
+            .insert(Sha256::digest(token.as_bytes()).into(), tenant);
         self
     }
     /// Adds a token given by its hex SHA-256 hash (see [`hash_token`]); `None` when
@@ -127,7 +128,9 @@ mod tests {
         assert_eq!(tokens.authenticate("secret-b").await, Some(b));
         assert_eq!(tokens.authenticate("secret-c").await, None);
         assert!(!format!("{tokens:?}").contains("secret"));
-        assert!(TenantTokens::new().with_token_hash(TenantId::new("x").unwrap(), "zz").is_none());
+        assert!(TenantTokens::new()
+            .with_token_hash(TenantId::new("x").unwrap(), "zz")
+            .is_none());
         assert!(TenantId::new("  ").is_none());
     }
 

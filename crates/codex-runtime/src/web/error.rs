@@ -78,7 +78,9 @@ pub enum WebError {
     BadRequest(String),
     /// `Last-Event-ID` names an event older than what the adapter still holds and no store is
     /// configured to read it from (HTTP 410).
-    #[error("events after {after} are no longer available (oldest kept: {oldest}); reload the session")]
+    #[error(
+        "events after {after} are no longer available (oldest kept: {oldest}); reload the session"
+    )]
     HistoryGone {
         /// The id asked to resume after.
         after: u64,

@@ -45,9 +45,10 @@ fn delta_kind(stream: &str) -> &'static str {
 
 fn kind_and_data(record: &Record) -> (&'static str, Value) {
     match record {
-        Record::TurnStarted { turn_id, prompt } => {
-            ("turn.started", json!({"turn_id": turn_id, "prompt": prompt}))
-        }
+        Record::TurnStarted { turn_id, prompt } => (
+            "turn.started",
+            json!({"turn_id": turn_id, "prompt": prompt}),
+        ),
         Record::ItemCompleted { turn_id, item } => {
             ("item.completed", json!({"turn_id": turn_id, "item": item}))
         }

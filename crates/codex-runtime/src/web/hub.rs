@@ -9,8 +9,8 @@
 
 use super::error::WebError;
 use super::events::envelope;
-use super::sse::{serialize_sse_envelope, SseEnvelope};
 use super::live_tail::Notifier;
+use super::sse::{serialize_sse_envelope, SseEnvelope};
 use super::store::SessionKey;
 use crate::persistence::{now_millis, ConversationStore, EventRecord, Record, Scope};
 use bytes::Bytes;

@@ -90,8 +90,7 @@ async fn session(
     };
     let (client, mut connection) = config.connect(NoTls).await.map_err(|e| e.to_string())?;
     let (seen_tx, mut seen) = mpsc::channel::<String>(OUTBOX);
-    let mut messages =
-        futures::stream::poll_fn(move |cx| connection.poll_message(cx)).boxed();
+    let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx)).boxed();
     let driver = tokio::spawn(async move {
         while let Some(message) = messages.next().await {
             match message {

@@ -38,11 +38,17 @@ pub(crate) fn api_router(adapter: WebAdapter) -> Router {
     let config = adapter.config().clone();
     let router = Router::new()
         .route("/api/sessions", get(list_sessions).post(create_session))
-        .route("/api/sessions/{id}", get(show_session).delete(close_session))
+        .route(
+            "/api/sessions/{id}",
+            get(show_session).delete(close_session),
+        )
         .route("/api/sessions/{id}/turns", post(create_turn))
         .route("/api/sessions/{id}/events", get(events))
         .route("/api/sessions/{id}/approvals", get(approvals))
-        .route("/api/sessions/{id}/approvals/{request_id}", post(post_approval))
+        .route(
+            "/api/sessions/{id}/approvals/{request_id}",
+            post(post_approval),
+        )
         .route_layer(middleware::from_fn_with_state(
             adapter.clone(),
             authenticate,

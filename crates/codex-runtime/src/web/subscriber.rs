@@ -133,7 +133,11 @@ impl Subscriber {
             match received {
                 Ok(ev) => self.backlog.push_back(ev),
                 Err(RecvError::Lagged(missed)) => {
-                    tracing::debug!(missed, after = self.last, "SSE subscriber lagged; refilling");
+                    tracing::debug!(
+                        missed,
+                        after = self.last,
+                        "SSE subscriber lagged; refilling"
+                    );
                     match self.hub.refill(self.last).await {
                         Ok(events) => self.backlog.extend(events),
                         Err(err) => {

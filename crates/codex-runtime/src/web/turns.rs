@@ -55,9 +55,7 @@ impl TurnRecords {
             Ok(TurnEvent::CommandOutputDelta { item_id, delta: d }) => {
                 delta(item_id, "commandOutput", d)
             }
-            Ok(TurnEvent::FileChangeDelta { item_id, delta: d }) => {
-                delta(item_id, "fileChange", d)
-            }
+            Ok(TurnEvent::FileChangeDelta { item_id, delta: d }) => delta(item_id, "fileChange", d),
             Ok(TurnEvent::ItemCompleted(item)) => match serde_json::to_value(&item) {
                 Ok(item) => Record::ItemCompleted {
                     turn_id: self.turn_id.clone(),

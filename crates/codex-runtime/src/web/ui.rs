@@ -35,7 +35,10 @@ fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
 /// `/` (the page), `/app.js` and `/style.css`; merge it with [`crate::web::WebAdapter::router`].
 pub fn router() -> Router {
     Router::new()
-        .route("/", get(|| async { asset("text/html; charset=utf-8", INDEX_HTML) }))
+        .route(
+            "/",
+            get(|| async { asset("text/html; charset=utf-8", INDEX_HTML) }),
+        )
         .route(
             "/app.js",
             get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }),
