@@ -49,3 +49,8 @@ pub use workflow::{quick_run, quick_run_with_profile, RunOutput, Workflow, Workf
 #[doc = include_str!("../../../README.md")]
 #[doc = include_str!("../../../docs/GUIDE.md")]
 pub struct DocsCompile;
+
+/// The code in `docs/guide/web.md` compiles (checked as doctests).
+#[cfg(all(doctest, feature = "web"))]
+#[doc = include_str!("../../../docs/guide/web.md")]
+pub struct WebDocsCompile;
