@@ -104,7 +104,7 @@ async fn two_instances_on_one_postgres_replay_the_history_and_share_the_live_tai
         "the other instance replays the whole history"
     );
 
-    // A second turn runs on A; B's open stream follows it live, event for event.
+    // A second turn runs on A; B's open stream follows it live (NOTIFY), event for event.
     a.turn(ALICE, &session, "two").await;
     let second_on_a = on_a.until("turn.completed").await;
     let second_on_b = on_b.until("turn.completed").await;

@@ -36,6 +36,9 @@ pub struct WebConfig {
     /// PostgreSQL to carry the live tail between instances sharing the store
     /// (`LISTEN`/`NOTIFY`); see [`WebConfig::with_postgres_live_tail`].
     pub live_tail: Option<codex_db::RedactedUrl>,
+    /// How often followed sessions are read from the store even without a notification (the
+    /// safety net for a lost `NOTIFY`; default 2 s).
+    pub live_tail_catch_up: Duration,
 }
 
 impl std::fmt::Debug for WebConfig {
@@ -71,6 +74,7 @@ impl WebConfig {
             keepalive: Duration::from_secs(15),
             store: None,
             live_tail: None,
+            live_tail_catch_up: Duration::from_secs(2),
         }
     }
 
@@ -109,6 +113,12 @@ impl WebConfig {
     /// Sets how many events per session stay in memory.
     pub fn with_replay_buffer(mut self, events: usize) -> Self {
         self.replay_buffer = events.max(16);
+        self
+    }
+
+    /// Sets how often followed sessions are caught up without a notification.
+    pub fn with_live_tail_catch_up(mut self, every: Duration) -> Self {
+        self.live_tail_catch_up = every;
         self
     }
 

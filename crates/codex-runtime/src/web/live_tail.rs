@@ -6,7 +6,7 @@
 //! after the last one it published, and fans them out to its subscribers. Notifications only
 //! say "look"; the events always come from the store, in sequence order, so a lost
 //! notification costs latency, never an event: followed sessions are also caught up every
-//! [`CATCH_UP_EVERY`], and after every reconnect.
+//! [`crate::web::WebConfig::live_tail_catch_up`], and after every reconnect.
 
 use super::adapter::AdapterInner;
 use codex_db::RedactedUrl;
@@ -19,8 +19,6 @@ use tokio_postgres::{AsyncMessage, NoTls};
 
 /// The notification channel.
 pub const CHANNEL: &str = "codex_web_events";
-/// How often followed sessions are caught up even without a notification.
-pub const CATCH_UP_EVERY: Duration = Duration::from_secs(2);
 /// Notifications waiting to be sent (more are dropped: the periodic catch-up covers them).
 const OUTBOX: usize = 1024;
 
@@ -111,7 +109,11 @@ async fn session(
     }
     tracing::debug!(url = %url, "live tail listening");
     catch_up_all(adapter).await;
-    let mut tick = tokio::time::interval(CATCH_UP_EVERY);
+    let every = adapter
+        .upgrade()
+        .map(|a| a.config.live_tail_catch_up)
+        .unwrap_or(Duration::from_secs(2));
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let outcome = loop {
         tokio::select! {
