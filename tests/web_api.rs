@@ -357,3 +357,73 @@ async fn graceful_shutdown_ends_open_sse_streams() {
         .unwrap();
     assert!(info[0].closed);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_adapter_api_streams_envelopes_and_answers_approvals_without_http() {
+    use codex_runtime::web::{TenantId, WebDecision};
+    use futures::StreamExt;
+    let h = Harness::start(approval_scenario(), |c| c).await;
+    let alice = TenantId::new("alice").unwrap();
+    let bob = TenantId::new("bob").unwrap();
+    let info = h.adapter.create_session(&alice, Some("api".into())).await.unwrap();
+    assert_eq!(info.name.as_deref(), Some("api"));
+    assert!(matches!(
+        h.adapter.subscribe_session_events(&bob, &info.id, None).await,
+        Err(codex_runtime::web::WebError::SessionNotFound { .. })
+    ));
+    let mut events = Box::pin(
+        h.adapter
+            .subscribe_session_events(&alice, &info.id, None)
+            .await
+            .unwrap(),
+    );
+    let mut approvals = Box::pin(
+        h.adapter
+            .subscribe_session_approvals(&alice, &info.id, None)
+            .await
+            .unwrap(),
+    );
+    h.adapter
+        .create_turn(&alice, &info.id, "make a file".into())
+        .await
+        .unwrap();
+    let asked = approvals.next().await.unwrap().unwrap();
+    assert_eq!(asked.event, "approval.requested");
+    let request_id = asked.data["request_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        h.adapter.pending_approvals(&alice, &info.id).await.unwrap(),
+        vec![request_id.clone()]
+    );
+    let err = h
+        .adapter
+        .post_approval(&bob, &info.id, &request_id, WebDecision::Accept)
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), 404);
+    h.adapter
+        .post_approval(&alice, &info.id, &request_id, WebDecision::Decline)
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    while let Some(ev) = events.next().await {
+        let ev = ev.unwrap();
+        let done = ev.event == "turn.completed";
+        seen.push(ev);
+        if done {
+            break;
+        }
+    }
+    for (i, ev) in seen.iter().enumerate() {
+        assert_eq!(ev.id, i as u64 + 1);
+    }
+    let declined = seen.iter().any(|e| {
+        e.event == "item.completed"
+            && e.data["item"]["type"] == "commandExecution"
+            && e.data["item"]["status"] == "declined"
+    });
+    assert!(declined, "{seen:#?}");
+    assert!(!h.env.workdir().join("made_by_web.txt").exists());
+    h.adapter.close_session(&alice, &info.id).await.unwrap();
+    assert!(events.next().await.is_none(), "the stream ends at close");
+    h.stop().await;
+}
