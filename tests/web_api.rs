@@ -365,10 +365,16 @@ async fn the_adapter_api_streams_envelopes_and_answers_approvals_without_http() 
     let h = Harness::start(approval_scenario(), |c| c).await;
     let alice = TenantId::new("alice").unwrap();
     let bob = TenantId::new("bob").unwrap();
-    let info = h.adapter.create_session(&alice, Some("api".into())).await.unwrap();
+    let info = h
+        .adapter
+        .create_session(&alice, Some("api".into()))
+        .await
+        .unwrap();
     assert_eq!(info.name.as_deref(), Some("api"));
     assert!(matches!(
-        h.adapter.subscribe_session_events(&bob, &info.id, None).await,
+        h.adapter
+            .subscribe_session_events(&bob, &info.id, None)
+            .await,
         Err(codex_runtime::web::WebError::SessionNotFound { .. })
     ));
     let mut events = Box::pin(

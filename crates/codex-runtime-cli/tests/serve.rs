@@ -300,3 +300,77 @@ async fn serve_refuses_an_unknown_store() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_serve_processes_on_one_postgres_share_history_and_live_tail() {
+    let db = codex_test_support::postgres::fresh_database("serve_two_processes")
+        .await
+        .unwrap();
+    let workdir = ScratchDir::create("cli-workdirs", "serve-pg").unwrap();
+    let cache = ScratchDir::create("cli-cache", "serve-pg").unwrap();
+    let a = serve(&workdir, &cache, &["--store", db.url()]).await;
+    let b = serve(&workdir, &cache, &["--store", db.url()]).await;
+    let http = reqwest::Client::new();
+
+    let created: Value = post(&http, &a.url("/api/sessions"), json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap().to_string();
+    let path = format!("/api/sessions/{id}/events");
+    let res = http
+        .get(a.url(&path))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    let mut on_a = res.bytes_stream().eventsource();
+    let turns = a.url(&format!("/api/sessions/{id}/turns"));
+    assert_eq!(
+        post(&http, &turns, json!({"prompt": "hi"})).await.status(),
+        202
+    );
+    let mut history = until(&mut on_a, "approval.requested").await;
+    let request_id = history.last().unwrap().2["request_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let answer = a.url(&format!("/api/sessions/{id}/approvals/{request_id}"));
+    assert_eq!(
+        post(&http, &answer, json!({"decision": "accept"}))
+            .await
+            .status(),
+        204
+    );
+    history.extend(until(&mut on_a, "turn.completed").await);
+
+    // The browser reconnects to B: the whole history, then the live tail of A's next turn.
+    let res = http
+        .get(b.url(&path))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let mut on_b = res.bytes_stream().eventsource();
+    assert_eq!(until(&mut on_b, "turn.completed").await, history);
+    assert_eq!(
+        post(&http, &turns, json!({"prompt": "again"}))
+            .await
+            .status(),
+        202
+    );
+    let live_a = until(&mut on_a, "turn.completed").await;
+    let live_b = until(&mut on_b, "turn.completed").await;
+    assert_eq!(live_b, live_a);
+    assert!(live_b.iter().any(|(_, k, d)| k == "item.completed"
+        && d["item"]["text"] == "The bundled mock model heard: again"));
+    drop((on_a, on_b));
+    for server in [a, b] {
+        let (status, stderr) = server.stop().await;
+        assert!(status.success(), "{stderr}");
+        assert!(stderr.contains("PostgreSQL"), "{stderr}");
+    }
+    db.drop_database().await.unwrap();
+}
