@@ -6,13 +6,13 @@ use super::config::WebConfig;
 use super::error::WebError;
 use super::hub::Hub;
 use super::live_tail::{self, Notifier};
+pub use super::runtime_adapter::RuntimeAdapter;
 use super::sse::SseEnvelope;
 use super::store::{scope_of, SessionKey};
 use super::subscriber::{Delivery, Filter, Subscriber};
 use super::turns;
 use crate::persistence::{now_millis, Conversation, ListConversations, NewConversation};
-use crate::runtime::{Client, Session, SessionConfig};
-use futures::future::BoxFuture;
+use crate::runtime::{Client, Session};
 use futures::Stream;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -20,29 +20,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-
-/// How the adapter opens the runtime session behind a web session. [`Client`] implements it
-/// (`start_session`); implement it to choose a working directory or profile per tenant.
-pub trait RuntimeAdapter: Send + Sync + 'static {
-    /// Opens a session for `tenant` with `config` (the adapter's template, with the approvals
-    /// bridge installed).
-    fn open_session(
-        &self,
-        tenant: &TenantId,
-        config: SessionConfig,
-    ) -> BoxFuture<'static, crate::Result<Session>>;
-}
-
-impl RuntimeAdapter for Client {
-    fn open_session(
-        &self,
-        _tenant: &TenantId,
-        config: SessionConfig,
-    ) -> BoxFuture<'static, crate::Result<Session>> {
-        let client = self.clone();
-        Box::pin(async move { client.start_session(config).await })
-    }
-}
 
 /// A web session as the API lists it.
 #[derive(Debug, Clone, PartialEq, Serialize)]

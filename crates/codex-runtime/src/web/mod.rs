@@ -21,7 +21,7 @@
 //! without gaps; with [`WebConfig::with_store`] they are appended to the store before any
 //! client sees them, so a resume or another instance replays exactly the same events.
 //!
-//! Modules: [`adapter`] (the adapter), [`config`], [`auth`], [`routes`] (the HTTP API), [`sse`]
+//! Modules: [`adapter`] (the adapter), [`runtime_adapter`] (how sessions open), [`config`], [`auth`], [`routes`] (the HTTP API), [`sse`]
 //! (the wire format), [`approvals`] (the bridge), [`ui`], [`error`]; inside: `events` (records
 //! to SSE events), `hub` (a session's live tail), `subscriber` (one client's ordered view),
 //! `turns` (turn events to records), `store` (sessions as stored conversations).
@@ -35,6 +35,7 @@ mod events;
 mod hub;
 mod live_tail;
 pub mod routes;
+pub mod runtime_adapter;
 pub mod sse;
 mod store;
 mod subscriber;
