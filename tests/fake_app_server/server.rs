@@ -20,7 +20,8 @@
 //! | `fake/spawn-child` | starts `sleep 600` in its process group; replies `{"pid":..}` |
 //!
 //! Environment: `FAKE_VERSION` (default `0.169.0`) sets the version in the user agent;
-//! `FAKE_IGNORE_EOF=1` keeps the process alive after stdin closes (to test kill-after-grace).
+//! `FAKE_IGNORE_EOF=1` keeps the process alive after stdin closes (to test kill-after-grace);
+//! `FAKE_SPAWN_LOG=PATH` appends the process id to `PATH` at start (to count spawns).
 
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -29,6 +30,16 @@ use std::io::{BufRead, BufWriter, Write};
 fn main() {
     let version = std::env::var("FAKE_VERSION").unwrap_or_else(|_| "0.169.0".to_string());
     let ignore_eof = std::env::var("FAKE_IGNORE_EOF").is_ok_and(|v| v == "1");
+    if let Ok(log) = std::env::var("FAKE_SPAWN_LOG") {
+        let logged = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .and_then(|mut f| writeln!(f, "{}", std::process::id()));
+        if let Err(e) = logged {
+            eprintln!("fake: cannot append to FAKE_SPAWN_LOG {log}: {e}");
+        }
+    }
     let stdin = std::io::stdin();
     let mut out: Option<BufWriter<std::io::Stdout>> =
         Some(BufWriter::with_capacity(1 << 16, std::io::stdout()));

@@ -51,7 +51,6 @@ pub mod matching;
 mod output_capture;
 mod paths;
 pub mod payload_schema;
-mod process_group;
 pub mod progress;
 pub mod run_view;
 pub mod schemas;

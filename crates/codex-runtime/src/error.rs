@@ -23,6 +23,17 @@ pub enum Error {
         searched: Vec<String>,
     },
 
+    /// The codex binary configured explicitly (`ClientConfig::with_cli_bin`,
+    /// `RuntimeConfig::cli_bin`) is missing or not an executable file. There is no fallback to
+    /// `CODEX_BIN` or `PATH` then: the configured path is what the caller asked for.
+    #[error("configured codex binary {} {reason}", path.display())]
+    BinaryNotExecutable {
+        /// The configured path.
+        path: PathBuf,
+        /// What is wrong with it ("does not exist", "is not executable", ...).
+        reason: String,
+    },
+
     /// The codex process could not be started.
     #[error("failed to spawn `{} app-server`: {source}", binary.display())]
     Spawn {

@@ -40,7 +40,10 @@ pub mod workflow;
 pub use app_server::AppServer;
 pub use codex_runtime_protocol::{notification_methods, rpc_methods, server_request_methods};
 pub use error::{Error, Result};
-pub use plugin::{HookAction, HookContext, HookPatch, PostHook, PreHook, ShellCommandHook};
+pub use plugin::{
+    BlockReason, FailureMode, FilteredPostHook, FilteredPreHook, HookAction, HookContext,
+    HookMatcher, HookPatch, PostHook, PreHook, ShellCommandHook,
+};
 pub use runtime::{Client, ClientConfig, RunProfile, Session, SessionConfig, TurnOutput};
 pub use workflow::{quick_run, quick_run_with_profile, RunOutput, Workflow, WorkflowConfig};
 

@@ -2,7 +2,7 @@
 //!
 //! Every subscriber has its own bounded queue, filled by the reader task without ever waiting:
 //!
-//! - **Droppable** events (streaming deltas, token-usage updates, progress) beyond the
+//! - **Droppable** events (streaming deltas, MCP progress) beyond the
 //!   subscriber's capacity are dropped and replaced, in place, by one [`RecvError::Lagged`]`(n)`
 //!   marker, so a slow consumer sees exactly where and how much it lost.
 //! - **Lifecycle** events (`turn/started`, `item/completed`, `turn/completed`,
@@ -47,13 +47,11 @@ pub enum RecvError {
 }
 
 /// True for notifications that may be dropped (with a `Lagged` marker) for a slow subscriber.
+///
+/// `turn/diff/updated` and `thread/tokenUsage/updated` are not: each carries the whole current
+/// value (a turn's output must end with the latest), and there are few of them.
 pub fn is_droppable(method: &str) -> bool {
-    method.ends_with("Delta")
-        || method.ends_with("/delta")
-        || matches!(
-            method,
-            "thread/tokenUsage/updated" | "item/mcpToolCall/progress" | "turn/diff/updated"
-        )
+    method.ends_with("Delta") || method.ends_with("/delta") || method == "item/mcpToolCall/progress"
 }
 
 #[derive(Debug)]

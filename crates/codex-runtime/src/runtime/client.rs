@@ -10,9 +10,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// How long a server-request handler may take at the client level. Sessions enforce their own
+/// approval timeouts; the runtime's outer bound stays far above them.
+pub const CLIENT_SERVER_REQUEST_TIMEOUT: Duration = Duration::from_secs(3600);
+
 /// Configuration of a [`Client`]: how to reach codex, plus hooks and an approval handler that
 /// apply to every session (sessions add their own).
-#[derive(Debug, Clone, Default)]
+///
+/// [`ClientConfig::new`] and [`ClientConfig::default`] are the same value.
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ClientConfig {
     /// Transport, handshake and timeouts.
@@ -23,13 +29,24 @@ pub struct ClientConfig {
     pub approvals: ApprovalConfig,
 }
 
+impl Default for ClientConfig {
+    /// Spawn `codex app-server` found via `CODEX_BIN` or `PATH`; the server-request handler
+    /// timeout is [`CLIENT_SERVER_REQUEST_TIMEOUT`].
+    fn default() -> Self {
+        ClientConfig {
+            runtime: RuntimeConfig::default()
+                .with_server_request_timeout(CLIENT_SERVER_REQUEST_TIMEOUT),
+            hooks: Hooks::default(),
+            approvals: ApprovalConfig::default(),
+        }
+    }
+}
+
 impl ClientConfig {
-    /// Defaults: spawn `codex app-server` found via `CODEX_BIN` or `PATH`.
+    /// Defaults: spawn `codex app-server` found via `CODEX_BIN` or `PATH` (the same value as
+    /// [`ClientConfig::default`]).
     pub fn new() -> Self {
-        let mut c = Self::default();
-        // Sessions enforce their own approval timeouts; the runtime's outer bound stays far above.
-        c.runtime.server_request_timeout = Duration::from_secs(3600);
-        c
+        Self::default()
     }
     /// Use this codex binary.
     pub fn with_cli_bin(mut self, bin: impl Into<PathBuf>) -> Self {
@@ -178,5 +195,26 @@ impl Client {
     /// Graceful stop of the app-server.
     pub async fn shutdown(&self) -> Result<()> {
         self.runtime.shutdown().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_and_default_are_the_same_configuration() {
+        let new = ClientConfig::new();
+        let default = ClientConfig::default();
+        assert_eq!(
+            new.runtime.server_request_timeout,
+            CLIENT_SERVER_REQUEST_TIMEOUT
+        );
+        assert_eq!(
+            default.runtime.server_request_timeout,
+            CLIENT_SERVER_REQUEST_TIMEOUT
+        );
+        // Every field, not only the one that used to differ.
+        assert_eq!(format!("{new:?}"), format!("{default:?}"));
     }
 }

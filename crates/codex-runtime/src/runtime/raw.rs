@@ -282,6 +282,10 @@ struct Inner {
     shared: Arc<Shared>,
     init: RwLock<InitializeInfo>,
     shutting_down: std::sync::atomic::AtomicBool,
+    /// Wakes the supervisor out of a restart backoff when `shutdown()` is called.
+    shutdown_signal: tokio::sync::Notify,
+    /// 0 for the first connection, one more for every restart.
+    generation: Arc<AtomicU64>,
     responders: Responders,
 }
 
@@ -347,6 +351,8 @@ impl Runtime {
             shared,
             init: RwLock::new(init),
             shutting_down: std::sync::atomic::AtomicBool::new(false),
+            shutdown_signal: tokio::sync::Notify::new(),
+            generation: Arc::new(AtomicU64::new(0)),
             responders: Arc::new(StdMutex::new(HashMap::new())),
         });
         if restartable {
@@ -373,6 +379,15 @@ impl Runtime {
             Ok(i) => i.clone(),
             Err(p) => p.into_inner().clone(),
         }
+    }
+
+    /// The connection generation: 0 for the first app-server, one more after every restart
+    /// (see [`RestartPolicy`]). Threads opened on an older generation must be resumed
+    /// (`thread/resume`) before use; sessions do that themselves.
+    pub fn generation(&self) -> u64 {
+        self.inner
+            .generation
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The pid of the spawned codex (also its process group id), if spawned.
@@ -478,18 +493,25 @@ impl Runtime {
     pub fn server_requests(&self, capacity: usize) -> mpsc::Receiver<IncomingServerRequest> {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let responders = Arc::clone(&self.inner.responders);
+        let generation = Arc::clone(&self.inner.generation);
         let handler = move |req: IncomingServerRequest| {
             let tx = tx.clone();
             let responders = Arc::clone(&responders);
+            // Request ids restart at 0 on every connection: the key carries the connection's
+            // generation so a restarted server's requests never collide with older ones.
+            let key = (
+                generation.load(std::sync::atomic::Ordering::SeqCst),
+                req.id.clone(),
+            );
             async move {
                 let (reply_tx, reply_rx) = oneshot::channel();
                 if let Ok(mut r) = responders.lock() {
-                    r.insert(req.id.clone(), reply_tx);
+                    r.insert(key.clone(), reply_tx);
                 }
                 // Removes the responder however this ends (answer, timeout, channel closed).
                 let _entry = ResponderEntry {
                     responders: Arc::clone(&responders),
-                    id: req.id.clone(),
+                    key,
                 };
                 if tx.send(req).await.is_err() {
                     return ServerRequestReply::Decline;
@@ -502,17 +524,24 @@ impl Runtime {
     }
 
     /// Answers a server request received from [`Runtime::server_requests`].
+    ///
+    /// The answer goes to the request with this id on the current connection. Requests of a
+    /// crashed server can no longer be answered (their connection is gone), and request ids
+    /// restart at 0 on a restarted server: compare [`Runtime::generation`] from when the
+    /// request arrived with the current one before answering a request that may predate a
+    /// restart.
     pub fn respond(
         &self,
         id: &RequestId,
         outcome: std::result::Result<Value, RpcErrorObject>,
     ) -> Result<()> {
+        let key = (self.generation(), id.clone());
         let tx = self
             .inner
             .responders
             .lock()
             .ok()
-            .and_then(|mut r| r.remove(id));
+            .and_then(|mut r| r.remove(&key));
         match tx {
             Some(tx) => {
                 let reply = match outcome {
@@ -537,9 +566,14 @@ impl Runtime {
     /// Graceful stop: close stdin, wait for the child to exit, kill it after the grace period.
     /// Pending calls fail with [`Error::TransportClosed`]. Idempotent.
     pub async fn shutdown(&self) -> Result<()> {
+        // Under the connection lock, so a restart either sees the flag or has already swapped
+        // in its new connection (which is then the one shut down here).
+        let guard = self.inner.conn.write();
         self.inner
             .shutting_down
             .store(true, std::sync::atomic::Ordering::SeqCst);
+        drop(guard);
+        self.inner.shutdown_signal.notify_waiters();
         let conn = self.conn();
         conn.shutdown(self.inner.config.shutdown_grace).await;
         self.inner
@@ -582,19 +616,20 @@ fn new_shared(config: &RuntimeConfig) -> Arc<Shared> {
     })
 }
 
-type Responders = Arc<StdMutex<HashMap<RequestId, oneshot::Sender<ServerRequestReply>>>>;
+/// Pending answers of [`Runtime::server_requests`], by (connection generation, request id).
+type Responders = Arc<StdMutex<HashMap<(u64, RequestId), oneshot::Sender<ServerRequestReply>>>>;
 
 /// Drops a pending responder when its request is over, so unanswered requests leave nothing
 /// behind.
 struct ResponderEntry {
     responders: Responders,
-    id: RequestId,
+    key: (u64, RequestId),
 }
 
 impl Drop for ResponderEntry {
     fn drop(&mut self) {
         if let Ok(mut r) = self.responders.lock() {
-            r.remove(&self.id);
+            r.remove(&self.key);
         }
     }
 }
@@ -677,12 +712,18 @@ async fn supervise(
         let mut next = None;
         while restarts < policy.max_restarts {
             restarts += 1;
-            let delay = policy
-                .initial_backoff
-                .saturating_mul(1u32 << (restarts - 1).min(16))
-                .min(policy.max_backoff);
+            let delay =
+                codex_automation::Backoff::exponential(policy.initial_backoff, policy.max_backoff)
+                    .delay(restarts);
             tracing::warn!(restarts, ?delay, "codex app-server exited; restarting");
-            tokio::time::sleep(delay).await;
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = rt.shutdown_signal.notified() => {}
+            }
+            if rt.shutting_down.load(std::sync::atomic::Ordering::SeqCst) {
+                tracing::debug!("shutdown during the restart backoff: not restarting");
+                return;
+            }
             let attempt = async {
                 let transport = open_transport(&rt.config).await?;
                 let conn = Arc::new(Connection::start(
@@ -704,11 +745,29 @@ async fn supervise(
         }
         match next {
             Some((conn, init)) => {
+                // A shutdown that landed while this server was starting: stop it, keep none.
+                let stale = match rt.conn.write() {
+                    Ok(mut c) if !rt.shutting_down.load(std::sync::atomic::Ordering::SeqCst) => {
+                        *c = Arc::clone(&conn);
+                        let generation = rt
+                            .generation
+                            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                            + 1;
+                        // Requests of the crashed server can no longer be answered.
+                        if let Ok(mut r) = rt.responders.lock() {
+                            r.retain(|(g, _), _| *g == generation);
+                        }
+                        false
+                    }
+                    _ => true,
+                };
+                if stale {
+                    tracing::debug!("shutdown while restarting: stopping the new app-server");
+                    conn.shutdown(rt.config.shutdown_grace).await;
+                    return;
+                }
                 Metrics::inc(&rt.shared.metrics.restarts);
                 closed = conn.closed();
-                if let Ok(mut c) = rt.conn.write() {
-                    *c = conn;
-                }
                 if let Ok(mut i) = rt.init.write() {
                     *i = init;
                 }
