@@ -343,3 +343,42 @@ async fn the_runtime_status_follows_turns_and_the_process() {
     let turns = store.read_turns(&s, "c").await.unwrap();
     assert_eq!(turns.last().unwrap().status, TurnStatus::InProgress);
 }
+
+#[tokio::test]
+async fn dropping_a_recorded_stream_mid_turn_still_records_the_turn_to_its_end() {
+    let env = CodexTestEnv::start(Scenario::new([Reply::slow(
+        ["one ", "two ", "three"],
+        Duration::from_millis(100),
+    )]))
+    .await
+    .unwrap();
+    let target = sqlite_target("drop_stream").await;
+    let store = target.open().await;
+    let client = Client::connect(env.client_config()).await.unwrap();
+    let control = Conversations::new(Arc::clone(&store), client.clone());
+    let s = scope();
+    let c = control.open_conversation(&s, start("c", &env)).await.unwrap();
+    let mut stream = Box::pin(c.recorder.ask_stream(&c.session, "slow"));
+    loop {
+        if let TurnEvent::Started { .. } = stream.next().await.unwrap().unwrap().event {
+            break;
+        }
+    }
+    drop(stream);
+    let done = async {
+        loop {
+            let turns = store.read_turns(&s, "c").await.unwrap();
+            if turns.first().map(|t| t.status) == Some(TurnStatus::Completed) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), done)
+        .await
+        .expect("the turn was recorded to its end");
+    let items = store.read_items(&s, "c", 0, 0).await.unwrap().items;
+    assert_eq!(items.last().unwrap().text, "one two three");
+    client.shutdown().await.unwrap();
+    env.assert_no_leftover_processes().await;
+}

@@ -519,6 +519,38 @@ async fn a_durable_store_accepts_recording(store: Arc<dyn ConversationStore>) {
     );
 }
 
+async fn a_dropped_append_commits_whole_or_not_at_all(store: Arc<dyn ConversationStore>) {
+    let s = scope("alice");
+    conversation(store.as_ref(), &s, "c1").await;
+    let mut records = Vec::new();
+    for t in 0..50 {
+        records.extend(turn(&format!("t{t}"), "p", "a"));
+    }
+    // Poll the append once (it is in flight), then drop it.
+    {
+        let mut fut = store.append(&s, "c1", records);
+        assert!(futures::poll!(fut.as_mut()).is_pending());
+    }
+    // Whatever happened, the log is whole: all 200 events or none, then the next append
+    // continues the sequence.
+    let mut last = 0;
+    for _ in 0..200 {
+        last = store.conversation(&s, "c1").await.unwrap().unwrap().last_seq;
+        if last == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(last == 0 || last == 200, "{last}");
+    let next = store.append(&s, "c1", turn("after", "p", "a")).await.unwrap();
+    assert_eq!(next[0].seq, last + 1);
+    let events = store.read_events(&s, "c1", 0, 1000).await.unwrap();
+    assert_eq!(
+        events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        (1..=last + 4).collect::<Vec<_>>()
+    );
+}
+
 macro_rules! conformance {
     ($backend:ident, $open:path) => {
         mod $backend {
@@ -561,6 +593,11 @@ macro_rules! conformance {
             async fn concurrent_appends_stay_gap_free() {
                 let st: StoreUnderTest = $open("concurrent").await;
                 super::concurrent_appends_stay_gap_free(st.store.clone()).await;
+            }
+            #[tokio::test]
+            async fn a_dropped_append_commits_whole_or_not_at_all() {
+                let st: StoreUnderTest = $open("dropped").await;
+                super::a_dropped_append_commits_whole_or_not_at_all(st.store.clone()).await;
             }
             #[tokio::test]
             async fn a_durable_store_accepts_recording() {

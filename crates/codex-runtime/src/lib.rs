@@ -53,6 +53,11 @@ pub use workflow::{quick_run, quick_run_with_profile, RunOutput, Workflow, Workf
 #[doc = include_str!("../../../docs/GUIDE.md")]
 pub struct DocsCompile;
 
+/// The code in `docs/guide/persistence.md` compiles (checked as doctests).
+#[cfg(all(doctest, feature = "persistence"))]
+#[doc = include_str!("../../../docs/guide/persistence.md")]
+pub struct PersistenceDocsCompile;
+
 /// The code in `docs/guide/web.md` compiles (checked as doctests).
 #[cfg(all(doctest, feature = "web"))]
 #[doc = include_str!("../../../docs/guide/web.md")]

@@ -102,8 +102,8 @@ pub(crate) trait SqlTx: Send {
     ) -> impl Future<Output = PersistResult<Vec<SqlRow>>> + Send;
 }
 
-/// Builds a `Vec<SqlValue>` from expressions that convert into it.
+/// Builds an array of `SqlValue`s from expressions that convert into them.
 macro_rules! params {
-    ($($v:expr),* $(,)?) => { vec![$($crate::persistence::sql::SqlValue::from($v)),*] };
+    ($($v:expr),* $(,)?) => { [$($crate::persistence::sql::SqlValue::from($v)),*] };
 }
 pub(crate) use params;
