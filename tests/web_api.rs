@@ -433,3 +433,54 @@ async fn the_adapter_api_streams_envelopes_and_answers_approvals_without_http() 
     assert!(events.next().await.is_none(), "the stream ends at close");
     h.stop().await;
 }
+
+/// Tokens `user-<tenant>` belong to `<tenant>`: an application's own authentication.
+struct PrefixAuthenticator;
+
+impl codex_runtime::web::Authenticator for PrefixAuthenticator {
+    fn authenticate(
+        &self,
+        token: &str,
+    ) -> futures::future::BoxFuture<'static, Option<codex_runtime::web::TenantId>> {
+        let tenant = token
+            .strip_prefix("user-")
+            .and_then(codex_runtime::web::TenantId::new);
+        Box::pin(async move { tenant })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_authenticator_decides_the_tenant() {
+    let h = Harness::start(vec![], |mut c| {
+        c.authenticator = std::sync::Arc::new(PrefixAuthenticator);
+        c
+    })
+    .await;
+    let session = h.create_session("user-carol").await;
+    let res = h
+        .http
+        .get(h.url(&format!("/api/sessions/{session}")))
+        .bearer_auth("user-dave")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404, "another tenant");
+    let res = h
+        .http
+        .get(h.url(&format!("/api/sessions/{session}")))
+        .bearer_auth("user-carol")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    // The configured tokens are not consulted any more.
+    let res = h
+        .http
+        .get(h.url("/api/sessions"))
+        .bearer_auth(ALICE)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    h.stop().await;
+}
