@@ -19,6 +19,9 @@
 //! | `fake/server-request {method, params}` | sends that server request; replies `{"reply": <client's answer>}` |
 //! | `fake/spawn-child` | starts `sleep 600` in its process group; replies `{"pid":..}` |
 //!
+//! `thread/start` and `turn/start` ([`turns`]) answer with a minimal thread and a scripted turn
+//! whose `item/completed` and `turn/completed` have a changed nested shape (a newer codex).
+//!
 //! Environment: `FAKE_VERSION` (default `0.169.0`) sets the version in the user agent;
 //! `FAKE_IGNORE_EOF=1` keeps the process alive after stdin closes (to test kill-after-grace);
 //! `FAKE_SPAWN_LOG=PATH` appends the process id to `PATH` at start (to count spawns).
@@ -26,6 +29,8 @@
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::io::{BufRead, BufWriter, Write};
+
+mod turns;
 
 fn main() {
     let version = std::env::var("FAKE_VERSION").unwrap_or_else(|_| "0.169.0".to_string());
@@ -98,6 +103,8 @@ fn main() {
                 }}),
             ),
             "fake/echo" => send(w, &json!({"id": id, "result": params})),
+            "thread/start" => turns::thread_start(w, &id),
+            "turn/start" => turns::turn_start(w, &id),
             "fake/garbage" => {
                 raw(w, "this is not json at all");
                 raw(w, "{\"unterminated\": ");

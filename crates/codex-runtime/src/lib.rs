@@ -18,6 +18,8 @@
 //! - [`runtime`]: [`runtime::Runtime`] (layer 6) and the protocol types re-exported.
 //! - [`app_server`]: [`AppServer`] (layer 5).
 //! - [`error`]: the one [`Error`] enum.
+//! - `artifact` (cargo feature `artifact`): documents Codex edits through typed tasks, with
+//!   revisions, validated patches and a crash-safe store (`docs/guide/artifact.md`).
 //!
 //! The protocol types come from the `codex-runtime-protocol` crate, generated from the JSON
 //! Schemas codex emits (see `scripts/gen-protocol.py`).
@@ -25,6 +27,8 @@
 #![warn(missing_docs)]
 
 pub mod app_server;
+#[cfg(feature = "artifact")]
+pub mod artifact;
 pub mod automation;
 pub mod error;
 #[cfg(feature = "persistence")]
@@ -62,3 +66,8 @@ pub struct PersistenceDocsCompile;
 #[cfg(all(doctest, feature = "web"))]
 #[doc = include_str!("../../../docs/guide/web.md")]
 pub struct WebDocsCompile;
+
+/// The artifact chapter of the guide compiles (checked as doctests with the `artifact` feature).
+#[cfg(all(doctest, feature = "artifact"))]
+#[doc = include_str!("../../../docs/guide/artifact.md")]
+pub struct ArtifactGuideCompiles;

@@ -8,7 +8,8 @@ use crate::error::{Error, Result};
 use crate::rpc::connection::{closed_to_error, Connection, ProtocolIssue, Shared};
 use crate::rpc::metrics::{Metrics, MetricsSnapshot};
 use crate::rpc::router::{
-    Router, Subscription, Topic, DEFAULT_DELTA_CAPACITY, DEFAULT_LIFECYCLE_CAPACITY,
+    QueueLimits, Router, Subscription, Topic, DEFAULT_DELTA_CAPACITY, DEFAULT_LIFECYCLE_CAPACITY,
+    DEFAULT_OVERFLOW_PAUSE, DEFAULT_QUEUE_BUDGET_BYTES,
 };
 use crate::rpc::server_requests::{
     HandlerRegistry, IncomingServerRequest, ServerRequestHandler, ServerRequestReply, TimeoutAction,
@@ -97,7 +98,18 @@ pub struct RuntimeConfig {
     pub server_request_timeout_action: TimeoutAction,
     /// Restart a crashed server (spawn mode only).
     pub restart: Option<RestartPolicy>,
-    /// Per-subscriber capacity for droppable events (deltas).
+    /// Memory budget of each subscriber's queue, in bytes (default
+    /// [`DEFAULT_QUEUE_BUDGET_BYTES`], 16 MiB). On overflow the reader pauses for a subscriber
+    /// that has caught up since its last overflow (see `overflow_pause`); for one that stays
+    /// behind, deltas beyond the budget are dropped and reported in place as
+    /// `RecvError::Lagged(n)`. Lifecycle events are never dropped.
+    pub queue_budget_bytes: usize,
+    /// Longest pause of the reader for a full subscriber that keeps up on average (default
+    /// [`DEFAULT_OVERFLOW_PAUSE`], 250 ms; zero never pauses). While paused, codex's output
+    /// waits in the pipe: calls and other subscribers wait too.
+    pub overflow_pause: Duration,
+    /// Per-subscriber cap, in events, for droppable events (deltas); default: no cap beyond the
+    /// byte budget.
     pub delta_capacity: usize,
     /// Per-subscriber capacity for lifecycle events.
     pub lifecycle_capacity: usize,
@@ -126,6 +138,8 @@ impl Default for RuntimeConfig {
             server_request_timeout: Duration::from_secs(120),
             server_request_timeout_action: TimeoutAction::Decline,
             restart: None,
+            queue_budget_bytes: DEFAULT_QUEUE_BUDGET_BYTES,
+            overflow_pause: DEFAULT_OVERFLOW_PAUSE,
             delta_capacity: DEFAULT_DELTA_CAPACITY,
             lifecycle_capacity: DEFAULT_LIFECYCLE_CAPACITY,
             max_line_bytes: transport::DEFAULT_MAX_LINE_BYTES,
@@ -226,7 +240,17 @@ impl RuntimeConfig {
         /// What a timed-out server request gets.
         with_server_request_timeout_action, server_request_timeout_action: TimeoutAction);
     builder!(
-        /// Per-subscriber capacity for deltas.
+        /// Memory budget of each subscriber's queue in bytes (default 16 MiB). A subscriber
+        /// that stays behind loses deltas, reported as `RecvError::Lagged(n)`; its memory stays
+        /// bounded by this budget. Raise it to absorb longer bursts without pausing the reader,
+        /// lower it to cap memory per subscriber.
+        with_queue_budget_bytes, queue_budget_bytes: usize);
+    builder!(
+        /// Longest pause of the reader for a full subscriber that has caught up since its last
+        /// overflow (default 250 ms; `Duration::ZERO`: drop at once, never pause).
+        with_overflow_pause, overflow_pause: Duration);
+    builder!(
+        /// Per-subscriber cap, in events, for deltas (default: none; the byte budget applies).
         with_delta_capacity, delta_capacity: usize);
     builder!(
         /// Per-subscriber capacity for lifecycle events.
@@ -603,8 +627,12 @@ fn new_shared(config: &RuntimeConfig) -> Arc<Shared> {
     Arc::new(Shared {
         router: Arc::new(Router::new(
             Arc::clone(&metrics),
-            config.delta_capacity,
-            config.lifecycle_capacity,
+            QueueLimits {
+                budget_bytes: config.queue_budget_bytes,
+                delta_capacity: config.delta_capacity,
+                lifecycle_capacity: config.lifecycle_capacity,
+                overflow_pause: config.overflow_pause,
+            },
         )),
         handlers: Arc::new(HandlerRegistry::new(
             config.server_request_timeout,
