@@ -228,8 +228,8 @@ async fn main() {
     let env = CodexTestEnv::start(Scenario::empty().with_fallback(Reply::text(ANSWER)))
         .await
         .expect("start the mock model and codex home");
-    let scratch = codex_mock_model::ScratchDir::create("persistence-bench", "store")
-        .expect("scratch dir");
+    let scratch =
+        codex_mock_model::ScratchDir::create("persistence-bench", "store").expect("scratch dir");
     let db = codex_test_support::postgres::fresh_database("persist_bench")
         .await
         .expect("a PostgreSQL database (see scripts/ensure-postgres.sh)");
@@ -286,7 +286,10 @@ async fn main() {
     println!(
         "(ovh = vs both unrecorded drivers pooled, median {base_med:.2} ms; cpu vs unrec. = extra CPU of this process per turn as a share of the unrecorded median turn)"
     );
-    println!("A/A noise (unrecorded vs unrecorded #2, medians): {:.2}%", noise * 100.0);
+    println!(
+        "A/A noise (unrecorded vs unrecorded #2, medians): {:.2}%",
+        noise * 100.0
+    );
     for side in [SQLITE, POSTGRES] {
         let (med, _) = stats(&samples.wall[side]);
         let ovh = (med - base_med) / base_med;

@@ -7,8 +7,7 @@ mod common;
 
 use codex_mock_model::{Reply, Scenario};
 use codex_runtime::persistence::{
-    ConversationStore, Conversations, Jobs, ListConversations, OpenConversation, Scope,
-    SqliteStore,
+    ConversationStore, Conversations, Jobs, ListConversations, OpenConversation, Scope, SqliteStore,
 };
 use codex_runtime::runtime::{Client, SessionConfig};
 use std::sync::Arc;
@@ -36,7 +35,10 @@ async fn main() -> anyhow::Result<()> {
             config: SessionConfig::new(&example.workdir),
         };
         let chat = control.open_conversation(&scope, open).await?;
-        for prompt in ["Remember: the release is on Friday.", "When is the release?"] {
+        for prompt in [
+            "Remember: the release is on Friday.",
+            "When is the release?",
+        ] {
             let out = chat.recorder.ask(&chat.session, prompt).await?;
             println!("> {prompt}\n{}", out.assistant_text);
         }

@@ -357,7 +357,10 @@ async fn dropping_a_recorded_stream_mid_turn_still_records_the_turn_to_its_end()
     let client = Client::connect(env.client_config()).await.unwrap();
     let control = Conversations::new(Arc::clone(&store), client.clone());
     let s = scope();
-    let c = control.open_conversation(&s, start("c", &env)).await.unwrap();
+    let c = control
+        .open_conversation(&s, start("c", &env))
+        .await
+        .unwrap();
     let mut stream = Box::pin(c.recorder.ask_stream(&c.session, "slow"));
     loop {
         if let TurnEvent::Started { .. } = stream.next().await.unwrap().unwrap().event {

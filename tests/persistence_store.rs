@@ -535,14 +535,22 @@ async fn a_dropped_append_commits_whole_or_not_at_all(store: Arc<dyn Conversatio
     // continues the sequence.
     let mut last = 0;
     for _ in 0..200 {
-        last = store.conversation(&s, "c1").await.unwrap().unwrap().last_seq;
+        last = store
+            .conversation(&s, "c1")
+            .await
+            .unwrap()
+            .unwrap()
+            .last_seq;
         if last == 200 {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     assert!(last == 0 || last == 200, "{last}");
-    let next = store.append(&s, "c1", turn("after", "p", "a")).await.unwrap();
+    let next = store
+        .append(&s, "c1", turn("after", "p", "a"))
+        .await
+        .unwrap();
     assert_eq!(next[0].seq, last + 1);
     let events = store.read_events(&s, "c1", 0, 1000).await.unwrap();
     assert_eq!(

@@ -14,13 +14,17 @@ use super::state::{RuntimePhase, RuntimeStateSource, RuntimeStatus};
 use super::store::ConversationStore;
 use crate::runtime::{Session, TurnEvent, TurnOutput, TurnOverrides};
 use crate::Error;
-use futures::{Stream, StreamExt};
+use futures::{FutureExt, Stream, StreamExt};
 use serde_json::{json, Value};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+
+/// Most session events stored in one transaction.
+const MAX_BATCH: usize = 64;
 
 /// How a [`Recorder`] coalesces deltas.
 #[derive(Debug, Clone)]
@@ -234,9 +238,17 @@ impl Recorder {
         let mut turn = TurnRecording::new(self.clone(), session.thread_id().to_string(), prompt);
         tokio::spawn(async move {
             turn.status(RuntimePhase::Starting, RuntimeStateSource::Runtime, None);
-            let mut events = Box::pin(events);
-            while let Some(ev) = events.next().await {
-                for out in turn.handle(ev).await {
+            let mut events = Box::pin(events.fuse());
+            while let Some(first) = events.next().await {
+                // Group commit: the events that arrived during the last write go in one.
+                let mut batch = vec![first];
+                while batch.len() < MAX_BATCH {
+                    match events.next().now_or_never() {
+                        Some(Some(ev)) => batch.push(ev),
+                        _ => break,
+                    }
+                }
+                for out in turn.handle_batch(batch).await {
                     // A dropped receiver stops the events, not the recording.
                     let _ = tx.send(out).await;
                 }
@@ -255,6 +267,8 @@ struct TurnRecording {
     requests: u64,
     /// Buffered deltas: (item, stream, text, first buffered at).
     deltas: Vec<(String, &'static str, String, Instant)>,
+    /// Items stored during this turn (the output's items need not be written again).
+    items: HashSet<String>,
 }
 
 impl TurnRecording {
@@ -266,6 +280,7 @@ impl TurnRecording {
             turn_id: None,
             requests: 0,
             deltas: Vec::new(),
+            items: HashSet::new(),
         }
     }
 
@@ -388,6 +403,9 @@ impl TurnRecording {
                 let id = super::model::item_id(&value).map(str::to_string);
                 // The completed item holds the whole text: its buffered deltas are dropped.
                 let mut records = self.take_deltas(id.as_deref());
+                if let Some(id) = id {
+                    self.items.insert(id);
+                }
                 records.push(Record::ItemCompleted {
                     turn_id,
                     item: value,
@@ -433,10 +451,15 @@ impl TurnRecording {
                 let mut records = Vec::with_capacity(out.items.len() + 1);
                 // Items the caller gets in the output are stored (repeats add nothing).
                 for item in &out.items {
-                    records.push(Record::ItemCompleted {
-                        turn_id: out.turn_id.clone(),
-                        item: serde_json::to_value(item).unwrap_or(Value::Null),
-                    });
+                    let value = serde_json::to_value(item).unwrap_or(Value::Null);
+                    let seen =
+                        super::model::item_id(&value).is_some_and(|i| self.items.contains(i));
+                    if !seen {
+                        records.push(Record::ItemCompleted {
+                            turn_id: out.turn_id.clone(),
+                            item: value,
+                        });
+                    }
                 }
                 self.deltas.clear();
                 records.push(Record::TurnCompleted {
@@ -457,68 +480,118 @@ impl TurnRecording {
         }
     }
 
-    /// Records one item of the session's stream; returns what to yield.
-    async fn handle(&mut self, ev: crate::Result<TurnEvent>) -> Vec<PersistResult<RecordedEvent>> {
-        match ev {
-            Ok(event) => {
-                let records = self.records_of(&event);
-                let completed = matches!(event, TurnEvent::Completed(_));
-                let stored = self.store(records).await;
-                if completed {
-                    self.status(RuntimePhase::Idle, RuntimeStateSource::Runtime, None);
+    /// Records items of the session's stream that arrived together, in one transaction per
+    /// run of events (an error ends the turn and is recorded on its own); returns what to
+    /// yield, in order.
+    async fn handle_batch(
+        &mut self,
+        batch: Vec<crate::Result<TurnEvent>>,
+    ) -> Vec<PersistResult<RecordedEvent>> {
+        let mut out = Vec::with_capacity(batch.len() + 1);
+        let mut events = Vec::new();
+        for ev in batch {
+            match ev {
+                Ok(event) => events.push(event),
+                Err(e) => {
+                    out.extend(self.store_events(std::mem::take(&mut events)).await);
+                    out.extend(self.handle_error(e).await);
                 }
-                match stored {
-                    Ok(stored) => vec![Ok(RecordedEvent { event, stored })],
-                    // The error first, then the event: the caller learns it is not stored.
-                    Err(e) => vec![
-                        Err(e),
-                        Ok(RecordedEvent {
-                            event,
-                            stored: Vec::new(),
-                        }),
-                    ],
-                }
-            }
-            Err(e) => {
-                let mut records = self.take_deltas(None);
-                records.push(Record::Error {
-                    turn_id: self.turn_id.clone(),
-                    message: e.to_string(),
-                });
-                let status = match &e {
-                    Error::TurnFailed { .. } => Some(TurnStatus::Failed),
-                    Error::TurnTimeout { .. } => Some(TurnStatus::Interrupted),
-                    _ => None,
-                };
-                if let (Some(turn_id), Some(status)) = (self.turn_id.clone(), status) {
-                    let details = match &e {
-                        Error::TurnFailed { details, .. } => details.clone(),
-                        _ => None,
-                    };
-                    records.push(Record::TurnCompleted {
-                        turn_id,
-                        status,
-                        error: Some(details.unwrap_or_else(|| json!({"message": e.to_string()}))),
-                        usage: None,
-                    });
-                }
-                let source = match &e {
-                    Error::TurnFailed { .. } | Error::TurnTimeout { .. } => {
-                        RuntimeStateSource::Runtime
-                    }
-                    Error::Shutdown | Error::TransportClosed { .. } => {
-                        RuntimeStateSource::ProcessExit
-                    }
-                    _ => RuntimeStateSource::ProtocolError,
-                };
-                self.status(RuntimePhase::Error, source, Some(e.to_string()));
-                let mut out = Vec::new();
-                if let Err(store_err) = self.store(records).await {
-                    out.push(Err(store_err));
-                }
-                out.push(Err(PersistenceError::Runtime(e)));
-                out
             }
         }
+        out.extend(self.store_events(events).await);
+        out
+    }
+
+    /// Stores the records of `events` in one transaction, and gives each event its entries.
+    async fn store_events(&mut self, events: Vec<TurnEvent>) -> Vec<PersistResult<RecordedEvent>> {
+        if events.is_empty() {
+            return Vec::new();
+        }
+        let per_event: Vec<Vec<Record>> = events.iter().map(|e| self.records_of(e)).collect();
+        let completed = events.iter().any(|e| matches!(e, TurnEvent::Completed(_)));
+        let stored = self
+            .store(per_event.iter().flatten().cloned().collect())
+            .await;
+        if completed {
+            self.status(RuntimePhase::Idle, RuntimeStateSource::Runtime, None);
+        }
+        match stored {
+            Ok(stored) => {
+                // The appended events are the changing records, in order: hand them back.
+                let mut stored = stored.into_iter().peekable();
+                // A `Lagged` marker put before the records goes with the first event.
+                let first_record = per_event.iter().flatten().next().cloned();
+                let mut lead: Vec<EventRecord> = stored
+                    .next_if(|e| {
+                        matches!(e.record, Record::Lagged { .. })
+                            && first_record.as_ref() != Some(&e.record)
+                    })
+                    .into_iter()
+                    .collect();
+                events
+                    .into_iter()
+                    .zip(per_event)
+                    .map(|(event, records)| {
+                        let mut mine = std::mem::take(&mut lead);
+                        for r in &records {
+                            if let Some(e) = stored.next_if(|e| e.record == *r) {
+                                mine.push(e);
+                            }
+                        }
+                        Ok(RecordedEvent {
+                            event,
+                            stored: mine,
+                        })
+                    })
+                    .collect()
+            }
+            // The error first, then the events: the caller learns they are not stored.
+            Err(e) => std::iter::once(Err(e))
+                .chain(events.into_iter().map(|event| {
+                    Ok(RecordedEvent {
+                        event,
+                        stored: Vec::new(),
+                    })
+                }))
+                .collect(),
+        }
+    }
+
+    /// Records the error that ended the turn; returns what to yield.
+    async fn handle_error(&mut self, e: Error) -> Vec<PersistResult<RecordedEvent>> {
+        let mut records = self.take_deltas(None);
+        records.push(Record::Error {
+            turn_id: self.turn_id.clone(),
+            message: e.to_string(),
+        });
+        let status = match &e {
+            Error::TurnFailed { .. } => Some(TurnStatus::Failed),
+            Error::TurnTimeout { .. } => Some(TurnStatus::Interrupted),
+            _ => None,
+        };
+        if let (Some(turn_id), Some(status)) = (self.turn_id.clone(), status) {
+            let details = match &e {
+                Error::TurnFailed { details, .. } => details.clone(),
+                _ => None,
+            };
+            records.push(Record::TurnCompleted {
+                turn_id,
+                status,
+                error: Some(details.unwrap_or_else(|| json!({"message": e.to_string()}))),
+                usage: None,
+            });
+        }
+        let source = match &e {
+            Error::TurnFailed { .. } | Error::TurnTimeout { .. } => RuntimeStateSource::Runtime,
+            Error::Shutdown | Error::TransportClosed { .. } => RuntimeStateSource::ProcessExit,
+            _ => RuntimeStateSource::ProtocolError,
+        };
+        self.status(RuntimePhase::Error, source, Some(e.to_string()));
+        let mut out = Vec::new();
+        if let Err(store_err) = self.store(records).await {
+            out.push(Err(store_err));
+        }
+        out.push(Err(PersistenceError::Runtime(e)));
+        out
     }
 }
