@@ -62,6 +62,8 @@ async fn run(url: RedactedUrl, adapter: Weak<AdapterInner>, mut outbox: mpsc::Re
             }
             Err(err) => {
                 tracing::warn!(url = %url, "live-tail connection lost, reconnecting: {err}");
+                // Without a connection, followers still move on: read the store meanwhile.
+                catch_up_all(&adapter).await;
                 tokio::select! {
                     _ = shutdown.cancelled() => return,
                     _ = tokio::time::sleep(Duration::from_secs(1)) => {}
