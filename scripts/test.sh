@@ -27,6 +27,9 @@ trap 'scripts/ensure-postgres.sh stop' EXIT
 # Tests run offline against the bundled mock model: never send a real key anywhere.
 unset OPENAI_API_KEY CODEX_API_KEY
 
+step "headless Chromium for the browser test"
+scripts/ensure-chromium.sh
+
 step "schemas/ match the pinned codex"
 scripts/check-schemas.sh
 

@@ -25,6 +25,42 @@ pub enum Command {
     Run(RunArgs),
     /// Run a prompt on a schedule on one session, with a countdown to the next run.
     Automate(AutomateArgs),
+    /// Serve sessions over HTTP + SSE with a small web UI; offline with the bundled mock model
+    /// when no OPENAI_API_KEY/CODEX_API_KEY is set.
+    Serve(ServeArgs),
+}
+
+/// `codex-runtime serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Where conversations are kept: sqlite:PATH or postgres://... (default: memory only).
+    #[arg(long, value_name = "URL")]
+    pub store: Option<String>,
+    /// The access token (default: a random one, printed in the URL). Env:
+    /// CODEX_RUNTIME_WEB_TOKEN.
+    #[arg(long, env = "CODEX_RUNTIME_WEB_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// The tenant the token belongs to.
+    #[arg(long, default_value = "local")]
+    pub tenant: String,
+    /// Working directory of the sessions.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub cwd: PathBuf,
+    /// Use the bundled mock model even when an API key is set.
+    #[arg(long)]
+    pub offline: bool,
+    /// Model (default: codex's configured model).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Sandbox of commands.
+    #[arg(long, value_enum, default_value_t = SandboxArg::ReadOnly)]
+    pub sandbox: SandboxArg,
+    /// When codex asks before acting (the page shows Approve/Decline).
+    #[arg(long, value_enum, default_value_t = ApprovalArg::Untrusted)]
+    pub approval: ApprovalArg,
 }
 
 /// `codex-runtime demo`.

@@ -70,6 +70,15 @@ pub enum CliError {
         /// The turn's status.
         status: String,
     },
+    /// `serve --tenant` was empty.
+    #[error("--tenant must not be empty")]
+    EmptyTenant,
+    /// A `serve --store` this build cannot open.
+    #[error("--store {store}: expected sqlite:PATH or postgres://...")]
+    UnsupportedStore {
+        /// The value as given.
+        store: String,
+    },
     /// The automation ended in the `Failed` state.
     #[error("the automation failed: {reason}")]
     AutomationFailed {

@@ -5,6 +5,7 @@
 //! - `run`: one prompt through `quick_run_with_profile`, text or JSON out ([`run`]).
 //! - `automate`: a prompt on an interval or cron schedule on one session, with a countdown,
 //!   run reports and a graceful Ctrl-C ([`automate`], [`countdown`]).
+//! - `serve`: the HTTP/SSE API of `codex_runtime::web` plus its web UI ([`serve`]).
 //!
 //! Supporting modules: [`cli`] (the clap definitions), [`duration`] (`30m`, `8h`, `90s`),
 //! [`offline`] (the mock model and its throw-away `CODEX_HOME`), [`error`] ([`error::CliError`],
@@ -20,6 +21,7 @@ mod duration;
 mod error;
 mod offline;
 mod run;
+mod serve;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -53,6 +55,7 @@ fn main() -> ExitCode {
             cli::Command::Demo(args) => demo::run(args).await,
             cli::Command::Run(args) => run::run(args).await,
             cli::Command::Automate(args) => automate::run(args).await,
+            cli::Command::Serve(args) => serve::run(args).await,
         }
     });
     // Background tasks (mock server, runner) must not keep the process alive.

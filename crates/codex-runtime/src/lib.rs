@@ -39,6 +39,8 @@ pub mod plugin;
 pub mod rpc;
 pub mod runtime;
 pub mod transport;
+#[cfg(feature = "web")]
+pub mod web;
 pub mod workflow;
 
 pub use app_server::AppServer;
@@ -61,6 +63,11 @@ pub struct DocsCompile;
 #[cfg(all(doctest, feature = "persistence"))]
 #[doc = include_str!("../../../docs/guide/persistence.md")]
 pub struct PersistenceDocsCompile;
+
+/// The code in `docs/guide/web.md` compiles (checked as doctests).
+#[cfg(all(doctest, feature = "web"))]
+#[doc = include_str!("../../../docs/guide/web.md")]
+pub struct WebDocsCompile;
 
 /// The artifact chapter of the guide compiles (checked as doctests with the `artifact` feature).
 #[cfg(all(doctest, feature = "artifact"))]

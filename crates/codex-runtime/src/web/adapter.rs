@@ -1,0 +1,589 @@
+//! [`WebAdapter`]: runtime sessions bridged into tenant-scoped web sessions.
+
+use super::approvals::{answered, ApprovalBridge, SessionApprovals, WebDecision};
+use super::auth::TenantId;
+use super::config::WebConfig;
+use super::error::WebError;
+use super::hub::Hub;
+use super::live_tail::{self, Notifier};
+pub use super::runtime_adapter::RuntimeAdapter;
+use super::sse::SseEnvelope;
+use super::store::{scope_of, SessionKey};
+use super::subscriber::{Delivery, Filter, Subscriber};
+use super::turns;
+use crate::persistence::{now_millis, Conversation, ListConversations, NewConversation};
+use crate::runtime::{Client, Session};
+use futures::Stream;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// A web session as the API lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct SessionInfo {
+    /// The web session id.
+    pub id: String,
+    /// The codex thread behind it.
+    pub thread_id: Option<String>,
+    /// Its name, if given.
+    pub name: Option<String>,
+    /// Creation time, milliseconds since the Unix epoch.
+    pub created_at_ms: i64,
+    /// True once closed.
+    pub closed: bool,
+    /// True while a turn runs (on this instance).
+    pub running: bool,
+    /// True when this instance runs the session (it can start turns and answer approvals);
+    /// false for a session of another instance sharing the store (replay and live tail only).
+    pub live_here: bool,
+    /// The sequence of its last event (`Last-Event-ID` of a client that saw everything).
+    pub last_event_id: u64,
+}
+
+/// What [`WebAdapter::create_turn`] answers: the turn was accepted and runs in the background.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct TurnAccepted {
+    /// The session.
+    pub session_id: String,
+    /// The last event before the turn; the turn's events follow it.
+    pub after_event_id: u64,
+}
+
+/// One web session: live (a runtime session on this instance) or followed (run by another
+/// instance sharing the store; replay and live tail only).
+struct WebSession {
+    key: SessionKey,
+    session: Option<Session>,
+    thread_id: Option<String>,
+    hub: Arc<Hub>,
+    name: Option<String>,
+    created_at_ms: i64,
+    closed: AtomicBool,
+    turn: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl WebSession {
+    fn running(&self) -> bool {
+        self.turn
+            .lock()
+            .map(|t| t.as_ref().is_some_and(|h| !h.is_finished()))
+            .unwrap_or(false)
+    }
+    fn info(&self) -> SessionInfo {
+        SessionInfo {
+            id: self.key.session_id.clone(),
+            thread_id: self.thread_id.clone(),
+            name: self.name.clone(),
+            created_at_ms: self.created_at_ms,
+            closed: self.closed.load(Ordering::SeqCst),
+            running: self.running(),
+            live_here: self.session.is_some(),
+            last_event_id: self.hub.last_seq(),
+        }
+    }
+}
+
+pub(crate) struct AdapterInner {
+    pub(crate) config: WebConfig,
+    runtime: Arc<dyn RuntimeAdapter>,
+    sessions: Mutex<HashMap<String, Arc<WebSession>>>,
+    approvals: Arc<ApprovalBridge>,
+    pub(crate) shutdown: CancellationToken,
+    notifier: Option<Notifier>,
+}
+
+/// Bridges runtime sessions into tenant- and session-scoped web sessions. Cheap to clone.
+///
+/// Every operation takes the calling tenant: a session of another tenant is
+/// [`WebError::SessionNotFound`] (HTTP 404), exactly like one that does not exist. Approval
+/// requests are answered only through [`WebAdapter::post_approval`].
+#[derive(Clone)]
+pub struct WebAdapter {
+    pub(crate) inner: Arc<AdapterInner>,
+}
+
+impl std::fmt::Debug for WebAdapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebAdapter")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WebAdapter {
+    /// An adapter whose sessions start on `client`.
+    pub fn spawn(client: Client, config: WebConfig) -> WebAdapter {
+        Self::spawn_with_adapter(Arc::new(client), config)
+    }
+
+    /// An adapter whose sessions are opened by `runtime`.
+    ///
+    /// Call it inside a tokio runtime: with [`WebConfig::with_postgres_live_tail`] it spawns the
+    /// task that listens for other instances' events.
+    pub fn spawn_with_adapter(runtime: Arc<dyn RuntimeAdapter>, config: WebConfig) -> WebAdapter {
+        let inner = Arc::new_cyclic(|weak| AdapterInner {
+            notifier: config
+                .live_tail
+                .clone()
+                .map(|url| live_tail::start(url, weak.clone())),
+            config,
+            runtime,
+            sessions: Mutex::new(HashMap::new()),
+            approvals: Arc::new(ApprovalBridge::default()),
+            shutdown: CancellationToken::new(),
+        });
+        WebAdapter { inner }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &WebConfig {
+        &self.inner.config
+    }
+
+    fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<WebSession>>> {
+        self.inner
+            .sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn not_found(session_id: &str) -> WebError {
+        WebError::SessionNotFound {
+            session_id: session_id.to_string(),
+        }
+    }
+
+    /// The tenant's session: known here, or (with a store) followed from the store.
+    async fn session(
+        &self,
+        tenant: &TenantId,
+        session_id: &str,
+    ) -> Result<Arc<WebSession>, WebError> {
+        let known = self.sessions().get(session_id).cloned();
+        if let Some(web) = known {
+            return if &web.key.tenant == tenant {
+                Ok(web)
+            } else {
+                Err(Self::not_found(session_id))
+            };
+        }
+        let Some(store) = &self.inner.config.store else {
+            return Err(Self::not_found(session_id));
+        };
+        if session_id.trim().is_empty() {
+            return Err(Self::not_found(session_id));
+        }
+        let scope = scope_of(tenant)?;
+        let Some(conversation) = store.conversation(&scope, session_id).await? else {
+            return Err(Self::not_found(session_id));
+        };
+        let web = Arc::new(self.followed(tenant, conversation)?);
+        let web = Arc::clone(
+            self.sessions()
+                .entry(session_id.to_string())
+                .or_insert_with(|| web),
+        );
+        // Events appended between reading the conversation and registering it: no
+        // notification will name them again.
+        web.hub.catch_up().await?;
+        Ok(web)
+    }
+
+    /// A session of another instance, followed from the store.
+    fn followed(
+        &self,
+        tenant: &TenantId,
+        conversation: Conversation,
+    ) -> Result<WebSession, WebError> {
+        let key = SessionKey {
+            tenant: tenant.clone(),
+            session_id: conversation.conversation_id.clone(),
+        };
+        let hub = Hub::new(
+            key.clone(),
+            // Nothing in memory: every resume reads the store first.
+            u64::try_from(conversation.last_seq).unwrap_or(0),
+            self.inner.config.replay_buffer,
+            self.inner.config.store.clone(),
+            None,
+        )?;
+        Ok(WebSession {
+            key,
+            session: None,
+            thread_id: conversation.thread_id,
+            hub: Arc::new(hub),
+            name: conversation.name,
+            created_at_ms: conversation.created_at,
+            closed: AtomicBool::new(conversation.archived),
+            turn: Mutex::new(None),
+        })
+    }
+
+    fn check_running(&self) -> Result<(), WebError> {
+        if self.inner.shutdown.is_cancelled() {
+            return Err(WebError::ShuttingDown);
+        }
+        Ok(())
+    }
+
+    /// Opens a runtime session for `tenant` and returns its web session (stored as a
+    /// conversation when a store is configured).
+    pub async fn create_session(
+        &self,
+        tenant: &TenantId,
+        name: Option<String>,
+    ) -> Result<SessionInfo, WebError> {
+        self.check_running()?;
+        let key = SessionKey {
+            tenant: tenant.clone(),
+            session_id: super::new_session_id(),
+        };
+        let hub = Arc::new(Hub::new(
+            key.clone(),
+            0,
+            self.inner.config.replay_buffer,
+            self.inner.config.store.clone(),
+            self.inner.notifier.clone(),
+        )?);
+        let mut config =
+            self.inner
+                .config
+                .session
+                .clone()
+                .with_approval_handler(SessionApprovals {
+                    bridge: Arc::clone(&self.inner.approvals),
+                    key: key.clone(),
+                    hub: Arc::downgrade(&hub),
+                });
+        if let Some(n) = &name {
+            config = config.with_name(n.clone());
+        }
+        let session = self.inner.runtime.open_session(tenant, config).await?;
+        let thread_id = session.thread_id().to_string();
+        if let Some(store) = &self.inner.config.store {
+            let mut new = NewConversation::new(key.session_id.clone()).with_thread(&thread_id);
+            if let Some(n) = &name {
+                new = new.with_name(n.clone());
+            }
+            if let Err(err) = store.create_conversation(&key.scope()?, new).await {
+                if let Err(close) = session.close().await {
+                    tracing::debug!("closing a session that could not be stored: {close}");
+                }
+                return Err(err.into());
+            }
+        }
+        let web = Arc::new(WebSession {
+            key: key.clone(),
+            hub,
+            session: Some(session),
+            thread_id: Some(thread_id),
+            name,
+            created_at_ms: now_millis(),
+            closed: AtomicBool::new(false),
+            turn: Mutex::new(None),
+        });
+        let info = web.info();
+        self.sessions().insert(key.session_id.clone(), web);
+        tracing::info!(tenant = %tenant, session = %key.session_id, "web session created");
+        Ok(info)
+    }
+
+    /// The sessions of `tenant`, newest first (from the store when one is configured, so
+    /// sessions of other instances are listed too; at most 200).
+    pub async fn list_sessions(&self, tenant: &TenantId) -> Result<Vec<SessionInfo>, WebError> {
+        let local: HashMap<String, SessionInfo> = self
+            .sessions()
+            .values()
+            .filter(|s| &s.key.tenant == tenant)
+            .map(|s| (s.key.session_id.clone(), s.info()))
+            .collect();
+        let mut list: Vec<SessionInfo> = match &self.inner.config.store {
+            None => local.into_values().collect(),
+            Some(store) => {
+                let scope = scope_of(tenant)?;
+                let page = store
+                    .list_conversations(&scope, ListConversations::first(200).with_archived())
+                    .await?;
+                let mut list = Vec::with_capacity(page.data.len());
+                for summary in page.data {
+                    if let Some(info) = local.get(&summary.conversation_id) {
+                        list.push(info.clone());
+                        continue;
+                    }
+                    if let Some(c) = store.conversation(&scope, &summary.conversation_id).await? {
+                        list.push(SessionInfo {
+                            id: c.conversation_id,
+                            thread_id: c.thread_id,
+                            name: c.name,
+                            created_at_ms: c.created_at,
+                            closed: c.archived,
+                            running: false,
+                            live_here: false,
+                            last_event_id: u64::try_from(c.last_seq).unwrap_or(0),
+                        });
+                    }
+                }
+                list
+            }
+        };
+        list.sort_by(|a, b| b.created_at_ms.cmp(&a.created_at_ms).then(b.id.cmp(&a.id)));
+        Ok(list)
+    }
+
+    /// One session of `tenant`.
+    pub async fn session_info(
+        &self,
+        tenant: &TenantId,
+        session_id: &str,
+    ) -> Result<SessionInfo, WebError> {
+        Ok(self.session(tenant, session_id).await?.info())
+    }
+
+    /// Starts a turn with `prompt`; its events follow on the session's event stream. One turn
+    /// at a time per session ([`WebError::TurnInProgress`] otherwise).
+    pub async fn create_turn(
+        &self,
+        tenant: &TenantId,
+        session_id: &str,
+        prompt: String,
+    ) -> Result<TurnAccepted, WebError> {
+        self.check_running()?;
+        let limit = self.inner.config.max_prompt_bytes;
+        if prompt.len() > limit {
+            return Err(WebError::PromptTooLarge {
+                size: prompt.len(),
+                limit,
+            });
+        }
+        if prompt.trim().is_empty() {
+            return Err(WebError::BadRequest("the prompt is empty".into()));
+        }
+        let web = self.session(tenant, session_id).await?;
+        if web.closed.load(Ordering::SeqCst) {
+            return Err(WebError::SessionClosed {
+                session_id: session_id.to_string(),
+            });
+        }
+        let Some(session) = web.session.clone() else {
+            return Err(WebError::SessionElsewhere {
+                session_id: session_id.to_string(),
+            });
+        };
+        // Hold the slot while the turn is registered so two requests cannot both start one.
+        let mut slot = web.turn.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.as_ref().is_some_and(|h| !h.is_finished()) {
+            return Err(WebError::TurnInProgress {
+                session_id: session_id.to_string(),
+            });
+        }
+        let hub = Arc::clone(&web.hub);
+        let after_event_id = hub.last_seq();
+        *slot = Some(tokio::spawn(turns::drive(session, hub, prompt)));
+        Ok(TurnAccepted {
+            session_id: session_id.to_string(),
+            after_event_id,
+        })
+    }
+
+    /// Closes a session: the runtime session closes, pending approvals get the fail-closed
+    /// answer, the stored conversation is archived, and subscribers receive `session.closed`
+    /// and end.
+    pub async fn close_session(&self, tenant: &TenantId, session_id: &str) -> Result<(), WebError> {
+        let web = self.session(tenant, session_id).await?;
+        let Some(session) = web.session.clone() else {
+            return Err(WebError::SessionElsewhere {
+                session_id: session_id.to_string(),
+            });
+        };
+        self.close(&web, &session).await
+    }
+
+    async fn close(&self, web: &Arc<WebSession>, session: &Session) -> Result<(), WebError> {
+        if web.closed.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
+        self.inner.approvals.forget(&web.key);
+        if web.running() {
+            if let Err(err) = session.interrupt().await {
+                tracing::debug!("interrupting the turn of a closing session: {err}");
+            }
+        }
+        let closed = session.close().await;
+        if let Some(store) = &self.inner.config.store {
+            store
+                .set_archived(&web.key.scope()?, &web.key.session_id, true)
+                .await?;
+        }
+        web.hub.closed().cancel();
+        closed?;
+        Ok(())
+    }
+
+    /// The events of a session after `after` (a `Last-Event-ID`; `None` = from the start), then
+    /// live, until the session closes or the adapter shuts down.
+    pub async fn subscribe_session_events(
+        &self,
+        tenant: &TenantId,
+        session_id: &str,
+        after: Option<u64>,
+    ) -> Result<impl Stream<Item = Result<SseEnvelope, WebError>> + Send + 'static, WebError> {
+        let sub = self
+            .subscriber(tenant, session_id, after, Filter::All, false)
+            .await?;
+        Ok(envelopes(sub))
+    }
+
+    /// Like [`WebAdapter::subscribe_session_events`], only `approval.requested` and
+    /// `approval.resolved`.
+    pub async fn subscribe_session_approvals(
+        &self,
+        tenant: &TenantId,
+        session_id: &str,
+        after: Option<u64>,
+    ) -> Result<impl Stream<Item = Result<SseEnvelope, WebError>> + Send + 'static, WebError> {
+        let sub = self
+            .subscriber(tenant, session_id, after, Filter::Approvals, false)
+            .await?;
+        Ok(envelopes(sub))
+    }
+
+    pub(crate) async fn subscriber(
+        &self,
+        tenant: &TenantId,
+        session_id: &str,
+        after: Option<u64>,
+        filter: Filter,
+        keepalive: bool,
+    ) -> Result<Subscriber, WebError> {
+        self.check_running()?;
+        let web = self.session(tenant, session_id).await?;
+        let every = keepalive.then_some(self.inner.config.keepalive);
+        let sub = Subscriber::start(
+            Arc::clone(&web.hub),
+            after.unwrap_or(0),
+            filter,
+            self.inner.shutdown.child_token(),
+            every,
+        )
+        .await?;
+        if web.closed.load(Ordering::SeqCst) && web.session.is_none() {
+            // A closed session of another instance: replay, then end.
+            web.hub.closed().cancel();
+        }
+        Ok(sub)
+    }
+
+    /// Answers approval request `request_id` of a session: the only way approvals are
+    /// answered. Another tenant's or session's request is [`WebError::ApprovalNotFound`]; one
+    /// already answered (or timed out) is [`WebError::ApprovalAlreadyAnswered`].
+    pub async fn post_approval(
+        &self,
+        tenant: &TenantId,
+        session_id: &str,
+        request_id: &str,
+        decision: WebDecision,
+    ) -> Result<(), WebError> {
+        let web = self.session(tenant, session_id).await?;
+        self.inner
+            .approvals
+            .answer(&web.key, request_id, decision)?;
+        let by = format!("web:{tenant}");
+        web.hub
+            .publish(vec![answered(request_id, decision.as_str(), &by)])
+            .await?;
+        Ok(())
+    }
+
+    /// Request ids of a session's approvals still waiting for an answer.
+    pub async fn pending_approvals(
+        &self,
+        tenant: &TenantId,
+        session_id: &str,
+    ) -> Result<Vec<String>, WebError> {
+        let web = self.session(tenant, session_id).await?;
+        Ok(self.inner.approvals.pending(&web.key))
+    }
+
+    /// Stops the adapter: new requests get 503, every SSE stream ends (so a graceful HTTP
+    /// shutdown does not wait on them) and every session of this instance closes.
+    pub async fn shutdown(&self) {
+        self.inner.shutdown.cancel();
+        let sessions: Vec<Arc<WebSession>> = self.sessions().values().cloned().collect();
+        for web in sessions {
+            let Some(session) = web.session.clone() else {
+                continue;
+            };
+            if let Err(err) = self.close(&web, &session).await {
+                tracing::debug!(session = %web.key.session_id, "closing at shutdown: {err}");
+            }
+        }
+    }
+
+    /// A future that resolves once [`WebAdapter::shutdown`] has been called.
+    pub fn shutdown_started(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        self.inner.shutdown.clone().cancelled_owned()
+    }
+}
+
+/// Catches up the followed session `session_id` of `tenant` (another instance said it has new
+/// events).
+pub(crate) async fn catch_up(inner: &Arc<AdapterInner>, tenant: &str, session_id: &str) {
+    let web = inner
+        .sessions
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(session_id)
+        .filter(|w| w.session.is_none() && w.key.tenant.as_str() == tenant)
+        .cloned();
+    if let Some(web) = web {
+        if let Err(err) = web.hub.catch_up().await {
+            tracing::warn!(session = %session_id, "cannot catch up a followed session: {err}");
+        }
+    }
+}
+
+/// Catches up every followed session someone watches, and ends the streams of those closed
+/// on their instance.
+pub(crate) async fn catch_up_followed(inner: &Arc<AdapterInner>) {
+    let followed: Vec<Arc<WebSession>> = inner
+        .sessions
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .values()
+        .filter(|w| w.session.is_none() && w.hub.has_subscribers())
+        .cloned()
+        .collect();
+    for web in followed {
+        if let Err(err) = web.hub.catch_up().await {
+            tracing::warn!(session = %web.key.session_id, "cannot catch up a followed session: {err}");
+            continue;
+        }
+        let (Some(store), Ok(scope)) = (&inner.config.store, web.key.scope()) else {
+            continue;
+        };
+        if let Ok(Some(c)) = store.conversation(&scope, &web.key.session_id).await {
+            if c.archived && !web.closed.swap(true, Ordering::SeqCst) {
+                web.hub.closed().cancel();
+            }
+        }
+    }
+}
+
+fn envelopes(
+    sub: Subscriber,
+) -> impl Stream<Item = Result<SseEnvelope, WebError>> + Send + 'static {
+    futures::stream::unfold(sub, |mut sub| async move {
+        loop {
+            match sub.next().await? {
+                Delivery::Event(ev) => return Some((Ok(ev.envelope.clone()), sub)),
+                Delivery::Failed(err) => return Some((Err(err), sub)),
+                Delivery::KeepAlive | Delivery::Closed => continue,
+            }
+        }
+    })
+}

@@ -1,0 +1,161 @@
+//! [`WebError`]: what the web adapter refuses, each variant mapped to one HTTP status.
+//!
+//! It is the web layer's own error (next to the crate's [`crate::Error`], which it wraps for
+//! runtime failures) because every variant must carry its HTTP meaning: a handler returns it and
+//! axum turns it into a JSON body `{"error": {"code", "message"}}` with the right status.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// What the web adapter refuses or fails at.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WebError {
+    /// No bearer token, or one no tenant owns (HTTP 401).
+    #[error("missing or unknown bearer token")]
+    Unauthorized,
+    /// No session with this id for this tenant (HTTP 404). Another tenant's session gives this
+    /// too: the adapter never reveals that it exists.
+    #[error("no session `{session_id}`")]
+    SessionNotFound {
+        /// The id asked for.
+        session_id: String,
+    },
+    /// No pending approval with this id in this tenant's session (HTTP 404); also what another
+    /// tenant's request id gives.
+    #[error("no approval request `{request_id}` in session `{session_id}`")]
+    ApprovalNotFound {
+        /// The session.
+        session_id: String,
+        /// The request id asked for.
+        request_id: String,
+    },
+    /// The approval was already answered, or timed out and got the fail-closed answer
+    /// (HTTP 409).
+    #[error("approval request `{request_id}` was already answered ({answer})")]
+    ApprovalAlreadyAnswered {
+        /// The request id.
+        request_id: String,
+        /// The answer it got (`accept`, `decline`, `cancel` or `timeout`).
+        answer: String,
+    },
+    /// A turn is already running in this session (HTTP 409).
+    #[error("session `{session_id}` is already running a turn")]
+    TurnInProgress {
+        /// The session.
+        session_id: String,
+    },
+    /// The session was closed (HTTP 409).
+    #[error("session `{session_id}` is closed")]
+    SessionClosed {
+        /// The session.
+        session_id: String,
+    },
+    /// The session runs on another instance sharing the store; this one can only replay and
+    /// follow it (HTTP 409).
+    #[error("session `{session_id}` runs on another instance; start turns there")]
+    SessionElsewhere {
+        /// The session.
+        session_id: String,
+    },
+    /// The prompt is larger than [`crate::web::WebConfig::max_prompt_bytes`] (HTTP 413).
+    #[error("the prompt has {size} bytes, more than the limit of {limit}")]
+    PromptTooLarge {
+        /// Its size in bytes.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The request body is larger than [`crate::web::WebConfig::max_body_bytes`] (HTTP 413).
+    #[error("the request body is larger than the limit of {limit} bytes")]
+    BodyTooLarge {
+        /// The limit.
+        limit: usize,
+    },
+    /// A request field is missing or invalid (HTTP 400).
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// `Last-Event-ID` names an event older than what the adapter still holds and no store is
+    /// configured to read it from (HTTP 410).
+    #[error(
+        "events after {after} are no longer available (oldest kept: {oldest}); reload the session"
+    )]
+    HistoryGone {
+        /// The id asked to resume after.
+        after: u64,
+        /// The oldest sequence still held.
+        oldest: u64,
+    },
+    /// The adapter is shutting down (HTTP 503).
+    #[error("the web adapter is shutting down")]
+    ShuttingDown,
+    /// The runtime failed (HTTP 502).
+    #[error("runtime: {0}")]
+    Runtime(#[from] crate::Error),
+    /// The conversation store failed (HTTP 500).
+    #[error("store: {0}")]
+    Store(#[from] crate::persistence::PersistenceError),
+}
+
+impl WebError {
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            WebError::Unauthorized => StatusCode::UNAUTHORIZED,
+            WebError::SessionNotFound { .. } | WebError::ApprovalNotFound { .. } => {
+                StatusCode::NOT_FOUND
+            }
+            WebError::ApprovalAlreadyAnswered { .. }
+            | WebError::TurnInProgress { .. }
+            | WebError::SessionClosed { .. }
+            | WebError::SessionElsewhere { .. } => StatusCode::CONFLICT,
+            WebError::PromptTooLarge { .. } | WebError::BodyTooLarge { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            WebError::HistoryGone { .. } => StatusCode::GONE,
+            WebError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            WebError::Runtime(_) => StatusCode::BAD_GATEWAY,
+            WebError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// A short machine-readable code (`unauthorized`, `session_not_found`, ...).
+    pub fn code(&self) -> &'static str {
+        match self {
+            WebError::Unauthorized => "unauthorized",
+            WebError::SessionNotFound { .. } => "session_not_found",
+            WebError::ApprovalNotFound { .. } => "approval_not_found",
+            WebError::ApprovalAlreadyAnswered { .. } => "approval_already_answered",
+            WebError::TurnInProgress { .. } => "turn_in_progress",
+            WebError::SessionClosed { .. } => "session_closed",
+            WebError::SessionElsewhere { .. } => "session_elsewhere",
+            WebError::PromptTooLarge { .. } => "prompt_too_large",
+            WebError::BodyTooLarge { .. } => "body_too_large",
+            WebError::BadRequest(_) => "bad_request",
+            WebError::HistoryGone { .. } => "history_gone",
+            WebError::ShuttingDown => "shutting_down",
+            WebError::Runtime(_) => "runtime_error",
+            WebError::Store(_) => "store_error",
+        }
+    }
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::warn!(code = self.code(), "web request failed: {self}");
+        }
+        let body = axum::Json(json!({"error": {"code": self.code(), "message": self.to_string()}}));
+        let mut response = (status, body).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
+    }
+}

@@ -1,0 +1,150 @@
+//! The live tail across instances: PostgreSQL `LISTEN`/`NOTIFY` on one dedicated connection.
+//!
+//! The instance that runs a session appends its records to the shared store, then sends
+//! `NOTIFY codex_web_events, '<tenant>\n<session>\n<seq>'`. Every instance listens; one that
+//! follows that session (a browser reconnected to it) reads the new events from the store,
+//! after the last one it published, and fans them out to its subscribers. Notifications only
+//! say "look"; the events always come from the store, in sequence order, so a lost
+//! notification costs latency, never an event: followed sessions are also caught up every
+//! [`crate::web::WebConfig::live_tail_catch_up`], and after every reconnect.
+
+use super::adapter::AdapterInner;
+use codex_db::RedactedUrl;
+use futures::StreamExt;
+use std::str::FromStr;
+use std::sync::Weak;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_postgres::{AsyncMessage, NoTls};
+
+/// The notification channel.
+pub const CHANNEL: &str = "codex_web_events";
+/// Notifications waiting to be sent (more are dropped: the periodic catch-up covers them).
+const OUTBOX: usize = 1024;
+
+/// The sending side, held by every hub of a live session.
+#[derive(Debug, Clone)]
+pub(crate) struct Notifier {
+    outbox: mpsc::Sender<String>,
+}
+
+impl Notifier {
+    /// Tells the other instances that `session` of `tenant` has events up to `seq`.
+    pub fn notify(&self, tenant: &str, session: &str, seq: u64) {
+        if let Err(err) = self.outbox.try_send(format!("{tenant}\n{session}\n{seq}")) {
+            tracing::debug!("live-tail notification dropped ({err}); followers catch up later");
+        }
+    }
+}
+
+/// Starts the listener task for `url`; returns the notifier hubs use.
+pub(crate) fn start(url: RedactedUrl, adapter: Weak<AdapterInner>) -> Notifier {
+    let (outbox, rx) = mpsc::channel(OUTBOX);
+    tokio::spawn(run(url, adapter, rx));
+    Notifier { outbox }
+}
+
+async fn run(url: RedactedUrl, adapter: Weak<AdapterInner>, mut outbox: mpsc::Receiver<String>) {
+    let shutdown = match adapter.upgrade() {
+        Some(a) => a.shutdown.clone(),
+        None => return,
+    };
+    loop {
+        let result = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            r = session(&url, &adapter, &mut outbox) => r,
+        };
+        match result {
+            Ok(()) => return,
+            Err(err) if adapter.strong_count() == 0 => {
+                tracing::debug!("live tail stops with its adapter: {err}");
+                return;
+            }
+            Err(err) => {
+                tracing::warn!(url = %url, "live-tail connection lost, reconnecting: {err}");
+                // Without a connection, followers still move on: read the store meanwhile.
+                catch_up_all(&adapter).await;
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+        }
+    }
+}
+
+/// One connection's life: LISTEN, send queued NOTIFYs, follow notifications.
+async fn session(
+    url: &RedactedUrl,
+    adapter: &Weak<AdapterInner>,
+    outbox: &mut mpsc::Receiver<String>,
+) -> Result<(), String> {
+    let config = match tokio_postgres::Config::from_str(url.expose()) {
+        Ok(c) => c,
+        Err(err) => {
+            tracing::error!(url = %url, "live tail disabled, the URL does not parse: {err}");
+            // Nothing will ever work; wait for shutdown instead of spinning.
+            std::future::pending::<()>().await;
+            return Ok(());
+        }
+    };
+    let (client, mut connection) = config.connect(NoTls).await.map_err(|e| e.to_string())?;
+    let (seen_tx, mut seen) = mpsc::channel::<String>(OUTBOX);
+    let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx)).boxed();
+    let driver = tokio::spawn(async move {
+        while let Some(message) = messages.next().await {
+            match message {
+                Ok(AsyncMessage::Notification(n)) => {
+                    if seen_tx.send(n.payload().to_string()).await.is_err() {
+                        return Ok(());
+                    }
+                }
+                Ok(_) => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(())
+    });
+    if let Err(err) = client.batch_execute(&format!("LISTEN {CHANNEL}")).await {
+        driver.abort();
+        return Err(err.to_string());
+    }
+    tracing::debug!(url = %url, "live tail listening");
+    catch_up_all(adapter).await;
+    let every = adapter
+        .upgrade()
+        .map(|a| a.config.live_tail_catch_up)
+        .unwrap_or(Duration::from_secs(2));
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let outcome = loop {
+        tokio::select! {
+            payload = outbox.recv() => {
+                let Some(payload) = payload else { break Ok(()) };
+                if let Err(err) = client.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &payload]).await {
+                    break Err(err.to_string());
+                }
+            }
+            payload = seen.recv() => {
+                let Some(payload) = payload else {
+                    break Err("the LISTEN connection closed".to_string());
+                };
+                let mut parts = payload.splitn(3, '\n');
+                if let (Some(tenant), Some(session), Some(_seq)) = (parts.next(), parts.next(), parts.next()) {
+                    if let Some(a) = adapter.upgrade() {
+                        super::adapter::catch_up(&a, tenant, session).await;
+                    }
+                }
+            }
+            _ = tick.tick() => catch_up_all(adapter).await,
+        }
+    };
+    driver.abort();
+    outcome
+}
+
+async fn catch_up_all(adapter: &Weak<AdapterInner>) {
+    if let Some(a) = adapter.upgrade() {
+        super::adapter::catch_up_followed(&a).await;
+    }
+}

@@ -1,0 +1,211 @@
+//! Turns of a web session: the [`TurnEvent`] stream of `Session::ask_stream`, turned into the
+//! conversation's [`Record`]s and published in batches. Whatever is already waiting goes out
+//! with one store append, and consecutive deltas of one item in a batch become one
+//! `Record::Deltas` (deltas are coalesced, never one row each).
+
+use super::hub::Hub;
+use crate::persistence::{Record, TurnStatus};
+use crate::runtime::{Session, TurnEvent};
+use futures::{FutureExt, StreamExt};
+use std::sync::Arc;
+
+/// Most turn events folded into one publish (one store append).
+const BATCH: usize = 256;
+
+/// Folds one turn's events into records.
+#[derive(Debug)]
+pub(crate) struct TurnRecords {
+    turn_id: String,
+    prompt: Option<String>,
+}
+
+impl TurnRecords {
+    pub fn new(prompt: String) -> Self {
+        TurnRecords {
+            turn_id: String::new(),
+            prompt: Some(prompt),
+        }
+    }
+
+    fn turn(&self) -> Option<String> {
+        (!self.turn_id.is_empty()).then(|| self.turn_id.clone())
+    }
+
+    /// Adds the record(s) of `event` to `out`, merging a delta into the previous record when
+    /// both belong to the same item and stream.
+    pub fn fold(&mut self, event: crate::Result<TurnEvent>, out: &mut Vec<Record>) {
+        let delta = |item_id: String, stream: &str, text: String| Record::Deltas {
+            turn_id: String::new(),
+            item_id,
+            stream: stream.to_string(),
+            text,
+        };
+        let record = match event {
+            Ok(TurnEvent::Started { turn_id }) => {
+                self.turn_id = turn_id.clone();
+                Record::TurnStarted {
+                    turn_id,
+                    prompt: self.prompt.take(),
+                }
+            }
+            Ok(TurnEvent::AgentMessageDelta { item_id, delta: d }) => {
+                delta(item_id, "agentMessage", d)
+            }
+            Ok(TurnEvent::ReasoningDelta { item_id, delta: d }) => delta(item_id, "reasoning", d),
+            Ok(TurnEvent::CommandOutputDelta { item_id, delta: d }) => {
+                delta(item_id, "commandOutput", d)
+            }
+            Ok(TurnEvent::FileChangeDelta { item_id, delta: d }) => delta(item_id, "fileChange", d),
+            Ok(TurnEvent::ItemCompleted(item)) => match serde_json::to_value(&item) {
+                Ok(item) => Record::ItemCompleted {
+                    turn_id: self.turn_id.clone(),
+                    item,
+                },
+                Err(err) => Record::Error {
+                    turn_id: self.turn(),
+                    message: format!("cannot encode a completed item: {err}"),
+                },
+            },
+            Ok(TurnEvent::Lagged(dropped)) => Record::Lagged {
+                turn_id: self.turn(),
+                dropped,
+            },
+            Ok(TurnEvent::Completed(output)) => Record::TurnCompleted {
+                turn_id: output.turn_id.clone(),
+                status: TurnStatus::from_protocol(&output.status),
+                error: output
+                    .error
+                    .as_ref()
+                    .and_then(|e| serde_json::to_value(e).ok()),
+                usage: output
+                    .usage
+                    .as_ref()
+                    .and_then(|u| serde_json::to_value(u).ok()),
+            },
+            Err(err) => Record::Error {
+                turn_id: self.turn(),
+                message: err.to_string(),
+            },
+            // Approvals are logged by the approvals bridge; item starts, plans, diffs and
+            // usage updates are carried by the items and the turn's completion.
+            Ok(_) => return,
+        };
+        let record = match record {
+            Record::Deltas {
+                item_id,
+                stream,
+                text,
+                ..
+            } => {
+                if let Some(Record::Deltas {
+                    item_id: last_item,
+                    stream: last_stream,
+                    text: last_text,
+                    ..
+                }) = out.last_mut()
+                {
+                    if *last_item == item_id && *last_stream == stream {
+                        last_text.push_str(&text);
+                        return;
+                    }
+                }
+                Record::Deltas {
+                    turn_id: self.turn_id.clone(),
+                    item_id,
+                    stream,
+                    text,
+                }
+            }
+            other => other,
+        };
+        out.push(record);
+    }
+}
+
+/// Runs `prompt` on `session` and publishes its records on `hub` until the turn ends.
+pub(crate) async fn drive(session: Session, hub: Arc<Hub>, prompt: String) {
+    let mut records = TurnRecords::new(prompt.clone());
+    // Fused: the batching below may poll once more after the end.
+    let mut stream = Box::pin(session.ask_stream(prompt).fuse());
+    while let Some(first) = stream.next().await {
+        let mut batch = Vec::new();
+        records.fold(first, &mut batch);
+        let mut folded = 1;
+        // Whatever is already waiting goes out with this one.
+        while folded < BATCH {
+            match stream.next().now_or_never() {
+                Some(Some(ev)) => {
+                    records.fold(ev, &mut batch);
+                    folded += 1;
+                }
+                _ => break,
+            }
+        }
+        if let Err(err) = hub.publish(batch).await {
+            // Never run on unlogged: subscribers would miss what the turn does.
+            tracing::error!("cannot log the turn's events; interrupting the turn: {err}");
+            if let Err(err) = session.send_interrupt().await {
+                tracing::warn!("cannot interrupt the turn: {err}");
+            }
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consecutive_deltas_of_one_item_become_one_record() {
+        let mut t = TurnRecords::new("hi".into());
+        let mut out = Vec::new();
+        t.fold(
+            Ok(TurnEvent::Started {
+                turn_id: "t1".into(),
+            }),
+            &mut out,
+        );
+        for d in ["a", "b", "c"] {
+            t.fold(
+                Ok(TurnEvent::AgentMessageDelta {
+                    item_id: "m1".into(),
+                    delta: d.into(),
+                }),
+                &mut out,
+            );
+        }
+        t.fold(
+            Ok(TurnEvent::CommandOutputDelta {
+                item_id: "c1".into(),
+                delta: "out".into(),
+            }),
+            &mut out,
+        );
+        t.fold(
+            Ok(TurnEvent::AgentMessageDelta {
+                item_id: "m1".into(),
+                delta: "d".into(),
+            }),
+            &mut out,
+        );
+        assert_eq!(out.len(), 4, "{out:#?}");
+        assert_eq!(
+            out[0],
+            Record::TurnStarted {
+                turn_id: "t1".into(),
+                prompt: Some("hi".into())
+            }
+        );
+        assert_eq!(
+            out[1],
+            Record::Deltas {
+                turn_id: "t1".into(),
+                item_id: "m1".into(),
+                stream: "agentMessage".into(),
+                text: "abc".into()
+            }
+        );
+        assert!(matches!(&out[3], Record::Deltas { text, .. } if text == "d"));
+    }
+}
