@@ -53,6 +53,7 @@ mod paths;
 pub mod payload_schema;
 mod process_group;
 pub mod progress;
+mod run_limits;
 pub mod run_view;
 pub mod schemas;
 pub mod state;
@@ -64,7 +65,7 @@ pub use client::{
     normalize_dispatch, normalize_event_record, normalize_run, sign_body, verify_signature,
     DispatchOptions, DispatchResponse, DispatchStatus, EventDetail, FlowClient, FlowClientConfig,
     HttpFlowClient, HttpFlowClientConfig, LocalFlowClient, LocalFlowClientConfig, LocalHooks,
-    RunStepOptions, StateMode, LEGACY_SIGNATURE_HEADER, SIGNATURE_HEADER,
+    RunStepOptions, Secret, StateMode, LEGACY_SIGNATURE_HEADER, SIGNATURE_HEADER,
 };
 pub use code_mode::{
     code_mode_enabled, code_mode_env_from_process, CodeModeDefaults, CodeModeExecutor,
@@ -75,7 +76,9 @@ pub use context::{RuntimeMetadata, StepContext};
 pub use error::{FlowError, Result};
 pub use event::FlowEvent;
 pub use flow_result::{code_mode_output_schema, FlowResult, FlowResultStatus};
-pub use manifest::{ApprovalPolicy, FlowManifest, RunnerKind, SandboxMode, StepManifest};
+pub use manifest::{
+    ApprovalPolicy, FlowManifest, RetryPolicy, RunnerKind, SandboxMode, StepManifest,
+};
 pub use matching::{SchemaMismatch, StepMatch};
 pub use output_capture::CapturedOutput;
 pub use payload_schema::{PayloadSchema, PayloadViolation};

@@ -23,6 +23,7 @@ use crate::ids::{attempt_id, replay_nonce, run_id};
 use crate::matching::StepMatch;
 use crate::output_capture::DEFAULT_OUTPUT_LIMIT;
 use crate::progress::{no_progress, ProgressEvent, ProgressSink};
+use crate::run_limits::RunLimits;
 use crate::run_view::{AttemptView, ProcessStatus, RunOutput, RunView};
 use crate::state::{
     Claim, EventFilter, EventRecord, MemoryStore, RunFilter, SqliteStore, StateStore,
@@ -84,6 +85,21 @@ pub struct LocalFlowClientConfig {
     /// Time between SIGTERM and SIGKILL when a step is stopped (default 2000 ms).
     #[serde(default = "default_kill_grace_ms")]
     pub kill_grace_ms: u64,
+    /// At most this many runs execute at once in this client (default 8); a flow's
+    /// `max_concurrent_runs` limits its own runs further. Other runs wait `queued`.
+    #[serde(default = "default_max_concurrent_runs")]
+    pub max_concurrent_runs: usize,
+    /// Names of this process's environment variables command steps inherit besides the default
+    /// allow-list (`PATH`, `HOME`, `USER`, `LANG`, `LC_*`, ...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env_passthrough: Vec<String>,
+}
+
+/// Default of [`LocalFlowClientConfig::max_concurrent_runs`].
+pub const DEFAULT_MAX_CONCURRENT_RUNS: usize = 8;
+
+fn default_max_concurrent_runs() -> usize {
+    DEFAULT_MAX_CONCURRENT_RUNS
 }
 
 fn default_max_next_depth() -> u32 {
@@ -116,6 +132,8 @@ impl LocalFlowClientConfig {
             workspace_backend_url: None,
             output_limit_bytes: DEFAULT_OUTPUT_LIMIT,
             kill_grace_ms: default_kill_grace_ms(),
+            max_concurrent_runs: DEFAULT_MAX_CONCURRENT_RUNS,
+            env_passthrough: Vec::new(),
         }
     }
 
@@ -156,6 +174,7 @@ pub struct RunStepOptions {
 
 struct RunJob {
     run_id: String,
+    cancel: CancellationToken,
     matched: StepMatch,
     event: Arc<FlowEvent>,
     replay: bool,
@@ -171,6 +190,9 @@ struct Inner {
     active: Mutex<HashMap<String, CancellationToken>>,
     finished: Notify,
     tasks: TaskTracker,
+    limits: RunLimits,
+    /// Parent of every run's cancel token: [`LocalFlowClient::cancel_all`].
+    shutdown: CancellationToken,
 }
 
 /// Discovers flows under the configured roots, matches events and runs steps in this process.
@@ -228,6 +250,7 @@ impl LocalFlowClient {
         };
         let runner = StepRunner::new(RunnerConfig {
             env: config.env.clone(),
+            env_passthrough: config.env_passthrough.clone(),
             code_mode: hooks.code_mode,
             code_mode_defaults: config.code_mode.clone(),
             output_limit: config.output_limit_bytes.max(1),
@@ -238,6 +261,7 @@ impl LocalFlowClient {
         if config.state == StateMode::Durable {
             recover_abandoned_runs(&*store)?;
         }
+        let config_limit = config.max_concurrent_runs.max(1);
         Ok(LocalFlowClient {
             inner: Arc::new(Inner {
                 config,
@@ -248,6 +272,8 @@ impl LocalFlowClient {
                 active: Mutex::new(HashMap::new()),
                 finished: Notify::new(),
                 tasks: TaskTracker::new(),
+                limits: RunLimits::new(config_limit),
+                shutdown: CancellationToken::new(),
             }),
         })
     }
@@ -260,6 +286,13 @@ impl LocalFlowClient {
     /// The configuration.
     pub fn config(&self) -> &LocalFlowClientConfig {
         &self.inner.config
+    }
+
+    /// Cancels every queued and running run of this client (their steps' process groups are
+    /// killed) and every run started later; use before exiting on a signal, then
+    /// [`LocalFlowClient::wait_idle`] to let them record `canceled`.
+    pub fn cancel_all(&self) {
+        self.inner.shutdown.cancel();
     }
 
     /// Waits until every background run started by this client has finished.
@@ -433,6 +466,7 @@ impl Inner {
                 .zip(run_ids.iter())
                 .map(|(matched, id)| RunJob {
                     run_id: id.clone(),
+                    cancel: this.shutdown.child_token(),
                     matched,
                     event: event.clone(),
                     replay: false,
@@ -492,6 +526,7 @@ impl Inner {
             .zip(run_ids.iter())
             .map(|(matched, id)| RunJob {
                 run_id: id.clone(),
+                cancel: self.shutdown.child_token(),
                 matched,
                 event: event.clone(),
                 replay: true,
@@ -509,21 +544,27 @@ impl Inner {
         })
     }
 
+    /// Runs the jobs of one event in order on a tracked task. With `wait`, returns when they
+    /// are over; dropping that future cancels them (their steps are killed and they record
+    /// `canceled`), so no run stays `running` behind a caller that went away.
     async fn execute(self: &Arc<Self>, jobs: Vec<RunJob>, wait: bool) {
         if jobs.is_empty() {
             return;
         }
-        if wait {
+        let tokens: Vec<_> = jobs.iter().map(|j| j.cancel.clone()).collect();
+        let this = self.clone();
+        let handle = self.tasks.spawn(async move {
             for job in jobs {
-                self.run_job(job, true).await;
+                this.run_job(job, wait).await;
             }
-        } else {
-            let this = self.clone();
-            self.tasks.spawn(async move {
-                for job in jobs {
-                    this.run_job(job, false).await;
-                }
-            });
+        });
+        if wait {
+            let mut guard = CancelOnDrop(tokens);
+            if let Err(e) = handle.await {
+                tracing::error!(error = %e, "flow run task failed");
+            }
+            // Finished: nothing left to cancel.
+            guard.0.clear();
         }
     }
 
@@ -538,6 +579,15 @@ impl Inner {
     async fn run_job_inner(self: &Arc<Self>, job: RunJob, wait: bool) -> Result<()> {
         let worker = worker_id();
         let id = job.run_id.clone();
+        let token = job.cancel.clone();
+        let permits = tokio::select! {
+            permits = self.limits.acquire(&job.matched.flow) => Some(permits),
+            _ = token.cancelled() => None,
+        };
+        let Some(permits) = permits.filter(|_| !token.is_cancelled()) else {
+            self.cancel_queued(&id).await?;
+            return Ok(());
+        };
         let started = self
             .update_run(&id, {
                 let id = id.clone();
@@ -571,7 +621,6 @@ impl Inner {
             return Ok(());
         }
         let attempt = started.attempts.last().map(|a| a.id.clone());
-        let token = CancellationToken::new();
         if let Ok(mut active) = self.active.lock() {
             active.insert(id.clone(), token.clone());
         }
@@ -579,7 +628,7 @@ impl Inner {
             let this = self.clone();
             let token = token.clone();
             let id = id.clone();
-            tokio::spawn(async move {
+            AbortOnDrop(tokio::spawn(async move {
                 loop {
                     tokio::select! {
                         _ = token.cancelled() => break,
@@ -592,7 +641,7 @@ impl Inner {
                         }
                     }
                 }
-            })
+            }))
         });
         let flow = job.matched.flow.clone();
         let step = job.matched.step();
@@ -613,9 +662,7 @@ impl Inner {
             .runner
             .run(&flow, step, &job.event, runtime, &token, &self.progress)
             .await;
-        if let Some(watcher) = watcher {
-            watcher.abort();
-        }
+        drop(watcher);
         if let Ok(mut active) = self.active.lock() {
             active.remove(&id);
         }
@@ -683,6 +730,9 @@ impl Inner {
             })
             .await?
         };
+        // The step is over: its slots go to the next runs before any `next` event is
+        // dispatched (a waiting `next` dispatch needs slots of its own).
+        drop(permits);
         (self.progress)(&ProgressEvent::Finished {
             run_id: Some(id.clone()),
             flow: flow.name().to_string(),
@@ -713,6 +763,21 @@ impl Inner {
                 .await?;
             }
         }
+        Ok(())
+    }
+
+    /// Records a run that was canceled while it waited for a slot.
+    async fn cancel_queued(&self, run_id: &str) -> Result<()> {
+        self.update_run(run_id, |run| {
+            if run.process_status != Some(ProcessStatus::Queued) {
+                return false;
+            }
+            run.process_status = Some(ProcessStatus::Canceled);
+            run.finished_at = Some(now_rfc3339());
+            run.error = Some("canceled before it started".into());
+            true
+        })
+        .await?;
         Ok(())
     }
 
@@ -857,4 +922,25 @@ fn recover_abandoned_runs(store: &dyn StateStore) -> Result<()> {
         tracing::warn!(run_id = %run.id, owner, "abandoned run marked failed");
     }
     Ok(())
+}
+
+/// Cancels the runs of a waiting dispatch whose future is dropped.
+struct CancelOnDrop(Vec<CancellationToken>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        for token in &self.0 {
+            token.cancel();
+        }
+    }
+}
+
+/// Aborts a background task (a run's cancel watcher) when the run's execution ends, however it
+/// ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

@@ -54,6 +54,10 @@ impl SqliteStore {
             path: path.clone(),
             message: e.to_string(),
         };
+        create_private(&path).map_err(|e| FlowError::State {
+            path: path.clone(),
+            message: format!("cannot create the state file 0600: {e}"),
+        })?;
         let conn = Connection::open(&path).map_err(err)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
         let mode: String = conn
@@ -302,6 +306,22 @@ impl StateStore for SqliteStore {
 
     fn blocks(&self) -> bool {
         true
+    }
+}
+
+/// Creates the database file readable by its owner only (0600) before SQLite opens it; SQLite
+/// gives its `-wal` and `-shm` files the same mode. An existing file keeps its mode.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
     }
 }
 
