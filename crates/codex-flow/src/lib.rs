@@ -49,6 +49,7 @@ pub mod ids;
 pub mod manifest;
 pub mod matching;
 mod output_capture;
+pub mod package_hash;
 mod paths;
 pub mod payload_schema;
 mod process_group;
@@ -56,9 +57,12 @@ pub mod progress;
 mod run_limits;
 pub mod run_view;
 pub mod schemas;
+pub mod serve;
 pub mod state;
 pub mod step_runner;
+pub mod store;
 pub mod timestamp;
+pub mod worker;
 
 pub use catalog::{default_roots, Discovery, FlowCatalog, LoadedFlow, LoadedStep, ShadowedFlow};
 pub use client::{
@@ -86,4 +90,5 @@ pub use progress::{OutputStream, ProgressEvent, ProgressSink};
 pub use run_view::{AttemptView, EffectiveStatus, ProcessStatus, RunOutput, RunView};
 pub use state::{EventFilter, EventRecord, RunFilter};
 pub use step_runner::{RunnerConfig, StepOutcome, StepRunner};
+pub use store::{FlowStore, PostgresFlowStore, SqliteFlowStore};
 pub use tokio_util::sync::CancellationToken;

@@ -96,6 +96,43 @@ pub async fn run(cli: Cli) -> CliResult {
             print_run(g, &run);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Serve {
+            ref store,
+            ref listen,
+            ref flows,
+            ref token,
+            ref api_key,
+            ref signing_secret,
+            accept_body_signature,
+            replay_window_secs,
+            body_limit,
+        } => {
+            let auth = codex_flow::serve::ServeAuth {
+                token: token.clone().map(Into::into),
+                api_key: api_key.clone().map(Into::into),
+                signing_secret: signing_secret.clone().map(Into::into),
+                accept_body_signature,
+                replay_window: std::time::Duration::from_secs(replay_window_secs),
+            };
+            crate::cli::services::serve(g, store, listen, flows.as_deref(), auth, body_limit).await
+        }
+        Command::Worker {
+            ref store,
+            concurrency,
+            ref flows,
+            lease_ttl_ms,
+            heartbeat_ms,
+            drain_ms,
+        } => {
+            let config = codex_flow::worker::WorkerConfig {
+                concurrency: concurrency.max(1),
+                lease_ttl: std::time::Duration::from_millis(lease_ttl_ms.max(100)),
+                heartbeat_interval: std::time::Duration::from_millis(heartbeat_ms.max(10)),
+                drain_timeout: std::time::Duration::from_millis(drain_ms),
+                ..Default::default()
+            };
+            crate::cli::services::worker(g, store, flows.as_deref(), config).await
+        }
         Command::BenchDispatch {
             count,
             ref event_type,
@@ -104,7 +141,7 @@ pub async fn run(cli: Cli) -> CliResult {
     }
 }
 
-fn local_config(g: &Global) -> LocalFlowClientConfig {
+pub(crate) fn local_config(g: &Global) -> LocalFlowClientConfig {
     let mut config = LocalFlowClientConfig::new(g.cwd.clone());
     config.state = match g.state {
         StateArg::Memory => StateMode::Memory,
@@ -118,7 +155,7 @@ fn local_config(g: &Global) -> LocalFlowClientConfig {
 
 /// The Code Mode executor of the CLI: Codex turns through `codex_runtime`, with codex found via
 /// `CODEX_BIN` or `PATH` (started only when a Code Mode step runs).
-fn codex_executor() -> std::sync::Arc<dyn codex_flow::CodeModeExecutor> {
+pub(crate) fn codex_executor() -> std::sync::Arc<dyn codex_flow::CodeModeExecutor> {
     std::sync::Arc::new(codex_flow::SessionCodeModeExecutor::new(
         codex_runtime::runtime::ClientConfig::new(),
     ))

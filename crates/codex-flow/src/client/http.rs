@@ -11,7 +11,9 @@ use serde_json::{json, Value};
 
 use crate::client::normalize::{normalize_dispatch, normalize_event_record, normalize_run};
 use crate::client::secret::{redact_url, Secret};
-use crate::client::signature::{sign_body, SIGNATURE_HEADER};
+use crate::client::signature::{
+    sign_body, sign_request, REQUEST_SIGNATURE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
+};
 use crate::client::{DispatchOptions, DispatchResponse, EventDetail, FlowClient};
 use crate::error::{FlowError, Result};
 use crate::event::FlowEvent;
@@ -203,14 +205,39 @@ impl HttpFlowClient {
             .http
             .request(method.clone(), url.clone())
             .headers(self.headers.clone());
-        if let Some(body) = body {
-            let bytes = serde_json::to_vec(body).map_err(|e| http_err(e.to_string()))?;
-            if let Some(secret) = &self.config.signing_secret {
+        let bytes = match body {
+            Some(body) => Some(serde_json::to_vec(body).map_err(|e| http_err(e.to_string()))?),
+            None => None,
+        };
+        if let Some(secret) = &self.config.signing_secret {
+            // Every request carries a signature over method, path, timestamp and body; requests
+            // with a body also carry the body-only signature older servers check.
+            let timestamp = chrono::Utc::now().timestamp();
+            let signed_path = match url.query() {
+                Some(q) => format!("{}?{q}", url.path()),
+                None => url.path().to_string(),
+            };
+            let body_bytes = bytes.as_deref().unwrap_or_default();
+            request = request
+                .header(TIMESTAMP_HEADER, timestamp.to_string())
+                .header(
+                    REQUEST_SIGNATURE_HEADER,
+                    sign_request(
+                        secret.expose().as_bytes(),
+                        method.as_str(),
+                        &signed_path,
+                        timestamp,
+                        body_bytes,
+                    ),
+                );
+            if bytes.is_some() {
                 request = request.header(
                     SIGNATURE_HEADER,
-                    sign_body(secret.expose().as_bytes(), &bytes),
+                    sign_body(secret.expose().as_bytes(), body_bytes),
                 );
             }
+        }
+        if let Some(bytes) = bytes {
             request = request.body(bytes);
         }
         let mut response = request
