@@ -101,3 +101,4 @@ pub async fn eventually(mut check: impl FnMut() -> bool) -> bool {
     }
     check()
 }
+pub mod pg;
