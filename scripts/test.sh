@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every check, as CI runs it (.ci/run calls exactly this). Installs what it needs itself: the
-# pinned codex (from the npm registry, into .tools/) and the crates (from crates.io).
+# pinned codex (from the npm registry, into .tools/), the crates (from crates.io) and a
+# PostgreSQL server for the store tests (scripts/ensure-postgres.sh).
 #
 #   scripts/test.sh
 #
@@ -17,6 +18,11 @@ step "installing the pinned codex (@openai/codex@0.169.0)"
 CODEX_BIN="$(scripts/install-codex.sh)"
 export CODEX_BIN
 "$CODEX_BIN" --version >&2
+
+step "PostgreSQL for the store tests (DATABASE_URL, else 127.0.0.1:5432, else a throwaway cluster)"
+DATABASE_URL="$(scripts/ensure-postgres.sh)"
+export DATABASE_URL
+trap 'scripts/ensure-postgres.sh stop' EXIT
 
 # Tests run offline against the bundled mock model: never send a real key anywhere.
 unset OPENAI_API_KEY CODEX_API_KEY

@@ -27,4 +27,12 @@ pub enum TestSupportError {
         /// How long the caller waited.
         waited: Duration,
     },
+    /// No PostgreSQL server could be reached, or a test database could not be made.
+    #[error("codex-test-support: PostgreSQL at {url}: {reason} (set DATABASE_URL, or run scripts/ensure-postgres.sh, which scripts/test.sh calls)")]
+    Postgres {
+        /// The server URL, password hidden.
+        url: codex_db::RedactedUrl,
+        /// What went wrong.
+        reason: String,
+    },
 }

@@ -7,6 +7,8 @@
 //!   `scripts/install-codex.sh`);
 //! - [`env`](mod@env): [`CodexTestEnv`], mock + home + workdir + commands, killing leftovers on drop;
 //! - [`leftovers`]: scanning `/proc/*/environ` for the per-environment tag and killing by it;
+//! - [`postgres`]: [`postgres::fresh_database`], an empty PostgreSQL database per test on a real
+//!   server (`DATABASE_URL`, else 127.0.0.1:5432; never skipped);
 //! - [`error`]: the crate's error type, [`TestSupportError`].
 //!
 //! ```no_run
@@ -28,6 +30,7 @@ pub mod codex_bin;
 pub mod env;
 pub mod error;
 pub mod leftovers;
+pub mod postgres;
 mod sdk;
 
 pub use codex_bin::{codex_bin, CODEX_BIN_ENV};

@@ -1,0 +1,32 @@
+//! # codex-db
+//!
+//! The database plumbing that codex-runtime's durable stores share, so that each concept has one
+//! home: the conversation store (`codex_runtime::persistence`), the flow store (`codex-flow`) and
+//! anything else that keeps state in SQL.
+//!
+//! - [`postgres`]: a connection pool ([`postgres::PgPool`], `deadpool-postgres` over
+//!   `tokio-postgres`) and versioned migrations applied once, in one transaction, under a
+//!   PostgreSQL advisory lock, so several processes and machines can start at the same time.
+//! - [`sqlite`]: opening an embedded database file (created `0600`, WAL, `synchronous=FULL`,
+//!   foreign keys on, a busy timeout) and the same migrations under SQLite's write lock.
+//! - [`Migration`]: one numbered schema step of one component. Versions start at 1 and grow by
+//!   one; a database that already holds a version this binary does not know is refused
+//!   ([`DbError::SchemaTooNew`]) instead of being written by an older schema.
+//! - [`RedactedUrl`]: a database URL whose password never reaches `Debug`, `Display`, logs or
+//!   errors.
+//! - [`DbError`]: the one error type.
+//!
+//! Every component records its applied versions in one table, `codex_schema_migrations`
+//! (`component`, `version`, `name`, `applied_at`).
+
+#![warn(missing_docs)]
+
+mod error;
+mod migration;
+pub mod postgres;
+pub mod sqlite;
+mod url;
+
+pub use error::DbError;
+pub use migration::Migration;
+pub use url::RedactedUrl;
