@@ -11,19 +11,22 @@ use codex_flow::{
     default_roots, DispatchOptions, DispatchStatus, EventFilter, FlowCatalog, FlowClient,
     FlowError, HttpFlowClient, HttpFlowClientConfig, PostgresFlowStore, ProcessStatus, RunFilter,
 };
+use codex_test_support::postgres::{fresh_database, TestDatabase};
 use serde_json::json;
-use support::{pg::FreshDb, result_script, FlowTree};
+use support::{result_script, FlowTree};
 
 const TOKEN: &str = "serve-token";
 const SECRET: &str = "serve-secret";
 
 struct Server {
     base: String,
-    _db: FreshDb,
+    _db: TestDatabase,
     _tree: FlowTree,
 }
 
 async fn start(accept_body_signature: bool) -> Server {
+    // reqwest is built without a bundled crypto provider (as in HttpFlowClient::new).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let tree = FlowTree::new();
     tree.sh_flow(
         "flows",
@@ -34,7 +37,7 @@ async fn start(accept_body_signature: bool) -> Server {
         &result_script("completed"),
     );
     tree.sh_flow("flows", "two", "two", "s2", "go", &result_script("blocked"));
-    let db = FreshDb::new("serve").await;
+    let db = fresh_database("flow_serve").await.unwrap();
     let store = PostgresFlowStore::connect(db.url()).await.unwrap();
     let catalog = FlowCatalog::load(&default_roots(tree.cwd())).unwrap();
     let auth = ServeAuth {

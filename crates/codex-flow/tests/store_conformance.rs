@@ -156,7 +156,9 @@ async fn sqlite_store_conforms() {
 
 #[tokio::test]
 async fn postgres_store_conforms() {
-    let db = support::pg::FreshDb::new("conformance").await;
+    let db = codex_test_support::postgres::fresh_database("flow_conformance")
+        .await
+        .unwrap();
     let store = PostgresFlowStore::connect(db.url()).await.unwrap();
     conformance(&store).await;
 }

@@ -4,17 +4,26 @@
 //! Tables (`flow_events`, `flow_runs`, `flow_counters`) hold each record as JSON text next to
 //! the columns that queries and leases use. Every operation is one transaction.
 
-use deadpool_postgres::{GenericClient, Pool};
+use codex_db::postgres::PgPool as Pool;
+use deadpool_postgres::GenericClient;
 use futures::future::BoxFuture;
-use tokio_postgres::NoTls;
 
 use crate::error::{FlowError, Result};
 use crate::run_view::RunView;
 use crate::state::{effective_limit, Claim, EventFilter, EventRecord, RunFilter};
 use crate::store::{apply_cancel, replay_runs, FlowStore, ReplayPlan};
 
-/// The schema of the flow store (applied once, idempotent).
-pub(crate) const SCHEMA: &str = "
+/// The component name of the flow store's migrations.
+pub const MIGRATION_COMPONENT: &str = "codex_flow";
+
+/// The flow store's migrations.
+pub const MIGRATIONS: &[codex_db::Migration] = &[codex_db::Migration {
+    version: 1,
+    name: "events, runs, leases, counters",
+    sql: SCHEMA_V1,
+}];
+
+const SCHEMA_V1: &str = "
 CREATE TABLE IF NOT EXISTS flow_events (
     seq BIGSERIAL PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
@@ -66,37 +75,19 @@ impl std::fmt::Debug for PostgresFlowStore {
 }
 
 impl PostgresFlowStore {
-    /// Connects to `url` (`postgres://user:password@host/db`) and creates the schema if needed
-    /// (under an advisory lock, so several processes may start at once).
+    /// Connects to `url` (`postgres://user:password@host/db`) and applies the flow store's
+    /// migrations (once, under codex-db's advisory lock, so several processes may start at once).
     pub async fn connect(url: &str) -> Result<Self> {
-        let shown = crate::client::redact_url(url);
-        let err = |message: String| FlowError::Database {
+        let shown = codex_db::RedactedUrl::new(url).to_string();
+        let err = |e: codex_db::DbError| FlowError::Database {
             store: shown.clone(),
-            message,
+            message: e.to_string(),
         };
-        let config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e: tokio_postgres::Error| err(format!("invalid URL: {e}")))?;
-        let manager = deadpool_postgres::Manager::from_config(
-            config,
-            NoTls,
-            deadpool_postgres::ManagerConfig {
-                recycling_method: deadpool_postgres::RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(8)
-            .build()
-            .map_err(|e| err(e.to_string()))?;
-        let store = PostgresFlowStore { pool, shown };
-        let mut client = store.client().await?;
-        let tx = client.transaction().await.map_err(|e| store.err(e))?;
-        tx.execute("SELECT pg_advisory_xact_lock(7236837459211)", &[])
+        let pool = codex_db::postgres::connect(url).await.map_err(err)?;
+        codex_db::postgres::migrate(&pool, MIGRATION_COMPONENT, MIGRATIONS)
             .await
-            .map_err(|e| store.err(e))?;
-        tx.batch_execute(SCHEMA).await.map_err(|e| store.err(e))?;
-        tx.commit().await.map_err(|e| store.err(e))?;
-        Ok(store)
+            .map_err(err)?;
+        Ok(PostgresFlowStore { pool, shown })
     }
 
     pub(crate) fn err(&self, e: impl std::fmt::Display) -> FlowError {

@@ -101,4 +101,3 @@ pub async fn eventually(mut check: impl FnMut() -> bool) -> bool {
     }
     check()
 }
-pub mod pg;
