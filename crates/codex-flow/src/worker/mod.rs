@@ -143,6 +143,7 @@ impl Worker {
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut report = WorkerReport::default();
         let mut draining: Option<tokio::time::Instant> = None;
+        let mut watching = true;
         tracing::info!(worker = %this.id, packages = hashes.len(), "worker started");
         loop {
             if draining.is_none() {
@@ -177,8 +178,15 @@ impl Worker {
                     }
                 }
                 _ = tokio::time::sleep(this.config.poll_interval), if draining.is_none() && !full => {}
-                changed = stop.changed(), if draining.is_none() || stop.borrow().is_some() => {
-                    let what = if changed.is_err() { Some(WorkerStop::Drain) } else { *stop.borrow() };
+                changed = stop.changed(), if watching => {
+                    // A closed channel (the sender went away) counts as a drain request.
+                    let what = match changed {
+                        Ok(()) => *stop.borrow(),
+                        Err(_) => {
+                            watching = false;
+                            Some(WorkerStop::Drain)
+                        }
+                    };
                     match what {
                         Some(WorkerStop::Drain) if draining.is_none() => {
                             tracing::info!(worker = %this.id, running = tasks.len(), "draining");
@@ -188,8 +196,7 @@ impl Worker {
                             tracing::info!(worker = %this.id, running = tasks.len(), "stopping steps");
                             stop_all(&active);
                             draining = Some(tokio::time::Instant::now() + this.config.drain_timeout);
-                            // Stop watching the channel: wait for the runs to record.
-                            stop = watch::channel(None).1;
+                            watching = false;
                         }
                         _ => {}
                     }
