@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use codex_flow::state::EventRecord;
 use codex_flow::{
-    default_roots, DispatchOptions, FlowCatalog, FlowClient, FlowEvent, FlowStore,
-    LocalFlowClient, LocalFlowClientConfig, PostgresFlowStore, RunFilter, RunView,
+    default_roots, DispatchOptions, FlowCatalog, FlowClient, FlowEvent, FlowStore, LocalFlowClient,
+    LocalFlowClientConfig, PostgresFlowStore, RunFilter, RunView,
 };
 use serde_json::json;
 
@@ -71,8 +71,8 @@ async fn workers(dir: &std::path::Path, n: usize, count: usize) -> f64 {
         .expect("PostgreSQL");
     let store = PostgresFlowStore::connect(db.url()).await.expect("store");
     let catalog = FlowCatalog::load(&default_roots(dir)).expect("flows");
-    let hash = codex_flow::package_hash::package_hash(catalog.flow("noop").expect("noop"))
-        .expect("hash");
+    let hash =
+        codex_flow::package_hash::package_hash(catalog.flow("noop").expect("noop")).expect("hash");
     for i in 0..n {
         let event = FlowEvent::from_value(json!({"id": format!("w-{i}"), "type": "bench.noop"}))
             .expect("event");
@@ -96,7 +96,14 @@ async fn workers(dir: &std::path::Path, n: usize, count: usize) -> f64 {
     let mut procs: Vec<Child> = (0..count)
         .map(|_| {
             Command::new(env!("CARGO_BIN_EXE_codex-flow"))
-                .args(["worker", "--store", db.url(), "--concurrency", "4", "--flows"])
+                .args([
+                    "worker",
+                    "--store",
+                    db.url(),
+                    "--concurrency",
+                    "4",
+                    "--flows",
+                ])
                 .arg(dir.join("flows"))
                 .stdout(Stdio::null())
                 .spawn()
@@ -125,8 +132,16 @@ async fn workers(dir: &std::path::Path, n: usize, count: usize) -> f64 {
     let parse = |t: &Option<String>| {
         chrono::DateTime::parse_from_rfc3339(t.as_deref().expect("timestamp")).expect("rfc3339")
     };
-    let first = runs.iter().map(|r| parse(&r.started_at)).min().expect("runs");
-    let last = runs.iter().map(|r| parse(&r.finished_at)).max().expect("runs");
+    let first = runs
+        .iter()
+        .map(|r| parse(&r.started_at))
+        .min()
+        .expect("runs");
+    let last = runs
+        .iter()
+        .map(|r| parse(&r.finished_at))
+        .max()
+        .expect("runs");
     n as f64 / ((last - first).num_milliseconds().max(1) as f64 / 1000.0)
 }
 
@@ -138,9 +153,20 @@ async fn main() {
     let local = local(dir.path(), n).await;
     let one = workers(dir.path(), n, 1).await;
     let three = workers(dir.path(), n, 3).await;
-    println!("{n} no-op command runs, {} cores", std::thread::available_parallelism().map(|p| p.get()).unwrap_or(0));
+    println!(
+        "{n} no-op command runs, {} cores",
+        std::thread::available_parallelism()
+            .map(|p| p.get())
+            .unwrap_or(0)
+    );
     println!("local runner (in process, 4 at once): {local:8.1} runs/s  (1.00)");
-    println!("1 worker  (process, 4 at once):        {one:8.1} runs/s  ({:.2} x local)", one / local);
-    println!("3 workers (processes, 4 at once each): {three:8.1} runs/s  ({:.2} x local)", three / local);
+    println!(
+        "1 worker  (process, 4 at once):        {one:8.1} runs/s  ({:.2} x local)",
+        one / local
+    );
+    println!(
+        "3 workers (processes, 4 at once each): {three:8.1} runs/s  ({:.2} x local)",
+        three / local
+    );
     println!("3 workers / 1 worker: {:.2} (target >= 2.5)", three / one);
 }
