@@ -111,7 +111,10 @@ async fn an_expired_lease_is_taken_over_and_the_old_attempt_cannot_write() {
     assert_ne!(first.attempt_id, second.attempt_id);
     // The first worker learns it lost the lease, and its result is refused.
     let beats = store
-        .heartbeat(&[first.attempt_id.clone()], Duration::from_secs(30))
+        .heartbeat(
+            std::slice::from_ref(&first.attempt_id),
+            Duration::from_secs(30),
+        )
         .await
         .unwrap();
     assert_eq!(beats[0].1, Heartbeat::Lost);
@@ -178,7 +181,7 @@ async fn failed_attempts_retry_with_backoff_then_dead_letter() {
     let (_db, store) = store("flow_lease_retry").await;
     let policy = RetryPolicy {
         max_attempts: 3,
-        backoff_ms: 300,
+        backoff_ms: 1000,
         max_backoff_ms: 1000,
     };
     let ids = record(&store, "e", 1, Some(policy)).await;

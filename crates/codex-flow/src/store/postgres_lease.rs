@@ -76,13 +76,16 @@ pub struct StoreMetrics {
     pub dead_letter: i64,
 }
 
-/// Exponential backoff: `base * 2^(failures-1)`, capped at `max`.
-///
-/// Hand-written rather than from a crate: it is one line of arithmetic evaluated in the store
-/// (the delay becomes the run's `available_at`), not a retry loop to drive.
+/// The delay before the next attempt after `failures` failed ones: the workspace's backoff
+/// (`codex_runtime::rpc::RetryPolicy`: exponential from `base_ms`, capped at `max_ms`, with
+/// jitter so a fleet of workers does not retry in lockstep).
 pub fn backoff_delay(failures: u32, base_ms: u64, max_ms: u64) -> Duration {
-    let shift = failures.saturating_sub(1).min(30);
-    Duration::from_millis(base_ms.saturating_mul(1u64 << shift).min(max_ms))
+    codex_runtime::rpc::RetryPolicy {
+        max_attempts: u32::MAX,
+        initial_backoff: Duration::from_millis(base_ms),
+        max_backoff: Duration::from_millis(max_ms),
+    }
+    .backoff(failures)
 }
 
 impl PostgresFlowStore {
@@ -417,11 +420,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_doubles_and_caps() {
-        assert_eq!(backoff_delay(1, 100, 1000), Duration::from_millis(100));
-        assert_eq!(backoff_delay(2, 100, 1000), Duration::from_millis(200));
-        assert_eq!(backoff_delay(4, 100, 1000), Duration::from_millis(800));
-        assert_eq!(backoff_delay(5, 100, 1000), Duration::from_millis(1000));
-        assert_eq!(backoff_delay(60, 100, 1000), Duration::from_millis(1000));
+    fn backoff_grows_from_the_base_and_is_capped() {
+        for _ in 0..20 {
+            let first = backoff_delay(1, 100, 1000);
+            assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100));
+            let capped = backoff_delay(30, 100, 1000);
+            assert!(capped >= Duration::from_millis(500) && capped <= Duration::from_millis(1000));
+        }
     }
 }

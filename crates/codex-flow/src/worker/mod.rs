@@ -288,14 +288,13 @@ impl Worker {
             .as_ref()
             .and_then(|h| self.packages.get(h))
             .cloned();
-        let has_step = flow
-            .as_ref()
-            .is_some_and(|f| f.step(&leased.run.step).is_some());
-        let end = match flow.filter(|_| has_step) {
-            Some(flow) => {
-                let Some(step) = flow.step(&leased.run.step) else {
-                    unreachable!("checked above")
-                };
+        let found = flow.and_then(|f| {
+            let index = f.steps.iter().position(|s| s.name() == leased.run.step)?;
+            Some((f, index))
+        });
+        let end = match found {
+            Some((flow, index)) => {
+                let step = &flow.steps[index];
                 let permits = tokio::select! {
                     p = self.limits.acquire(&flow) => Some(p),
                     _ = token.cancelled() => None,
