@@ -22,6 +22,10 @@
 //!   alternating with bare cold runs (spawn, handshake, `thread/start`, one turn until its text,
 //!   then `thread/archive` and stdin closed until the child exits).
 //!
+//! - **Client memory during turns** (first, see `turn_overhead/rss.rs`): peak RSS of a fresh
+//!   process running 20 turns through `Session::ask` with defaults, against one running the
+//!   same turns with the bare driver. Target: SDK ≤ 1.2 × bare. `RSS_ONLY=1` stops after it.
+//!
 //! Run: `cargo bench --bench turn_overhead`. The benchmark reports; it never fails the build.
 
 use codex_mock_model::{Reply, Scenario};
@@ -36,6 +40,9 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout};
+
+#[path = "turn_overhead/rss.rs"]
+mod rss;
 
 /// Measured warm turns per side (override with `TURNS`).
 const DEFAULT_TURNS: usize = 100;
@@ -92,7 +99,12 @@ struct Bare {
 impl Bare {
     /// Spawns the env's `codex app-server` and completes the handshake.
     async fn connect(env: &CodexTestEnv) -> Bare {
-        let mut child = env.app_server_command().spawn().expect("spawn codex");
+        Bare::from_command(env.app_server_command()).await
+    }
+
+    /// Spawns `command` (a `codex app-server` with piped stdio) and completes the handshake.
+    async fn from_command(mut command: tokio::process::Command) -> Bare {
+        let mut child = command.spawn().expect("spawn codex");
         let stdin = child.stdin.take().expect("stdin");
         let stdout = BufReader::with_capacity(64 * 1024, child.stdout.take().expect("stdout"));
         let mut bare = Bare {
@@ -537,6 +549,12 @@ async fn main() {
         quick_run_child(cwd).await;
         return;
     }
+    if let Some(pos) = args.iter().position(|a| a == "--rss-child") {
+        let kind = args.get(pos + 1).expect("sdk or bare after --rss-child");
+        let cwd = args.get(pos + 2).expect("a cwd after the kind");
+        rss::rss_child(kind, cwd).await;
+        return;
+    }
 
     let env = CodexTestEnv::start(Scenario::empty().with_fallback(Reply::text(ANSWER)))
         .await
@@ -545,6 +563,10 @@ async fn main() {
     println!("turn_overhead: codex {}", env.bin.display());
     println!("mock model {}; cwd {cwd}", env.mock.url());
     println!();
+    rss::report(&env).await;
+    if std::env::var("RSS_ONLY").is_ok_and(|v| v == "1") {
+        return;
+    }
 
     // Warm turns: blocks of interleaved turns, fresh processes per block.
     let blocks = env_usize("BLOCKS", DEFAULT_BLOCKS);

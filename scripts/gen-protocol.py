@@ -150,6 +150,8 @@ def doc_lines(text, indent=""):
 # ----------------------------------------------------------------------------------------------
 # Type references: small tuples rendered to Rust once boxing decisions are known.
 #   ("prim", "String") ("value",) ("ref", Name) ("vec", T) ("map", T) ("opt", T)
+#   ("lenient", T): a field whose type drifts between codex versions (`lenient_types` in
+#   protocol-exceptions.json), rendered `MaybeTyped<T>`: typed when it decodes, else the raw JSON.
 # ----------------------------------------------------------------------------------------------
 
 def opt(t):
@@ -170,6 +172,8 @@ def render(t, boxed=False):
         return f"BTreeMap<String, {render(t[1])}>"
     elif kind == "opt":
         return f"Option<{render(t[1], boxed)}>"
+    elif kind == "lenient":
+        return f"MaybeTyped<{render(t[1], boxed)}>"
     else:
         raise AssertionError(t)
     return f"Box<{r}>" if boxed else r
@@ -177,7 +181,7 @@ def render(t, boxed=False):
 
 def direct_ref(t):
     """The named type a value of `t` contains inline (not behind a Vec/map), if any."""
-    while t[0] == "opt":
+    while t[0] in ("opt", "lenient"):
         t = t[1]
     return t[1] if t[0] == "ref" else None
 
@@ -368,6 +372,8 @@ class Generator:
                 n += 1
             used.add(rust)
             ty = self.resolve(p, name + camel(wire))
+            if direct_ref(ty) in self.lenient_types:
+                ty = self.lenient(ty)
             if wire not in required:
                 ty = opt(ty)
             pdoc = p.get("description") if isinstance(p, dict) else None
@@ -376,6 +382,13 @@ class Generator:
         if props and (ap is True or isinstance(ap, dict)):
             item.extra = ("value",) if ap is True else self.resolve(ap, name + "Extra")
         return item
+
+    @staticmethod
+    def lenient(t):
+        """Wraps the named type inside `t` (under any `Option`) in `MaybeTyped`."""
+        if t[0] == "opt":
+            return ("opt", Generator.lenient(t[1]))
+        return ("lenient", t)
 
     def gen_strenum(self, name, s, values, origin):
         """values: [(wire, doc)]"""
@@ -787,6 +800,10 @@ class Generator:
         with open(EXCEPTIONS) as f:
             exc = json.load(f)
         self.exceptions = exc["client_requests"]
+        self.lenient_types = set(exc.get("lenient_types", {}))
+        missing = sorted(self.lenient_types - set(self.defs))
+        if missing:
+            die(f"lenient_types not in the schema bundle: {missing}")
         stable = {r["method"] for r in table(os.path.join(SCHEMAS, "stable", "ClientRequest.json"))}
         self.client = table(os.path.join(SCHEMAS, "experimental", "ClientRequest.json"))
         self.stable_client_count = len(stable)
@@ -866,7 +883,7 @@ class Generator:
         for n, why in sorted(SKIPPED_DEFS.items()):
             out.append(f"//! - `{n}`: {why}\n")
         out.append("\nuse super::support;\nuse serde::{Deserialize, Serialize};\n#[allow(unused_imports)]\nuse std::collections::BTreeMap;\n\n")
-        out.append("pub use super::support::RequestId;\n\n")
+        out.append("pub use super::support::{MaybeTyped, RequestId};\n\n")
         for item in self.items.values():
             out.append(self.emit_item(item))
         return "".join(out)
@@ -1218,6 +1235,103 @@ impl<'de> Deserialize<'de> for RequestId {
             }
         }
         deserializer.deserialize_any(V)
+    }
+}
+
+/// A field whose shape changed between codex versions (listed under `lenient_types` in
+/// `scripts/protocol-exceptions.json`): the typed value when the payload matches this crate's
+/// schema, else the raw JSON of that field alone, so the rest of the message still decodes.
+///
+/// Only fields known to drift get this wrapper: wrapping every nested object would buffer each
+/// one through a `serde_json::Value` on the hot path and make every field access a match.
+///
+/// ```
+/// use codex_runtime_protocol::{AgentMessageDisplay, MaybeTyped};
+/// // codex 0.171.0: a union tagged on `mode`.
+/// let new: MaybeTyped<AgentMessageDisplay> = serde_json::from_str(
+///     r#"{"mode":"block","version":1,"reason":{"kind":"cyber"}}"#).unwrap();
+/// assert!(matches!(new.typed(), Some(AgentMessageDisplay::Block(_))));
+/// // codex 0.169.0: a struct with `action`; kept raw, not an error.
+/// let old: MaybeTyped<AgentMessageDisplay> =
+///     serde_json::from_str(r#"{"action":"block","blockType":"cyber"}"#).unwrap();
+/// assert_eq!(old.raw().unwrap()["action"], "block");
+/// assert!(old.decode_error().unwrap().contains("mode"));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub enum MaybeTyped<T> {
+    /// The payload matched the schema.
+    Typed(T),
+    /// The payload did not match: the field's JSON as it came, and why it did not decode.
+    Raw {
+        /// The field's JSON, unchanged.
+        value: serde_json::Value,
+        /// The decode error (names the missing or mismatched field).
+        error: String,
+    },
+}
+
+impl<T> MaybeTyped<T> {
+    /// The typed value, if the payload matched the schema.
+    pub fn typed(&self) -> Option<&T> {
+        match self {
+            MaybeTyped::Typed(t) => Some(t),
+            MaybeTyped::Raw { .. } => None,
+        }
+    }
+
+    /// The raw JSON, if the payload did not match the schema.
+    pub fn raw(&self) -> Option<&serde_json::Value> {
+        match self {
+            MaybeTyped::Typed(_) => None,
+            MaybeTyped::Raw { value, .. } => Some(value),
+        }
+    }
+
+    /// Why the payload did not decode, if it did not.
+    pub fn decode_error(&self) -> Option<&str> {
+        match self {
+            MaybeTyped::Typed(_) => None,
+            MaybeTyped::Raw { error, .. } => Some(error),
+        }
+    }
+}
+
+impl<T: Serialize> MaybeTyped<T> {
+    /// The field as JSON either way (the typed value re-encoded, or the raw value).
+    pub fn to_value(&self) -> serde_json::Value {
+        match self {
+            MaybeTyped::Typed(t) => serde_json::to_value(t).unwrap_or(serde_json::Value::Null),
+            MaybeTyped::Raw { value, .. } => value.clone(),
+        }
+    }
+}
+
+impl<T> From<T> for MaybeTyped<T> {
+    fn from(value: T) -> Self {
+        MaybeTyped::Typed(value)
+    }
+}
+
+impl<T: Serialize> Serialize for MaybeTyped<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            MaybeTyped::Typed(t) => t.serialize(serializer),
+            MaybeTyped::Raw { value, .. } => value.serialize(serializer),
+        }
+    }
+}
+
+impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for MaybeTyped<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // Buffered so that a mismatch can keep the raw value (only drifting fields pay this).
+        let value = serde_json::Value::deserialize(deserializer)?;
+        match T::deserialize(&value) {
+            Ok(t) => Ok(MaybeTyped::Typed(t)),
+            Err(e) => Ok(MaybeTyped::Raw {
+                value,
+                error: e.to_string(),
+            }),
+        }
     }
 }
 

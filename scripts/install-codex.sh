@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Installs the pinned codex CLI (@openai/codex@0.169.0) from the npm registry into .tools/codex
-# (ignored by git) and prints the native binary's path on stdout. Skips the work when the pinned
-# version is already installed. Progress goes to stderr so `BIN=$(scripts/install-codex.sh)` works.
+# Installs a codex CLI from the npm registry into .tools/codex-<VERSION> (ignored by git) and
+# prints the native binary's path on stdout. Skips the work when that version is already there.
+# Progress goes to stderr so `BIN=$(scripts/install-codex.sh)` works.
+#
+#   scripts/install-codex.sh            the pinned @openai/codex@0.171.0 (or $CODEX_VERSION)
+#   scripts/install-codex.sh 0.160.0    any other version, side by side (docs/COMPATIBILITY.md
+#                                       lists the supported window)
 set -euo pipefail
-VERSION="${CODEX_VERSION:-0.169.0}"
+VERSION="${1:-${CODEX_VERSION:-0.171.0}}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PREFIX="${CODEX_INSTALL_DIR:-$ROOT/.tools/codex-$VERSION}"
 

@@ -14,7 +14,7 @@ cd "$ROOT"
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
-step "installing the pinned codex (@openai/codex@0.169.0)"
+step "installing the pinned codex (@openai/codex@0.171.0)"
 CODEX_BIN="$(scripts/install-codex.sh)"
 export CODEX_BIN
 "$CODEX_BIN" --version >&2
@@ -41,6 +41,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 step "cargo test --workspace (unit, integration, end-to-end on the real codex, doctests)"
 cargo test --workspace
+
+step "end-to-end core suite on every codex of the window (0.150.0 .. 0.171.0)"
+scripts/test-matrix.sh
 
 step "experimental protocol surface"
 cargo test -p codex-runtime-protocol --features experimental

@@ -16,7 +16,8 @@ async fn a_turn_through_the_raw_runtime_returns_the_mock_text() {
         .await
         .unwrap();
     let rt = Runtime::connect(env.runtime_config()).await.unwrap();
-    assert!(rt.init_info().user_agent.contains("0.169.0"));
+    let version = codex_test_support::codex_version().unwrap();
+    assert!(rt.init_info().user_agent.contains(&version), "{version}");
     let thread = rt
         .call(rpc_methods::THREAD_START, json!({"cwd": env.workdir()}))
         .await

@@ -229,7 +229,7 @@ async fn an_old_codex_is_refused_with_a_clear_message() {
     match &err {
         Error::UnsupportedVersion { found, minimum, .. } => {
             assert_eq!(found, "0.100.2");
-            assert_eq!(minimum, "0.169.0");
+            assert_eq!(minimum, "0.150.0");
         }
         other => panic!("expected UnsupportedVersion, got {other}"),
     }
@@ -430,5 +430,77 @@ async fn an_unanswered_raw_server_request_gets_the_default_after_the_timeout() {
         Err(Error::AlreadyAnswered { .. })
     ));
     assert_eq!(rt.metrics().server_requests_defaulted, 1);
+    rt.shutdown().await.unwrap();
+}
+
+fn restart_after(backoff: Duration) -> RestartPolicy {
+    RestartPolicy {
+        max_restarts: 2,
+        initial_backoff: backoff,
+        max_backoff: backoff,
+    }
+}
+
+#[tokio::test]
+async fn a_shutdown_during_the_restart_backoff_spawns_no_new_server() {
+    let dir = std::env::temp_dir().join(format!("crt-spawn-log-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("spawns.txt");
+    let _ = std::fs::remove_file(&log);
+    let rt = Runtime::connect(
+        config()
+            .with_env("FAKE_SPAWN_LOG", log.display().to_string())
+            .with_restart(restart_after(Duration::from_millis(1500))),
+    )
+    .await
+    .unwrap();
+    let err = rt.call("fake/crash", json!({"code": 3})).await.unwrap_err();
+    assert!(err.is_transport_closed());
+    // The supervisor is now in its 1.5 s backoff.
+    rt.shutdown().await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let spawns = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        spawns.lines().count(),
+        1,
+        "spawned after shutdown: {spawns}"
+    );
+    assert_eq!(rt.metrics().restarts, 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn server_request_answers_stay_with_their_connection_across_a_restart() {
+    let rt = Runtime::connect(config().with_restart(restart_after(Duration::from_millis(10))))
+        .await
+        .unwrap();
+    let mut requests = rt.server_requests(8);
+    let ask = |rt: Runtime| {
+        tokio::spawn(async move {
+            rt.call(
+                "fake/server-request",
+                json!({"method": "item/tool/call", "params": {"threadId": "t", "turnId": "u", "callId": "c", "tool": "x", "arguments": {}}}),
+            )
+            .await
+        })
+    };
+    // Request id 0 on the first server, left unanswered; then the server crashes.
+    let first_call = ask(rt.clone());
+    let first = requests.recv().await.unwrap();
+    let _ = rt.call("fake/crash", json!({"code": 3})).await;
+    assert!(first_call.await.unwrap().is_err());
+    let start = Instant::now();
+    while rt.metrics().restarts == 0 {
+        assert!(start.elapsed() < Duration::from_secs(5), "no restart");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Request id 0 again, on the restarted server: answering it reaches that server.
+    let second_call = ask(rt.clone());
+    let second = requests.recv().await.unwrap();
+    assert_eq!(second.id, first.id, "ids restart on a new connection");
+    rt.respond(&second.id, Ok(json!({"contentItems": [], "success": true})))
+        .unwrap();
+    let r = second_call.await.unwrap().unwrap();
+    assert_eq!(r["reply"]["success"], json!(true), "{r}");
     rt.shutdown().await.unwrap();
 }

@@ -19,16 +19,35 @@
 //! | `fake/server-request {method, params}` | sends that server request; replies `{"reply": <client's answer>}` |
 //! | `fake/spawn-child` | starts `sleep 600` in its process group; replies `{"pid":..}` |
 //!
+//! `thread/start` and `turn/start` ([`turns`]) answer with a minimal thread and a scripted turn
+//! whose `item/completed` and `turn/completed` have a changed nested shape (a newer codex).
+//!
 //! Environment: `FAKE_VERSION` (default `0.169.0`) sets the version in the user agent;
-//! `FAKE_IGNORE_EOF=1` keeps the process alive after stdin closes (to test kill-after-grace).
+//! `FAKE_IGNORE_EOF=1` keeps the process alive after stdin closes (to test kill-after-grace);
+//! `FAKE_SPAWN_LOG=PATH` appends the process id to `PATH` at start (to count spawns).
+//! `FAKE_REPLAY=FILE` replays recorded traffic: each JSONL line `{"request": METHOD, "result":
+//! .., "notifications": [..]}` answers the next call of METHOD with `result`, then writes the
+//! notifications (used for shapes the real codex cannot be made to emit, e.g. moderation).
 
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::io::{BufRead, BufWriter, Write};
 
+mod turns;
+
 fn main() {
     let version = std::env::var("FAKE_VERSION").unwrap_or_else(|_| "0.169.0".to_string());
     let ignore_eof = std::env::var("FAKE_IGNORE_EOF").is_ok_and(|v| v == "1");
+    if let Ok(log) = std::env::var("FAKE_SPAWN_LOG") {
+        let logged = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .and_then(|mut f| writeln!(f, "{}", std::process::id()));
+        if let Err(e) = logged {
+            eprintln!("fake: cannot append to FAKE_SPAWN_LOG {log}: {e}");
+        }
+    }
     let stdin = std::io::stdin();
     let mut out: Option<BufWriter<std::io::Stdout>> =
         Some(BufWriter::with_capacity(1 << 16, std::io::stdout()));
@@ -37,6 +56,7 @@ fn main() {
     let mut relays: HashMap<i64, Value> = HashMap::new();
     let mut next_server_id = 0i64;
     let mut children = Vec::new();
+    let mut replay = load_replay();
 
     for line in stdin.lock().lines() {
         let Ok(line) = line else { break };
@@ -87,6 +107,8 @@ fn main() {
                 }}),
             ),
             "fake/echo" => send(w, &json!({"id": id, "result": params})),
+            "thread/start" => turns::thread_start(w, &id),
+            "turn/start" => turns::turn_start(w, &id),
             "fake/garbage" => {
                 raw(w, "this is not json at all");
                 raw(w, "{\"unterminated\": ");
@@ -177,6 +199,14 @@ fn main() {
                     &json!({"id": id, "error": {"code": -32600, "message": e.to_string()}}),
                 ),
             },
+            other if replay.get(other).is_some_and(|q| !q.is_empty()) => {
+                if let Some(entry) = replay.get_mut(other).and_then(|q| q.pop_front()) {
+                    send(w, &json!({"id": id, "result": entry["result"]}));
+                    for note in entry["notifications"].as_array().into_iter().flatten() {
+                        send(w, note);
+                    }
+                }
+            }
             other => send(
                 w,
                 &json!({"id": id, "error": {"code": -32600, "message": format!("unknown method {other}")}}),
@@ -191,6 +221,34 @@ fn main() {
             std::thread::sleep(std::time::Duration::from_secs(3600));
         }
     }
+}
+
+/// The `FAKE_REPLAY` file as a queue of recorded answers per request method.
+fn load_replay() -> HashMap<String, std::collections::VecDeque<Value>> {
+    let mut out: HashMap<String, std::collections::VecDeque<Value>> = HashMap::new();
+    let Ok(path) = std::env::var("FAKE_REPLAY") else {
+        return out;
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("fake: cannot read FAKE_REPLAY={path}: {e}");
+            std::process::exit(2);
+        }
+    };
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let entry: Value = match serde_json::from_str(line) {
+            Ok(v) => v,
+            Err(e) => {
+                eprintln!("fake: bad FAKE_REPLAY line: {e}");
+                std::process::exit(2);
+            }
+        };
+        if let Some(method) = entry.get("request").and_then(Value::as_str) {
+            out.entry(method.to_string()).or_default().push_back(entry);
+        }
+    }
+    out
 }
 
 fn send(w: &mut impl Write, v: &Value) {

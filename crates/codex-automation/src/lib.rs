@@ -99,7 +99,9 @@
 //! ## Modules
 //!
 //! * [`spec`]: [`AutomationSpec`], the five-field contract.
-//! * [`options`]: [`AutomationOptions`] with [`ErrorPolicy`], [`Backoff`], [`CatchUp`].
+//! * [`options`]: [`AutomationOptions`] with [`ErrorPolicy`] and [`CatchUp`].
+//! * [`backoff`]: [`Backoff`], the workspace's one exponential backoff (also used by
+//!   `codex-runtime` for overload retries and restarts), computed by `backon`.
 //! * [`target`]: [`AutomationTarget`], what is driven, and [`TurnFailure`].
 //! * [`runner`]: [`spawn`], [`spawn_with`], [`try_spawn`], [`try_spawn_with`] and the runner task.
 //! * [`handle`]: [`AutomationHandle`] (`wait`, `status`, `stop`, `subscribe`) and [`StopMode`].
@@ -112,6 +114,7 @@
 
 #![warn(missing_docs)]
 
+pub mod backoff;
 pub mod clock;
 pub mod cron;
 pub mod error;
@@ -125,14 +128,15 @@ pub mod store;
 pub mod target;
 mod time_format;
 
+pub use backoff::Backoff;
 pub use chrono_tz;
 pub use clock::{Clock, SystemClock, TokioClock};
 pub use cron::CronSchedule;
 pub use error::AutomationError;
 pub use handle::{AutomationHandle, StopMode};
-pub use options::{AutomationOptions, Backoff, CatchUp, ErrorPolicy};
+pub use options::{AutomationOptions, CatchUp, ErrorPolicy};
 pub use runner::{spawn, spawn_with, try_spawn, try_spawn_with};
 pub use spec::AutomationSpec;
 pub use status::{AutomationState, AutomationStatus, RunReport};
 pub use store::{JsonFileStore, MemoryStore, ScheduleRecord, ScheduleStore};
-pub use target::{AutomationTarget, BoxFuture, TurnFailure};
+pub use target::{AutomationTarget, BoxFuture, PromptRunError, TurnFailure};

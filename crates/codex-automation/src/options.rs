@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use crate::backoff::Backoff;
 use crate::clock::{Clock, SystemClock};
 use crate::cron::CronSchedule;
 use crate::error::AutomationError;
@@ -25,48 +26,6 @@ pub enum ErrorPolicy {
         /// Failures in a row that stop the automation; at least 1.
         max_consecutive_failures: u32,
     },
-}
-
-/// Exponential backoff: `initial * factor^(k-1)`, capped at `max`, for the k-th failure in a row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Backoff {
-    /// Delay after the first failure.
-    pub initial: Duration,
-    /// Upper bound of any delay.
-    pub max: Duration,
-    /// Growth per further failure; at least 1.
-    pub factor: u32,
-}
-
-impl Backoff {
-    /// Doubling backoff from `initial`, capped at `max`.
-    pub fn exponential(initial: Duration, max: Duration) -> Self {
-        Backoff {
-            initial,
-            max,
-            factor: 2,
-        }
-    }
-
-    /// The delay after the `failures`-th consecutive failure (1-based).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use codex_automation::Backoff;
-    ///
-    /// let b = Backoff::exponential(Duration::from_secs(1), Duration::from_secs(5));
-    /// assert_eq!(b.delay(1), Duration::from_secs(1));
-    /// assert_eq!(b.delay(3), Duration::from_secs(4));
-    /// assert_eq!(b.delay(4), Duration::from_secs(5));
-    /// ```
-    pub fn delay(&self, failures: u32) -> Duration {
-        let exponent = failures.saturating_sub(1);
-        let multiplier = self.factor.checked_pow(exponent).unwrap_or(u32::MAX);
-        self.initial
-            .checked_mul(multiplier)
-            .unwrap_or(self.max)
-            .min(self.max)
-    }
 }
 
 /// What a restarted automation does with due times that passed while no process ran it.

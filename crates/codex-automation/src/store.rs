@@ -44,6 +44,7 @@
 //!   nothing already stored is lost.
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -110,11 +111,15 @@ const DOCUMENT_VERSION: u32 = 1;
 /// A [`ScheduleStore`] in one JSON file holding the records of any number of automations:
 /// `{"version": 1, "automations": {"<id>": {...record...}}}`.
 ///
-/// Every save rewrites the file atomically: the document goes to a temporary file in the same
-/// directory, which is fsynced, renamed over the file, and then the directory is fsynced. A
-/// reader therefore sees either the old or the new document, also after a crash. Saves of one
-/// `JsonFileStore` value are serialised; share one value (in an `Arc`) between the automations
-/// of a process that use the same file. Two processes must not share a file.
+/// Every save is a read-modify-write of the whole document under an exclusive lock
+/// (`flock`, through the `fs4` crate) on the sidecar file `<path>.lock`, so saves from any
+/// number of `JsonFileStore` values and processes sharing one file never lose each other's
+/// updates. The new document goes to a temporary file in the same directory, which is fsynced,
+/// renamed over the file, and then the directory is fsynced: a reader (which takes no lock)
+/// sees either the old or the new document, also after a crash. The lock file is created next
+/// to the store and left there; the lock is released when the save ends, also when the process
+/// dies. [`JsonFileStore::update`] is the same read-modify-write for a change that depends on
+/// the stored record.
 ///
 /// A file that exists but is not a valid document is reported as
 /// [`AutomationError::StoreCorrupt`] and never overwritten.
@@ -130,7 +135,6 @@ const DOCUMENT_VERSION: u32 = 1;
 #[derive(Debug)]
 pub struct JsonFileStore {
     path: PathBuf,
-    write_lock: Mutex<()>,
 }
 
 /// Distinguishes temporary files of concurrent saves.
@@ -139,15 +143,67 @@ static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 impl JsonFileStore {
     /// A store in the file at `path` (created on the first save; its directory must exist).
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        JsonFileStore {
-            path: path.into(),
-            write_lock: Mutex::new(()),
-        }
+        JsonFileStore { path: path.into() }
     }
 
     /// The file's path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The sidecar file whose lock serialises writers: `<path>.lock`.
+    pub fn lock_path(&self) -> PathBuf {
+        let mut name = OsString::from(self.path.as_os_str());
+        name.push(".lock");
+        PathBuf::from(name)
+    }
+
+    /// Replaces the record of `automation_id` with `change(stored record)`, atomically with
+    /// respect to every other save or update of the same file, from this or another process.
+    /// Returns the record written. Blocks while another writer holds the lock.
+    ///
+    /// ```no_run
+    /// use codex_automation::JsonFileStore;
+    ///
+    /// let store = JsonFileStore::new("/var/lib/myapp/automations.json");
+    /// let record = store.update("nightly-report", |stored| {
+    ///     let mut record = stored.unwrap_or_default();
+    ///     record.consecutive_failures = 0;
+    ///     record
+    /// })?;
+    /// # let _ = record;
+    /// # Ok::<(), codex_automation::AutomationError>(())
+    /// ```
+    pub fn update(
+        &self,
+        automation_id: &str,
+        change: impl FnOnce(Option<ScheduleRecord>) -> ScheduleRecord,
+    ) -> Result<ScheduleRecord, AutomationError> {
+        let _lock = self.lock_exclusive()?;
+        let mut document = self.read_document()?;
+        let record = change(document.automations.remove(automation_id));
+        document
+            .automations
+            .insert(automation_id.to_string(), record.clone());
+        self.write_document(&document)?;
+        Ok(record)
+    }
+
+    /// Opens (creating it if needed) and exclusively locks the lock file; the lock is released
+    /// when the returned file is closed.
+    fn lock_exclusive(&self) -> Result<File, AutomationError> {
+        let lock_path = self.lock_path();
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)
+            .map_err(|e| AutomationError::store_io(&lock_path, "open lock file", e))?;
+        // Called through the trait: std's inherent `File::lock` needs a newer Rust than the
+        // workspace's minimum.
+        fs4::FileExt::lock(&file).map_err(|e| AutomationError::store_io(&lock_path, "lock", e))?;
+        Ok(file)
     }
 
     fn read_document(&self) -> Result<StoreDocument, AutomationError> {
@@ -235,12 +291,7 @@ impl ScheduleStore for JsonFileStore {
     }
 
     fn save(&self, automation_id: &str, record: &ScheduleRecord) -> Result<(), AutomationError> {
-        let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let mut document = self.read_document()?;
-        document
-            .automations
-            .insert(automation_id.to_string(), record.clone());
-        self.write_document(&document)
+        self.update(automation_id, |_| record.clone()).map(drop)
     }
 }
 

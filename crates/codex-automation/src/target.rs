@@ -42,6 +42,17 @@ impl<T: AutomationTarget> AutomationTarget for Arc<T> {
     }
 }
 
+/// Why running the automation's prompt failed: the same type as [`TurnFailure`] under the name
+/// the seed API uses (one type, two names; the runner wraps it in
+/// [`AutomationError::TurnFailed`](crate::AutomationError::TurnFailed) with the run number).
+///
+/// ```
+/// use codex_automation::{PromptRunError, TurnFailure};
+/// let error: PromptRunError = TurnFailure::new("model refused");
+/// assert_eq!(error.message(), "model refused");
+/// ```
+pub type PromptRunError = TurnFailure;
+
 /// Why a turn (or an interrupt) failed, as reported by an [`AutomationTarget`].
 ///
 /// A message plus, optionally, the original error. Cheap to clone.

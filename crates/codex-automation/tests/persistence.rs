@@ -285,11 +285,14 @@ fn the_json_store_keeps_every_automation_and_leaves_no_temp_files() {
     let reopened = JsonFileStore::new(&path);
     assert_eq!(reopened.load("a").unwrap(), Some(a));
     assert_eq!(reopened.load("b").unwrap(), Some(b));
-    let names: Vec<String> = std::fs::read_dir(dir.path())
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(names, vec!["automations.json".to_string()]);
+    names.sort();
+    // The store and its (empty, kept) lock file; no temporary file is left behind.
+    assert_eq!(names, ["automations.json", "automations.json.lock"]);
+    assert_eq!(store.lock_path(), dir.path().join("automations.json.lock"));
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(
         text.contains("2030-01-01T00:00:11.000000005Z"),
@@ -307,7 +310,7 @@ fn a_missing_directory_is_an_io_error_naming_the_path() {
     assert!(matches!(
         err,
         AutomationError::StoreIo {
-            operation: "create temp file",
+            operation: "open lock file",
             ..
         }
     ));

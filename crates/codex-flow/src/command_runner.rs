@@ -2,11 +2,12 @@
 //! stdin, bounded output capture, killed as a whole group at the timeout or on cancel.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use codex_hooks::{ProcessGroup, Signal};
 use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
 
@@ -14,7 +15,6 @@ use crate::catalog::LoadedStep;
 use crate::error::FlowError;
 use crate::manifest::RunnerKind;
 use crate::output_capture::{capture, CapturedOutput, OutputTail};
-use crate::process_group::ProcessGroup;
 use crate::progress::{OutputStream, ProgressEvent, ProgressSink};
 
 /// How a command step's process ended.
@@ -103,20 +103,12 @@ pub(crate) fn program_for(
     })
 }
 
+/// `name` on `path_var` (the step's PATH), else on this process's `PATH`.
 fn find_in_path(name: &str, path_var: Option<&str>) -> Option<PathBuf> {
-    let path = path_var
-        .map(str::to_string)
-        .or_else(|| std::env::var("PATH").ok())?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|p| is_executable(p))
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path)
-        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
+    match path_var {
+        Some(path) => which::which_in_global(name, Some(path)).ok()?.next(),
+        None => which::which_global(name).ok(),
+    }
 }
 
 /// Runs one command step to its end, timeout or cancel.
@@ -176,8 +168,8 @@ pub(crate) async fn run_command(
         program: program.clone(),
         source,
     })?;
-    let pid = child.id().unwrap_or(0) as libc::pid_t;
-    let mut group = ProcessGroup::new(pid);
+    let pid = child.id();
+    let group = ProcessGroup::led_by(pid);
     tracing::debug!(
         flow = launch.flow,
         step = step.name(),
@@ -242,7 +234,7 @@ pub(crate) async fn run_command(
             }
         }
         Some(Err(e)) => {
-            group.kill_all();
+            group.kill(Signal::SIGKILL);
             return Err(FlowError::io(
                 format!("waiting for step {}/{}", launch.flow, step.name()),
                 e,
@@ -254,19 +246,19 @@ pub(crate) async fn run_command(
             } else {
                 CommandEnd::TimedOut
             };
-            group.signal(libc::SIGTERM);
+            group.kill(Signal::SIGTERM);
             if tokio::time::timeout(launch.kill_grace, child.wait())
                 .await
                 .is_err()
             {
-                group.signal(libc::SIGKILL);
+                group.kill(Signal::SIGKILL);
                 let _ = child.wait().await;
             }
             end
         }
     };
     // The step is over: nothing it started may outlive it.
-    group.kill_all();
+    group.kill(Signal::SIGKILL);
     for reader in readers {
         let abort = reader.abort_handle();
         if tokio::time::timeout(launch.drain_timeout, reader)

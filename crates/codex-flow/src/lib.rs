@@ -52,7 +52,6 @@ mod output_capture;
 pub mod package_hash;
 mod paths;
 pub mod payload_schema;
-mod process_group;
 pub mod progress;
 mod run_limits;
 pub mod run_view;

@@ -4,7 +4,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use crate::{HookAction, HookContext, HookIssue};
+use crate::{FailureMode, HookAction, HookContext, HookIssue};
 
 /// The boxed future a hook returns: implement hooks with `Box::pin(async move { .. })`.
 pub type HookFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -41,8 +41,14 @@ pub trait PreHook: Send + Sync {
     fn name(&self) -> &'static str;
 
     /// Decides, given the context. An `Err` is a failure of the hook itself (recorded as an
-    /// issue; it blocks only when the hook was registered with `block_on_failure`).
+    /// issue; it blocks only when [`PreHook::failure_mode`] is [`FailureMode::Closed`] or the
+    /// hook was registered with `block_on_failure`).
     fn call<'a>(&'a self, ctx: &'a HookContext) -> HookFuture<'a, Result<HookAction, HookIssue>>;
+
+    /// Whether a failure of this hook blocks (default: [`FailureMode::Open`], it does not).
+    fn failure_mode(&self) -> FailureMode {
+        FailureMode::Open
+    }
 }
 
 /// A hook that runs after something happened (`Post*` phases). It observes; returning
@@ -56,6 +62,12 @@ pub trait PostHook: Send + Sync {
 
     /// Observes the context. An `Err` is a failure of the hook itself.
     fn call<'a>(&'a self, ctx: &'a HookContext) -> HookFuture<'a, Result<HookAction, HookIssue>>;
+
+    /// Whether a failure of this hook is reported as a block (default: [`FailureMode::Open`],
+    /// it is not).
+    fn failure_mode(&self) -> FailureMode {
+        FailureMode::Open
+    }
 }
 
 impl<T: PreHook + ?Sized> PreHook for Arc<T> {
@@ -64,6 +76,9 @@ impl<T: PreHook + ?Sized> PreHook for Arc<T> {
     }
     fn call<'a>(&'a self, ctx: &'a HookContext) -> HookFuture<'a, Result<HookAction, HookIssue>> {
         (**self).call(ctx)
+    }
+    fn failure_mode(&self) -> FailureMode {
+        (**self).failure_mode()
     }
 }
 
@@ -74,6 +89,9 @@ impl<T: PreHook + ?Sized> PreHook for Box<T> {
     fn call<'a>(&'a self, ctx: &'a HookContext) -> HookFuture<'a, Result<HookAction, HookIssue>> {
         (**self).call(ctx)
     }
+    fn failure_mode(&self) -> FailureMode {
+        (**self).failure_mode()
+    }
 }
 
 impl<T: PostHook + ?Sized> PostHook for Arc<T> {
@@ -83,6 +101,9 @@ impl<T: PostHook + ?Sized> PostHook for Arc<T> {
     fn call<'a>(&'a self, ctx: &'a HookContext) -> HookFuture<'a, Result<HookAction, HookIssue>> {
         (**self).call(ctx)
     }
+    fn failure_mode(&self) -> FailureMode {
+        (**self).failure_mode()
+    }
 }
 
 impl<T: PostHook + ?Sized> PostHook for Box<T> {
@@ -91,5 +112,8 @@ impl<T: PostHook + ?Sized> PostHook for Box<T> {
     }
     fn call<'a>(&'a self, ctx: &'a HookContext) -> HookFuture<'a, Result<HookAction, HookIssue>> {
         (**self).call(ctx)
+    }
+    fn failure_mode(&self) -> FailureMode {
+        (**self).failure_mode()
     }
 }

@@ -14,13 +14,16 @@
 //! | `context` | [`HookContext`] (what a hook is told) and [`ToolResult`] |
 //! | `attachment` | [`Attachment`]: files, images, skills a hook can add to a turn |
 //! | `patch` | [`HookPatch`]: the changes a pre hook makes, merging and applying them |
-//! | `action` | [`HookAction`]: a hook's decision (noop, mutate, block) |
+//! | `action` | [`HookAction`]: a hook's decision (noop, mutate, block with a [`BlockReason`]) |
+//! | `failure_mode` | [`FailureMode`]: whether a failing hook lets things go on (open, the default) or blocks (closed) |
 //! | `issue` | [`HookIssue`] / [`HookIssueKind`]: the crate's error type, a hook that failed |
 //! | `hook` | the [`PreHook`] and [`PostHook`] traits and [`HookFuture`] |
 //! | `matcher` | [`HookMatcher`]: phases, tool-name patterns, cwd prefixes |
+//! | `filtered` | [`FilteredPreHook`], [`FilteredPostHook`]: a hook bundled with its matcher |
 //! | `registry` | [`Hooks`], [`HookRegistration`], [`PreOutcome`], [`PostOutcome`], [`Blocked`] |
 //! | `shell_hook` | [`ShellCommandHook`]: a hook that runs an external command |
-//! | `process_group`, `bounded_read` | (private) killing a command's process group, bounded output capture |
+//! | `process_group` | [`ProcessGroup`]: signalling and killing a child's whole process group (the workspace's one home for it) |
+//! | `bounded_read` | (private) bounded output capture |
 //!
 //! ## Semantics in short
 //!
@@ -29,8 +32,9 @@
 //! * Pre hooks: each later hook sees the context with the earlier patches applied; the merged
 //!   patch comes back in [`PreOutcome::patch`]. The first [`HookAction::Block`] stops the chain.
 //! * A hook failure (an `Err(HookIssue)`, a panic, a registration timeout) is recorded in the
-//!   outcome's `issues` and does not block, unless the hook was registered with
-//!   [`HookRegistration::block_on_failure`].
+//!   outcome's `issues` and does not block (fail open, the default), unless the hook's
+//!   [`FailureMode`] is `Closed` (e.g. [`ShellCommandHook::with_failure_mode`]) or it was
+//!   registered with [`HookRegistration::block_on_failure`]: then it blocks (fail closed).
 //! * Post hooks observe. A block is reported in [`PostOutcome::blocked`]; it cannot undo what
 //!   happened.
 //!
@@ -106,6 +110,8 @@ mod action;
 mod attachment;
 mod bounded_read;
 mod context;
+mod failure_mode;
+mod filtered;
 mod hook;
 mod issue;
 mod matcher;
@@ -115,14 +121,17 @@ mod process_group;
 mod registry;
 mod shell_hook;
 
-pub use action::HookAction;
+pub use action::{BlockReason, HookAction};
 pub use attachment::Attachment;
 pub use context::{HookContext, ToolResult};
+pub use failure_mode::FailureMode;
+pub use filtered::{FilteredPostHook, FilteredPreHook};
 pub use hook::{HookFuture, PostHook, PreHook};
 pub use issue::{HookIssue, HookIssueKind};
 pub use matcher::HookMatcher;
 pub use patch::HookPatch;
 pub use phase::HookPhase;
+pub use process_group::{ProcessGroup, Signal};
 pub use registry::{Blocked, HookRegistration, Hooks, PostOutcome, PreOutcome};
 pub use shell_hook::{
     ShellCommandHook, DEFAULT_MAX_STDERR, DEFAULT_MAX_STDOUT, DEFAULT_SHELL_HOOK_TIMEOUT,

@@ -31,7 +31,8 @@ pub struct HookRegistration {
     /// Which contexts the hook runs for (default: all).
     pub matcher: HookMatcher,
     /// Whether a failure of the hook (error, panic, timeout) blocks like a
-    /// [`HookAction::Block`] would (default: no, the failure is only recorded).
+    /// [`HookAction::Block`] would (default: no, the failure is only recorded), whatever the
+    /// hook's own [`FailureMode`](crate::FailureMode).
     pub block_on_failure: bool,
     /// How long the hook may take (default: no limit beyond the hook's own). When it runs
     /// out, the hook's future is dropped (a [`ShellCommandHook`](crate::ShellCommandHook)
@@ -94,7 +95,8 @@ impl<H: ?Sized> Clone for Registered<H> {
 ///   the first block stops the chain.
 /// * [`Hooks::run_post`]: each hook sees the same context; the first block stops the chain.
 /// * A failure (an `Err`, a panic, a registration timeout) is recorded in `issues` and the
-///   chain goes on, unless the hook was registered with `block_on_failure`: then it blocks.
+///   chain goes on, unless the hook fails closed ([`FailureMode::Closed`](crate::FailureMode))
+///   or was registered with `block_on_failure`: then it blocks.
 ///
 /// ```
 /// use codex_hooks::{HookContext, HookMatcher, HookPhase, HookRegistration, Hooks, ShellCommandHook};
@@ -240,14 +242,14 @@ impl Hooks {
                     tracing::info!(hook = name, phase = %ctx.phase, %reason, "hook blocked");
                     outcome.blocked = Some(Blocked {
                         hook: name.to_string(),
-                        reason,
+                        reason: reason.into_string(),
                     });
                     break;
                 }
                 Err(issue) => {
                     if record_failure(
                         issue,
-                        &entry.registration,
+                        entry.registration.block_on_failure || entry.hook.failure_mode().blocks(),
                         &mut outcome.issues,
                         &mut outcome.blocked,
                     ) {
@@ -291,14 +293,14 @@ impl Hooks {
                     tracing::info!(hook = name, phase = %ctx.phase, %reason, "post hook blocked");
                     outcome.blocked = Some(Blocked {
                         hook: name.to_string(),
-                        reason,
+                        reason: reason.into_string(),
                     });
                     break;
                 }
                 Err(issue) => {
                     if record_failure(
                         issue,
-                        &entry.registration,
+                        entry.registration.block_on_failure || entry.hook.failure_mode().blocks(),
                         &mut outcome.issues,
                         &mut outcome.blocked,
                     ) {
@@ -311,15 +313,15 @@ impl Hooks {
     }
 }
 
-/// Records a failed hook; returns whether it blocks (and so stops the chain).
+/// Records a failed hook; returns whether it blocks (`blocks`: the hook fails closed or was
+/// registered with `block_on_failure`), which stops the chain.
 fn record_failure(
     issue: HookIssue,
-    registration: &HookRegistration,
+    blocks: bool,
     issues: &mut Vec<HookIssue>,
     blocked: &mut Option<Blocked>,
 ) -> bool {
-    tracing::warn!(%issue, block = registration.block_on_failure, "hook failed");
-    let blocks = registration.block_on_failure;
+    tracing::warn!(%issue, block = blocks, "hook failed");
     if blocks {
         *blocked = Some(Blocked {
             hook: issue.hook.clone(),

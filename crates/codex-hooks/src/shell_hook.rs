@@ -10,9 +10,10 @@ use tokio::io::AsyncWriteExt;
 use tokio::process::{ChildStdin, Command};
 
 use crate::bounded_read::{read_bounded, Captured, Keep};
-use crate::process_group::ProcessGroup;
+use crate::process_group::{ProcessGroup, Signal};
 use crate::{
-    HookAction, HookContext, HookFuture, HookIssue, HookIssueKind, HookPatch, PostHook, PreHook,
+    FailureMode, HookAction, HookContext, HookFuture, HookIssue, HookIssueKind, HookPatch,
+    PostHook, PreHook,
 };
 
 /// The default time a [`ShellCommandHook`] may run.
@@ -42,6 +43,13 @@ pub const DEFAULT_MAX_STDERR: usize = 16 * 1024;
 ///   and the tail of stderr;
 /// * still running after the timeout (default 30 s) → the command's whole process group is
 ///   killed and a [`HookIssueKind::TimedOut`] issue is returned.
+///
+/// **Failures fail open by default.** A command that cannot start (a missing script), exits
+/// with another code than 0 or 2, dies by a signal, prints something that is not a patch or
+/// times out is a failure: an issue that is recorded while the turn goes on
+/// ([`FailureMode::Open`]). With [`ShellCommandHook::with_failure_mode`]`(`[`FailureMode::Closed`]`)`
+/// every such failure blocks in [`Hooks`](crate::Hooks) like exit 2 would (the issue is still
+/// recorded), so a broken policy script stops the turn instead of waving it through.
 ///
 /// The command runs in its own process group. When it exits, or when the hook is cancelled
 /// (its future dropped), the group is killed with `SIGKILL`: background processes a hook
@@ -76,6 +84,7 @@ pub struct ShellCommandHook {
     timeout: Duration,
     max_stdout: usize,
     max_stderr: usize,
+    failure_mode: FailureMode,
 }
 
 impl ShellCommandHook {
@@ -97,7 +106,21 @@ impl ShellCommandHook {
             timeout: DEFAULT_SHELL_HOOK_TIMEOUT,
             max_stdout: DEFAULT_MAX_STDOUT,
             max_stderr: DEFAULT_MAX_STDERR,
+            failure_mode: FailureMode::Open,
         }
+    }
+
+    /// Whether a failure of the command (missing script, exit code other than 0 and 2, signal,
+    /// invalid output, timeout) blocks ([`FailureMode::Closed`]) or is only recorded
+    /// ([`FailureMode::Open`], the default).
+    pub fn with_failure_mode(mut self, mode: FailureMode) -> Self {
+        self.failure_mode = mode;
+        self
+    }
+
+    /// The failure mode (default [`FailureMode::Open`]).
+    pub fn failure_mode(&self) -> FailureMode {
+        self.failure_mode
     }
 
     /// How long the command may run before its process group is killed (default 30 s).
@@ -186,7 +209,7 @@ impl ShellCommandHook {
             let wait = async {
                 let status = child.wait().await;
                 // Background processes the command left would keep the pipes open.
-                group.kill();
+                group.kill(Signal::SIGKILL);
                 status
             };
             tokio::join!(
@@ -209,7 +232,7 @@ impl ShellCommandHook {
                 self.interpret(ctx, status, stdout, stderr)
             }
             Err(_) => {
-                group.kill();
+                group.kill(Signal::SIGKILL);
                 if let Err(err) = child.start_kill() {
                     tracing::debug!(%err, "the timed-out hook's process was already gone");
                 }
@@ -263,7 +286,7 @@ impl ShellCommandHook {
                     .find(|s| !s.is_empty())
                     .map(str::to_string)
                     .unwrap_or_else(|| format!("blocked by {}", self.name));
-                Ok(HookAction::Block(reason))
+                Ok(HookAction::Block(reason.into()))
             }
             Some(code) => Err(issue(
                 HookIssueKind::Failed,
@@ -362,6 +385,9 @@ impl PreHook for ShellCommandHook {
     fn call<'a>(&'a self, ctx: &'a HookContext) -> HookFuture<'a, Result<HookAction, HookIssue>> {
         Box::pin(self.run(ctx))
     }
+    fn failure_mode(&self) -> FailureMode {
+        self.failure_mode
+    }
 }
 
 impl PostHook for ShellCommandHook {
@@ -370,6 +396,9 @@ impl PostHook for ShellCommandHook {
     }
     fn call<'a>(&'a self, ctx: &'a HookContext) -> HookFuture<'a, Result<HookAction, HookIssue>> {
         Box::pin(self.run(ctx))
+    }
+    fn failure_mode(&self) -> FailureMode {
+        self.failure_mode
     }
 }
 

@@ -477,7 +477,9 @@ async fn post_hooks_report_blocks_and_unappliable_patches() {
             .as_ref()
             .and_then(|r| r.exit_code)
             .unwrap_or_default();
-        Ok(HookAction::Block(format!("command exited with {code}")))
+        Ok(HookAction::Block(
+            format!("command exited with {code}").into(),
+        ))
     });
     let never = FnHook::noop("never");
     let mut hooks = Hooks::new();

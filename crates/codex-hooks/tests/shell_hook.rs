@@ -203,7 +203,7 @@ async fn exit_2_blocks_with_a_reason() {
         ("exit 2", "blocked by guard"),
     ] {
         let action = pre(&sh("guard", script), &ctx).await.unwrap();
-        assert_eq!(action, HookAction::Block(reason.to_string()), "{script}");
+        assert_eq!(action, HookAction::Block(reason.into()), "{script}");
     }
 }
 

@@ -4,7 +4,9 @@
 //! codex-mock-model --scenario replies.json [--port 8080] [--write-codex-home DIR]
 //! codex-mock-model --text "hello"
 //! ```
-//! Prints the base URL (`http://127.0.0.1:PORT/v1`) and serves until Ctrl-C.
+//! Prints the base URL (`http://127.0.0.1:PORT/v1`) and serves until Ctrl-C (SIGINT) or
+//! SIGTERM. The signal handlers are installed before the URL is printed, so a caller may send
+//! the signal as soon as it has read the URL.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -64,7 +66,16 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    match run(cli).await {
+    // Installed before anything is printed: a SIGINT that arrives right after the URL must stop
+    // the server cleanly, not kill the process with the default disposition.
+    let stop = match StopSignals::install() {
+        Ok(stop) => stop,
+        Err(err) => {
+            eprintln!("codex-mock-model: cannot install the signal handlers: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match run(cli, stop).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("codex-mock-model: {err}");
@@ -73,7 +84,7 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> Result<(), codex_mock_model::MockError> {
+async fn run(cli: Cli, stop: StopSignals) -> Result<(), codex_mock_model::MockError> {
     let scenario = match (&cli.scenario, &cli.text) {
         (Some(path), _) => Scenario::from_json_file(path)?,
         (None, Some(text)) => Scenario::empty().with_fallback(Reply::text(text.clone())),
@@ -97,9 +108,32 @@ async fn run(cli: Cli) -> Result<(), codex_mock_model::MockError> {
         eprintln!("codex-mock-model: wrote {}", file.display());
     }
     println!("{}", mock.url());
-    if let Err(err) = tokio::signal::ctrl_c().await {
-        eprintln!("codex-mock-model: cannot wait for Ctrl-C ({err}); stopping");
-    }
+    stop.wait().await;
     mock.shutdown().await;
     Ok(())
+}
+
+/// SIGINT and SIGTERM, registered with tokio when created (not on first poll), so the default
+/// "terminate" disposition is replaced before the URL is announced.
+struct StopSignals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn install() -> std::io::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(StopSignals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    /// Waits for the first SIGINT or SIGTERM.
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => tracing::info!("SIGINT received; stopping"),
+            _ = self.terminate.recv() => tracing::info!("SIGTERM received; stopping"),
+        }
+    }
 }

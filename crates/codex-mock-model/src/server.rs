@@ -190,6 +190,32 @@ impl MockModel {
         }
     }
 
+    /// Number of streams the client closed before they ended (a stalled stream that codex
+    /// dropped when its turn was interrupted, for example).
+    pub fn streams_closed_by_client(&self) -> usize {
+        *self.shared.streams_closed_by_client.borrow()
+    }
+
+    /// Waits until the client has closed at least `count` streams before their end.
+    pub async fn wait_for_streams_closed_by_client(
+        &self,
+        count: usize,
+        timeout: Duration,
+    ) -> Result<(), MockError> {
+        let mut closed = self.shared.streams_closed_by_client.subscribe();
+        let outcome = tokio::time::timeout(timeout, closed.wait_for(|n| *n >= count))
+            .await
+            .map(|waited| waited.is_ok());
+        match outcome {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(MockError::ShutDown),
+            Err(_) => Err(MockError::Timeout {
+                what: format!("{count} stream(s) closed by the client"),
+                waited: timeout,
+            }),
+        }
+    }
+
     /// Stops the server: ends open streams (stalls included), stops accepting, and waits (up to
     /// two seconds) for open connections to close.
     pub async fn shutdown(mut self) {

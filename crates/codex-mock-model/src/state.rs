@@ -19,6 +19,8 @@ pub(crate) struct Shared {
     pub(crate) responses_seen: watch::Sender<u64>,
     /// Number of streams currently held by a stall.
     pub(crate) stalls_held: watch::Sender<usize>,
+    /// Number of streams the client closed before they ended (e.g. codex interrupting a turn).
+    pub(crate) streams_closed_by_client: watch::Sender<usize>,
     /// One permit per `release_stall` call not yet consumed by a stall.
     pub(crate) stall_releases: Semaphore,
     /// Cancelled when the server stops: ends open streams and the accept loop.
@@ -50,6 +52,7 @@ impl Shared {
             }),
             responses_seen: watch::Sender::new(0),
             stalls_held: watch::Sender::new(0),
+            streams_closed_by_client: watch::Sender::new(0),
             stall_releases: Semaphore::new(0),
             cancel: CancellationToken::new(),
             keepalive_interval: keepalive_interval.max(Duration::from_millis(1)),

@@ -54,6 +54,11 @@ async fn produce(shared: Arc<Shared>, steps: Vec<Step>, tx: mpsc::Sender<Bytes>)
         };
         if !keep_going {
             tracing::debug!("mock model: stream ended early (client gone or server stopping)");
+            if tx.is_closed() && !shared.cancel.is_cancelled() {
+                shared
+                    .streams_closed_by_client
+                    .send_modify(|count| *count += 1);
+            }
             return;
         }
     }

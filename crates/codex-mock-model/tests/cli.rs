@@ -77,17 +77,14 @@ fn serves_a_scenario_file_and_writes_a_codex_home() {
     );
 
     // SIGINT (Ctrl-C) stops it cleanly.
-    let pid = i32::try_from(child.0.id()).unwrap();
-    // SAFETY: plain kill(2) on the child we spawned.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
-    let status = child.0.wait().unwrap();
+    let status = signal_and_wait(&mut child, libc::SIGINT);
     assert!(status.success(), "{status}");
 }
 
-#[test]
-fn text_shorthand_answers_every_request() {
+/// Starts the binary with `--text` and returns it with the URL it printed.
+fn start_text_server(text: &str) -> (KillOnDrop, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_codex-mock-model"))
-        .args(["--text", "always"])
+        .args(["--text", text])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -96,9 +93,37 @@ fn text_shorthand_answers_every_request() {
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut url)
         .unwrap();
-    let _child = KillOnDrop(child);
+    (KillOnDrop(child), url.trim().to_owned())
+}
+
+/// Sends `signal` to the child and returns its exit status.
+fn signal_and_wait(child: &mut KillOnDrop, signal: libc::c_int) -> std::process::ExitStatus {
+    let pid = i32::try_from(child.0.id()).unwrap();
+    // SAFETY: plain kill(2) on the child we spawned.
+    assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+    child.0.wait().unwrap()
+}
+
+/// The race behind a flaky test: a signal sent the moment the URL is read must find the
+/// handler installed (before the fix the default disposition killed the process about one
+/// run in three under load). Repeated so that a lost race shows up.
+#[test]
+fn a_signal_sent_right_after_the_url_stops_it_cleanly() {
+    for round in 0..10 {
+        for signal in [libc::SIGINT, libc::SIGTERM] {
+            let (mut child, url) = start_text_server("hi");
+            assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+            let status = signal_and_wait(&mut child, signal);
+            assert!(status.success(), "round {round}, signal {signal}: {status}");
+        }
+    }
+}
+
+#[test]
+fn text_shorthand_answers_every_request() {
+    let (_child, url) = start_text_server("always");
     for _ in 0..2 {
-        assert!(post_responses(url.trim()).contains("always"));
+        assert!(post_responses(&url).contains("always"));
     }
 }
 

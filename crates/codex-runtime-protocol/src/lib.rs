@@ -1,4 +1,4 @@
-//! Typed protocol of the codex app-server (`codex app-server`, pinned 0.169.0): every params,
+//! Typed protocol of the codex app-server (`codex app-server`, pinned 0.171.0): every params,
 //! result and notification type, GENERATED from the JSON Schemas that codex itself emits.
 //!
 //! # Layout
@@ -31,6 +31,12 @@
 //! `Option` that is left out when `None`. Params that are present but do not match the schema
 //! are a `serde_json::Error` naming the field and its position (and, inside a union, the union
 //! and the variant, e.g. ``ThreadItem `agentMessage`: missing field `text` ``).
+//!
+//! A field whose type changed shape between codex versions in the supported window (listed under
+//! `lenient_types` in `scripts/protocol-exceptions.json`, e.g. `AgentMessageModeration.display`)
+//! is generated as [`MaybeTyped<T>`]: the typed value when it matches, else that field's raw JSON
+//! and the decode error, so one drifted field never fails the whole item or notification. Only
+//! listed fields pay the buffering this needs; everything else decodes straight from the stream.
 //!
 //! # Regenerating
 //! The code under `src/generated/` is written by `scripts/gen-protocol.py` (Python 3, stdlib only)

@@ -12,7 +12,7 @@ use common::{methods, minimal, raw, schema};
 fn every_stable_client_method_is_typed() {
     let file = schema("stable/ClientRequest.json");
     let list = methods(&file);
-    assert_eq!(list.len(), 109, "stable client methods of codex 0.169.0");
+    assert_eq!(list.len(), 110, "stable client methods of codex 0.171.0");
     for (method, params) in list {
         let info = client_method_info(&method)
             .unwrap_or_else(|| panic!("no typed client method {method}"));
@@ -37,8 +37,8 @@ fn experimental_client_methods_follow_the_feature() {
     let all = methods(&schema("experimental/ClientRequest.json"));
     assert_eq!(
         all.len(),
-        184,
-        "experimental client methods of codex 0.169.0"
+        189,
+        "experimental client methods of codex 0.171.0"
     );
     let mut experimental_only = 0;
     for (method, _) in &all {
@@ -59,11 +59,11 @@ fn experimental_client_methods_follow_the_feature() {
             assert!(!rpc_methods::ALL.contains(&method.as_str()));
         }
     }
-    assert_eq!(experimental_only, 75);
+    assert_eq!(experimental_only, 79);
     let expected_len = if cfg!(feature = "experimental") {
-        184
+        189
     } else {
-        109
+        110
     };
     assert_eq!(rpc_methods::ALL.len(), expected_len);
 }
@@ -74,11 +74,14 @@ fn client_params_and_results_accept_minimal_instances() {
     let bundle = schema("experimental/codex_app_server_protocol.schemas.json");
     let file = schema("experimental/ClientRequest.json");
     let mut checked = 0;
-    for (method, _) in methods(&file) {
+    for (method, schema_params) in methods(&file) {
         let Some(info) = client_method_info(&method) else {
             continue;
         };
-        for (type_name, is_params) in [(info.params, true), (info.response, false)] {
+        // Methods sharing a params type get a generated newtype that is not in the bundle:
+        // look the schema's own params type up instead.
+        let params_name = schema_params.as_deref().unwrap_or(info.params);
+        for (type_name, is_params) in [(params_name, true), (info.response, false)] {
             let Some(def) = bundle["definitions"]
                 .get(type_name)
                 .or_else(|| bundle["definitions"]["v2"].get(type_name))
@@ -115,7 +118,7 @@ fn client_params_and_results_accept_minimal_instances() {
 fn every_notification_is_typed() {
     let file = schema("experimental/ServerNotification.json");
     let stable = methods(&schema("stable/ServerNotification.json"));
-    assert_eq!(stable.len(), 86);
+    assert_eq!(stable.len(), 87);
     for (method, params) in methods(&file) {
         let params = params.unwrap_or_else(|| panic!("{method} has no params type"));
         let instance = minimal(&file, &file["definitions"][&params], 0);

@@ -165,3 +165,39 @@ fn request_ids_keep_integer_and_string_apart() {
     assert!(serde_json::from_value::<RequestId>(json!(1.5)).is_err());
     assert!(serde_json::from_value::<RequestId>(json!(null)).is_err());
 }
+
+/// `AgentMessageModeration.display` changed shape in 0.171.0 (struct -> union on `mode`): both
+/// shapes decode the whole item; only the drifted field falls back to raw JSON.
+#[test]
+fn a_drifted_display_shape_degrades_to_raw_for_that_field_only() {
+    use codex_runtime_protocol::{AgentMessageDisplay, MaybeTyped, ThreadItem};
+    let item = |display: serde_json::Value| {
+        serde_json::json!({
+            "type": "agentMessage", "id": "m1", "text": "hi",
+            "moderation": {"moderated": true, "display": display}
+        })
+    };
+    let decode = |v: serde_json::Value| -> MaybeTyped<AgentMessageDisplay> {
+        match serde_json::from_value::<ThreadItem>(v).unwrap() {
+            ThreadItem::AgentMessage(m) => {
+                assert_eq!(m.text, "hi");
+                m.moderation.unwrap().display.unwrap()
+            }
+            other => panic!("{other:?}"),
+        }
+    };
+    let new = decode(item(serde_json::json!(
+        {"mode": "hide", "version": 1, "replacement": {"kind": "wellbeingPromptHelpline"}}
+    )));
+    assert!(matches!(new.typed(), Some(AgentMessageDisplay::Hide(_))));
+    let old_json = serde_json::json!({"action": "block", "blockType": "cyber"});
+    let old = decode(item(old_json.clone()));
+    assert_eq!(old.raw(), Some(&old_json));
+    assert!(old.decode_error().unwrap().contains("mode"));
+    // Re-encoding keeps the raw JSON as it came.
+    assert_eq!(serde_json::to_value(&old).unwrap(), old_json);
+    // A block display with a malformed reason is raw too, not an error of the item.
+    let bad = decode(item(serde_json::json!({"mode": "block", "version": 1})));
+    assert!(bad.typed().is_none());
+    assert!(bad.decode_error().unwrap().contains("reason"), "{bad:?}");
+}

@@ -224,4 +224,20 @@ typed_helpers! {
     fs_watch => FsWatchParams;
     /// `fs/unwatch`.
     fs_unwatch => FsUnwatchParams;
+    /// `modelProvider/default/set` (codex ≥ 0.171.0): makes a configured provider the default;
+    /// answers like `config/value/write`.
+    model_provider_default_set => ModelProviderDefaultSetParams;
+    /// `thread/search/stream` (experimental, codex ≥ 0.171.0): the matches arrive as
+    /// `thread/search/partial` notifications carrying the same `requestId`.
+    #[cfg(feature = "experimental")]
+    thread_search_stream => generated::client_requests::ThreadSearchStreamParams;
+    /// `thread/search/cancel` (experimental, codex ≥ 0.171.0).
+    #[cfg(feature = "experimental")]
+    thread_search_cancel => ThreadSearchCancelParams;
+    /// `thread/search/stream/cancel` (experimental, codex ≥ 0.171.0).
+    #[cfg(feature = "experimental")]
+    thread_search_stream_cancel => generated::client_requests::ThreadSearchStreamCancelParams;
+    /// `thread/realtime/list` (experimental, codex ≥ 0.171.0).
+    #[cfg(feature = "experimental")]
+    thread_realtime_list => ThreadRealtimeListParams;
 }

@@ -23,6 +23,17 @@ pub enum Error {
         searched: Vec<String>,
     },
 
+    /// The codex binary configured explicitly (`ClientConfig::with_cli_bin`,
+    /// `RuntimeConfig::cli_bin`) is missing or not an executable file. There is no fallback to
+    /// `CODEX_BIN` or `PATH` then: the configured path is what the caller asked for.
+    #[error("configured codex binary {} {reason}", path.display())]
+    BinaryNotExecutable {
+        /// The configured path.
+        path: PathBuf,
+        /// What is wrong with it ("does not exist", "is not executable", ...).
+        reason: String,
+    },
+
     /// The codex process could not be started.
     #[error("failed to spawn `{} app-server`: {source}", binary.display())]
     Spawn {
@@ -102,15 +113,57 @@ pub enum Error {
         source: serde_json::Error,
     },
 
-    /// The server's version is older than this SDK supports.
-    #[error("codex {found} is not supported: this SDK needs codex >= {minimum} (user agent `{user_agent}`); run scripts/install-codex.sh")]
+    /// The server's version is outside the window this SDK supports.
+    #[error("codex {found} is not supported: this SDK supports codex {minimum} to {newest} (user agent `{user_agent}`); install one with `scripts/install-codex.sh [VERSION]`")]
     UnsupportedVersion {
         /// Version parsed from the user agent.
         found: String,
-        /// The minimum supported version.
+        /// The oldest supported version.
         minimum: String,
+        /// The newest supported version.
+        newest: String,
         /// The full user agent string.
         user_agent: String,
+    },
+
+    /// The connected codex does not have this client method, or has it only behind the
+    /// experimental API that this client did not enable (nothing was sent).
+    #[error("`{method}` is not available in codex {codex_version}{}", if *needs_experimental_api { " without the experimental API (enable_experimental_api)".to_string() } else { since.as_ref().map(|s| format!(" (it first appears in codex {s})")).unwrap_or_default() })]
+    MethodUnavailable {
+        /// The JSON-RPC method.
+        method: String,
+        /// The connected codex's version.
+        codex_version: String,
+        /// The oldest supported codex that has it (stable if any has it stable), if any does.
+        since: Option<String>,
+        /// The connected codex has it, but only with `experimentalApi: true` at initialize.
+        needs_experimental_api: bool,
+    },
+
+    /// A remote app-server refused the bearer token (HTTP 401 on the WebSocket upgrade).
+    #[error("remote app-server at {url} refused the connection: HTTP 401 unauthorized (wrong or missing bearer token)")]
+    RemoteUnauthorized {
+        /// The server URL.
+        url: String,
+    },
+
+    /// A remote app-server answered but is not ready to take clients (HTTP status other than
+    /// 101 on the upgrade, e.g. 503 while starting).
+    #[error("remote app-server at {url} is not ready: HTTP {status} on the WebSocket upgrade")]
+    RemoteNotReady {
+        /// The server URL.
+        url: String,
+        /// The HTTP status it answered.
+        status: u16,
+    },
+
+    /// A remote app-server could not be reached (connection refused, DNS, TLS, handshake).
+    #[error("cannot connect to remote app-server at {url}: {message}")]
+    RemoteConnect {
+        /// The server URL.
+        url: String,
+        /// What went wrong.
+        message: String,
     },
 
     /// A configuration value is invalid.

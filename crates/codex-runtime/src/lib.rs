@@ -1,7 +1,7 @@
 //! # codex-runtime
 //!
 //! The Rust SDK for OpenAI's `codex app-server` (the stdio JSON-RPC backend of the `codex`
-//! CLI), pinned to codex 0.169.0.
+//! CLI), pinned to codex 0.171.0 (supports 0.150.0 to 0.171.0, see `docs/COMPATIBILITY.md`).
 //!
 //! ## Layers
 //!
@@ -18,6 +18,8 @@
 //! - [`runtime`]: [`runtime::Runtime`] (layer 6) and the protocol types re-exported.
 //! - [`app_server`]: [`AppServer`] (layer 5).
 //! - [`error`]: the one [`Error`] enum.
+//! - `artifact` (cargo feature `artifact`): documents Codex edits through typed tasks, with
+//!   revisions, validated patches and a crash-safe store (`docs/guide/artifact.md`).
 //!
 //! The protocol types come from the `codex-runtime-protocol` crate, generated from the JSON
 //! Schemas codex emits (see `scripts/gen-protocol.py`).
@@ -25,6 +27,8 @@
 #![warn(missing_docs)]
 
 pub mod app_server;
+#[cfg(feature = "artifact")]
+pub mod artifact;
 pub mod automation;
 pub mod error;
 pub mod plugin;
@@ -36,7 +40,10 @@ pub mod workflow;
 pub use app_server::AppServer;
 pub use codex_runtime_protocol::{notification_methods, rpc_methods, server_request_methods};
 pub use error::{Error, Result};
-pub use plugin::{HookAction, HookContext, HookPatch, PostHook, PreHook, ShellCommandHook};
+pub use plugin::{
+    BlockReason, FailureMode, FilteredPostHook, FilteredPreHook, HookAction, HookContext,
+    HookMatcher, HookPatch, PostHook, PreHook, ShellCommandHook,
+};
 pub use runtime::{Client, ClientConfig, RunProfile, Session, SessionConfig, TurnOutput};
 pub use workflow::{quick_run, quick_run_with_profile, RunOutput, Workflow, WorkflowConfig};
 
@@ -45,3 +52,8 @@ pub use workflow::{quick_run, quick_run_with_profile, RunOutput, Workflow, Workf
 #[doc = include_str!("../../../README.md")]
 #[doc = include_str!("../../../docs/GUIDE.md")]
 pub struct DocsCompile;
+
+/// The artifact chapter of the guide compiles (checked as doctests with the `artifact` feature).
+#[cfg(all(doctest, feature = "artifact"))]
+#[doc = include_str!("../../../docs/guide/artifact.md")]
+pub struct ArtifactGuideCompiles;

@@ -7,7 +7,7 @@
 
 use crate::error::{Error, Result};
 use crate::plugin::{
-    HookContext, HookMatcher, HookPhase, HookRegistration, Hooks, PostHook, PreHook,
+    FailureMode, HookContext, HookMatcher, HookPhase, HookRegistration, Hooks, PostHook, PreHook,
     ShellCommandHook,
 };
 use crate::rpc::TimeoutAction;
@@ -50,6 +50,11 @@ pub struct WorkflowConfig {
     pub run_hooks: Hooks,
     /// Timeout of shell hooks added with `with_shell_*_hook`.
     pub shell_hook_timeout: Duration,
+    /// What a failure of a shell hook added with `with_shell_*_hook` (missing script, exit
+    /// code other than 0 and 2, signal, invalid output, timeout) does: [`FailureMode::Open`]
+    /// (the default) records it in `TurnOutput::hook_issues` and lets the run go on;
+    /// [`FailureMode::Closed`] blocks like exit 2 ([`Error::HookBlocked`]).
+    pub shell_hook_failure_mode: FailureMode,
     shell_pre: Vec<Vec<String>>,
     shell_post: Vec<Vec<String>>,
     /// Approval handling for every run.
@@ -72,6 +77,7 @@ impl WorkflowConfig {
             client: ClientConfig::new(),
             run_hooks: Hooks::default(),
             shell_hook_timeout: Duration::from_secs(30),
+            shell_hook_failure_mode: FailureMode::Open,
             shell_pre: Vec::new(),
             shell_post: Vec::new(),
             approvals: None,
@@ -205,18 +211,37 @@ impl WorkflowConfig {
         self
     }
 
+    /// Whether shell hooks fail open (the default: a failing script is recorded in
+    /// `TurnOutput::hook_issues` and the run goes on) or closed (a failing script blocks, like
+    /// exit 2).
+    ///
+    /// ```
+    /// use codex_runtime::plugin::FailureMode;
+    /// use codex_runtime::WorkflowConfig;
+    /// let cfg = WorkflowConfig::new("/tmp/project")
+    ///     .with_shell_pre_hook(["./scripts/policy-check.sh"])
+    ///     .with_shell_hook_failure_mode(FailureMode::Closed);
+    /// assert_eq!(cfg.shell_hook_failure_mode, FailureMode::Closed);
+    /// ```
+    pub fn with_shell_hook_failure_mode(mut self, mode: FailureMode) -> Self {
+        self.shell_hook_failure_mode = mode;
+        self
+    }
+
     fn build_client_config(&self) -> ClientConfig {
         let mut client = self.client.clone();
         for argv in &self.shell_pre {
             client.hooks.add_pre(
                 ShellCommandHook::new("shell-pre-hook", argv.clone())
-                    .with_timeout(self.shell_hook_timeout),
+                    .with_timeout(self.shell_hook_timeout)
+                    .with_failure_mode(self.shell_hook_failure_mode),
             );
         }
         for argv in &self.shell_post {
             client.hooks.add_post(
                 ShellCommandHook::new("shell-post-hook", argv.clone())
-                    .with_timeout(self.shell_hook_timeout),
+                    .with_timeout(self.shell_hook_timeout)
+                    .with_failure_mode(self.shell_hook_failure_mode),
             );
         }
         client

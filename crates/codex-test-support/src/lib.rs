@@ -33,7 +33,7 @@ pub mod leftovers;
 pub mod postgres;
 mod sdk;
 
-pub use codex_bin::{codex_bin, CODEX_BIN_ENV};
+pub use codex_bin::{codex_bin, codex_bin_version, codex_version, CODEX_BIN_ENV};
 pub use env::{CodexTestEnv, LEFTOVER_WAIT};
 pub use error::TestSupportError;
 pub use leftovers::{

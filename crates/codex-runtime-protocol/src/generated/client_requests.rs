@@ -15,6 +15,7 @@
 //! The typed client -> server requests: one [`ClientRequest`] impl per method.
 
 use super::types::*;
+use serde::{Deserialize, Serialize};
 
 /// A typed client→server request.
 pub trait ClientRequest: serde::Serialize {
@@ -35,6 +36,30 @@ pub struct MethodInfo {
     pub response: &'static str,
     /// Whether the method exists only in the experimental API surface.
     pub experimental: bool,
+}
+
+/// Params of `thread/search/stream`: the same shape as [`ThreadSearchParams`], wrapped so that the method has its own
+/// [`ClientRequest`] impl.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(transparent)]
+pub struct ThreadSearchStreamParams(pub ThreadSearchParams);
+
+impl From<ThreadSearchParams> for ThreadSearchStreamParams {
+    fn from(params: ThreadSearchParams) -> Self {
+        Self(params)
+    }
+}
+
+/// Params of `thread/search/stream/cancel`: the same shape as [`ThreadSearchCancelParams`], wrapped so that the method has its own
+/// [`ClientRequest`] impl.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ThreadSearchStreamCancelParams(pub ThreadSearchCancelParams);
+
+impl From<ThreadSearchCancelParams> for ThreadSearchStreamCancelParams {
+    fn from(params: ThreadSearchCancelParams) -> Self {
+        Self(params)
+    }
 }
 
 impl ClientRequest for InitializeParams {
@@ -377,6 +402,24 @@ impl ClientRequest for ThreadSearchParams {
 }
 
 #[cfg(feature = "experimental")]
+impl ClientRequest for ThreadSearchStreamParams {
+    const METHOD: &'static str = "thread/search/stream";
+    type Response = ThreadSearchResponse;
+}
+
+#[cfg(feature = "experimental")]
+impl ClientRequest for ThreadSearchCancelParams {
+    const METHOD: &'static str = "thread/search/cancel";
+    type Response = ThreadSearchCancelResponse;
+}
+
+#[cfg(feature = "experimental")]
+impl ClientRequest for ThreadSearchStreamCancelParams {
+    const METHOD: &'static str = "thread/search/stream/cancel";
+    type Response = ThreadSearchCancelResponse;
+}
+
+#[cfg(feature = "experimental")]
 impl ClientRequest for ThreadSearchOccurrencesParams {
     const METHOD: &'static str = "thread/searchOccurrences";
     type Response = ThreadSearchOccurrencesResponse;
@@ -650,6 +693,12 @@ impl ClientRequest for ThreadTimelineListParams {
 }
 
 #[cfg(feature = "experimental")]
+impl ClientRequest for ThreadRealtimeListParams {
+    const METHOD: &'static str = "thread/realtime/list";
+    type Response = ThreadRealtimeListResponse;
+}
+
+#[cfg(feature = "experimental")]
 impl ClientRequest for ThreadRealtimeListVoicesParams {
     const METHOD: &'static str = "thread/realtime/listVoices";
     type Response = ThreadRealtimeListVoicesResponse;
@@ -688,6 +737,11 @@ impl ClientRequest for ModelProviderListParams {
 impl ClientRequest for ModelProviderConfigWriteParams {
     const METHOD: &'static str = "modelProvider/config/write";
     type Response = ModelProviderConfigWriteResponse;
+}
+
+impl ClientRequest for ModelProviderDefaultSetParams {
+    const METHOD: &'static str = "modelProvider/default/set";
+    type Response = ConfigWriteResponse;
 }
 
 impl ClientRequest for ModelProviderCapabilitiesReadParams {
@@ -1437,6 +1491,27 @@ pub fn client_method_info(method: &str) -> Option<MethodInfo> {
             true,
         ),
         #[cfg(feature = "experimental")]
+        "thread/search/stream" => (
+            "thread/search/stream",
+            "ThreadSearchStreamParams",
+            "ThreadSearchResponse",
+            true,
+        ),
+        #[cfg(feature = "experimental")]
+        "thread/search/cancel" => (
+            "thread/search/cancel",
+            "ThreadSearchCancelParams",
+            "ThreadSearchCancelResponse",
+            true,
+        ),
+        #[cfg(feature = "experimental")]
+        "thread/search/stream/cancel" => (
+            "thread/search/stream/cancel",
+            "ThreadSearchStreamCancelParams",
+            "ThreadSearchCancelResponse",
+            true,
+        ),
+        #[cfg(feature = "experimental")]
         "thread/searchOccurrences" => (
             "thread/searchOccurrences",
             "ThreadSearchOccurrencesParams",
@@ -1717,6 +1792,13 @@ pub fn client_method_info(method: &str) -> Option<MethodInfo> {
             true,
         ),
         #[cfg(feature = "experimental")]
+        "thread/realtime/list" => (
+            "thread/realtime/list",
+            "ThreadRealtimeListParams",
+            "ThreadRealtimeListResponse",
+            true,
+        ),
+        #[cfg(feature = "experimental")]
         "thread/realtime/listVoices" => (
             "thread/realtime/listVoices",
             "ThreadRealtimeListVoicesParams",
@@ -1758,6 +1840,12 @@ pub fn client_method_info(method: &str) -> Option<MethodInfo> {
             "modelProvider/config/write",
             "ModelProviderConfigWriteParams",
             "ModelProviderConfigWriteResponse",
+            false,
+        ),
+        "modelProvider/default/set" => (
+            "modelProvider/default/set",
+            "ModelProviderDefaultSetParams",
+            "ConfigWriteResponse",
             false,
         ),
         "modelProvider/capabilities/read" => (
@@ -2293,6 +2381,12 @@ pub fn reencode_client_params(
         #[cfg(feature = "experimental")]
         "thread/search" => reencode::<ThreadSearchParams>(params),
         #[cfg(feature = "experimental")]
+        "thread/search/stream" => reencode::<ThreadSearchStreamParams>(params),
+        #[cfg(feature = "experimental")]
+        "thread/search/cancel" => reencode::<ThreadSearchCancelParams>(params),
+        #[cfg(feature = "experimental")]
+        "thread/search/stream/cancel" => reencode::<ThreadSearchStreamCancelParams>(params),
+        #[cfg(feature = "experimental")]
         "thread/searchOccurrences" => reencode::<ThreadSearchOccurrencesParams>(params),
         "thread/loaded/list" => reencode::<ThreadLoadedListParams>(params),
         "thread/read" => reencode::<ThreadReadParams>(params),
@@ -2358,6 +2452,8 @@ pub fn reencode_client_params(
         #[cfg(feature = "experimental")]
         "thread/timeline/list" => reencode::<ThreadTimelineListParams>(params),
         #[cfg(feature = "experimental")]
+        "thread/realtime/list" => reencode::<ThreadRealtimeListParams>(params),
+        #[cfg(feature = "experimental")]
         "thread/realtime/listVoices" => reencode::<ThreadRealtimeListVoicesParams>(params),
         "review/start" => reencode::<ReviewStartParams>(params),
         "model/list" => reencode::<ModelListParams>(params),
@@ -2366,6 +2462,7 @@ pub fn reencode_client_params(
         "account/gatewayOAuth/cancel" => reencode::<GatewayOAuthCancelParams>(params),
         "modelProvider/list" => reencode::<ModelProviderListParams>(params),
         "modelProvider/config/write" => reencode::<ModelProviderConfigWriteParams>(params),
+        "modelProvider/default/set" => reencode::<ModelProviderDefaultSetParams>(params),
         "modelProvider/capabilities/read" => {
             reencode::<ModelProviderCapabilitiesReadParams>(params)
         }
@@ -2584,6 +2681,12 @@ pub fn reencode_client_response(
         #[cfg(feature = "experimental")]
         "thread/search" => reencode::<ThreadSearchResponse>(result),
         #[cfg(feature = "experimental")]
+        "thread/search/stream" => reencode::<ThreadSearchResponse>(result),
+        #[cfg(feature = "experimental")]
+        "thread/search/cancel" => reencode::<ThreadSearchCancelResponse>(result),
+        #[cfg(feature = "experimental")]
+        "thread/search/stream/cancel" => reencode::<ThreadSearchCancelResponse>(result),
+        #[cfg(feature = "experimental")]
         "thread/searchOccurrences" => reencode::<ThreadSearchOccurrencesResponse>(result),
         "thread/loaded/list" => reencode::<ThreadLoadedListResponse>(result),
         "thread/read" => reencode::<ThreadReadResponse>(result),
@@ -2649,6 +2752,8 @@ pub fn reencode_client_response(
         #[cfg(feature = "experimental")]
         "thread/timeline/list" => reencode::<ThreadTimelineListResponse>(result),
         #[cfg(feature = "experimental")]
+        "thread/realtime/list" => reencode::<ThreadRealtimeListResponse>(result),
+        #[cfg(feature = "experimental")]
         "thread/realtime/listVoices" => reencode::<ThreadRealtimeListVoicesResponse>(result),
         "review/start" => reencode::<ReviewStartResponse>(result),
         "model/list" => reencode::<ModelListResponse>(result),
@@ -2657,6 +2762,7 @@ pub fn reencode_client_response(
         "account/gatewayOAuth/cancel" => reencode::<GatewayOAuthCancelResponse>(result),
         "modelProvider/list" => reencode::<ModelProviderListResponse>(result),
         "modelProvider/config/write" => reencode::<ModelProviderConfigWriteResponse>(result),
+        "modelProvider/default/set" => reencode::<ConfigWriteResponse>(result),
         "modelProvider/capabilities/read" => {
             reencode::<ModelProviderCapabilitiesReadResponse>(result)
         }

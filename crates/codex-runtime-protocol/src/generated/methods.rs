@@ -159,6 +159,15 @@ pub mod rpc_methods {
     /// `thread/search`
     #[cfg(feature = "experimental")]
     pub const THREAD_SEARCH: &str = "thread/search";
+    /// `thread/search/stream`
+    #[cfg(feature = "experimental")]
+    pub const THREAD_SEARCH_STREAM: &str = "thread/search/stream";
+    /// `thread/search/cancel`
+    #[cfg(feature = "experimental")]
+    pub const THREAD_SEARCH_CANCEL: &str = "thread/search/cancel";
+    /// `thread/search/stream/cancel`
+    #[cfg(feature = "experimental")]
+    pub const THREAD_SEARCH_STREAM_CANCEL: &str = "thread/search/stream/cancel";
     /// `thread/searchOccurrences`
     #[cfg(feature = "experimental")]
     pub const THREAD_SEARCH_OCCURRENCES: &str = "thread/searchOccurrences";
@@ -276,6 +285,9 @@ pub mod rpc_methods {
     /// `thread/timeline/list`
     #[cfg(feature = "experimental")]
     pub const THREAD_TIMELINE_LIST: &str = "thread/timeline/list";
+    /// `thread/realtime/list`
+    #[cfg(feature = "experimental")]
+    pub const THREAD_REALTIME_LIST: &str = "thread/realtime/list";
     /// `thread/realtime/listVoices`
     #[cfg(feature = "experimental")]
     pub const THREAD_REALTIME_LIST_VOICES: &str = "thread/realtime/listVoices";
@@ -293,6 +305,8 @@ pub mod rpc_methods {
     pub const MODEL_PROVIDER_LIST: &str = "modelProvider/list";
     /// `modelProvider/config/write`
     pub const MODEL_PROVIDER_CONFIG_WRITE: &str = "modelProvider/config/write";
+    /// `modelProvider/default/set`
+    pub const MODEL_PROVIDER_DEFAULT_SET: &str = "modelProvider/default/set";
     /// `modelProvider/capabilities/read`
     pub const MODEL_PROVIDER_CAPABILITIES_READ: &str = "modelProvider/capabilities/read";
     /// `experimentalFeature/list`
@@ -526,6 +540,7 @@ pub mod rpc_methods {
         ACCOUNT_GATEWAY_OAUTH_CANCEL,
         MODEL_PROVIDER_LIST,
         MODEL_PROVIDER_CONFIG_WRITE,
+        MODEL_PROVIDER_DEFAULT_SET,
         MODEL_PROVIDER_CAPABILITIES_READ,
         EXPERIMENTAL_FEATURE_LIST,
         PERMISSION_PROFILE_LIST,
@@ -627,6 +642,9 @@ pub mod rpc_methods {
         THREAD_SECTION_UPDATE,
         THREAD_SECTION_DELETE,
         THREAD_SEARCH,
+        THREAD_SEARCH_STREAM,
+        THREAD_SEARCH_CANCEL,
+        THREAD_SEARCH_STREAM_CANCEL,
         THREAD_SEARCH_OCCURRENCES,
         THREAD_LOADED_LIST,
         THREAD_READ,
@@ -679,6 +697,7 @@ pub mod rpc_methods {
         THREAD_REALTIME_APPEND_SPEECH,
         THREAD_REALTIME_STOP,
         THREAD_TIMELINE_LIST,
+        THREAD_REALTIME_LIST,
         THREAD_REALTIME_LIST_VOICES,
         REVIEW_START,
         MODEL_LIST,
@@ -687,6 +706,7 @@ pub mod rpc_methods {
         ACCOUNT_GATEWAY_OAUTH_CANCEL,
         MODEL_PROVIDER_LIST,
         MODEL_PROVIDER_CONFIG_WRITE,
+        MODEL_PROVIDER_DEFAULT_SET,
         MODEL_PROVIDER_CAPABILITIES_READ,
         EXPERIMENTAL_FEATURE_LIST,
         PERMISSION_PROFILE_LIST,
@@ -832,6 +852,8 @@ pub mod notification_methods {
     pub const COMMAND_EXEC_OUTPUT_DELTA: &str = "command/exec/outputDelta";
     /// `process/outputDelta`
     pub const PROCESS_OUTPUT_DELTA: &str = "process/outputDelta";
+    /// `thread/search/partial`
+    pub const THREAD_SEARCH_PARTIAL: &str = "thread/search/partial";
     /// `process/exited`
     pub const PROCESS_EXITED: &str = "process/exited";
     /// `item/commandExecution/outputDelta`
@@ -969,6 +991,7 @@ pub mod notification_methods {
         ITEM_PLAN_DELTA,
         COMMAND_EXEC_OUTPUT_DELTA,
         PROCESS_OUTPUT_DELTA,
+        THREAD_SEARCH_PARTIAL,
         PROCESS_EXITED,
         ITEM_COMMAND_EXECUTION_OUTPUT_DELTA,
         ITEM_COMMAND_EXECUTION_TERMINAL_INTERACTION,
@@ -1039,8 +1062,6 @@ pub mod server_request_methods {
     pub const ACCOUNT_CHATGPT_AUTH_TOKENS_REFRESH: &str = "account/chatgptAuthTokens/refresh";
     /// `attestation/generate`
     pub const ATTESTATION_GENERATE: &str = "attestation/generate";
-    /// `currentTime/read`
-    pub const CURRENT_TIME_READ: &str = "currentTime/read";
     /// `applyPatchApproval`
     pub const APPLY_PATCH_APPROVAL: &str = "applyPatchApproval";
     /// `execCommandApproval`
@@ -1055,7 +1076,6 @@ pub mod server_request_methods {
         ITEM_TOOL_CALL,
         ACCOUNT_CHATGPT_AUTH_TOKENS_REFRESH,
         ATTESTATION_GENERATE,
-        CURRENT_TIME_READ,
         APPLY_PATCH_APPROVAL,
         EXEC_COMMAND_APPROVAL,
     ];

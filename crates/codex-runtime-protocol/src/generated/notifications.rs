@@ -99,6 +99,8 @@ pub enum ServerNotification {
     /// Stream base64-encoded stdout/stderr chunks for a running `process/spawn` session.
     /// Method `process/outputDelta`.
     ProcessOutputDelta(Box<ProcessOutputDeltaNotification>),
+    /// Method `thread/search/partial`.
+    ThreadSearchPartial(Box<ThreadSearchPartialNotification>),
     /// Final exit notification for a `process/spawn` session.
     /// Method `process/exited`.
     ProcessExited(Box<ProcessExitedNotification>),
@@ -266,6 +268,7 @@ impl ServerNotification {
             "item/plan/delta" => Self::ItemPlanDelta(serde_json::from_str(p)?),
             "command/exec/outputDelta" => Self::CommandExecOutputDelta(serde_json::from_str(p)?),
             "process/outputDelta" => Self::ProcessOutputDelta(serde_json::from_str(p)?),
+            "thread/search/partial" => Self::ThreadSearchPartial(serde_json::from_str(p)?),
             "process/exited" => Self::ProcessExited(serde_json::from_str(p)?),
             "item/commandExecution/outputDelta" => {
                 Self::ItemCommandExecutionOutputDelta(serde_json::from_str(p)?)
@@ -418,6 +421,7 @@ impl ServerNotification {
             Self::ItemPlanDelta(_) => "item/plan/delta",
             Self::CommandExecOutputDelta(_) => "command/exec/outputDelta",
             Self::ProcessOutputDelta(_) => "process/outputDelta",
+            Self::ThreadSearchPartial(_) => "thread/search/partial",
             Self::ProcessExited(_) => "process/exited",
             Self::ItemCommandExecutionOutputDelta(_) => "item/commandExecution/outputDelta",
             Self::ItemCommandExecutionTerminalInteraction(_) => {
@@ -628,6 +632,7 @@ impl Serialize for ServerNotification {
             Self::ItemPlanDelta(p) => s.serialize_field("params", p)?,
             Self::CommandExecOutputDelta(p) => s.serialize_field("params", p)?,
             Self::ProcessOutputDelta(p) => s.serialize_field("params", p)?,
+            Self::ThreadSearchPartial(p) => s.serialize_field("params", p)?,
             Self::ProcessExited(p) => s.serialize_field("params", p)?,
             Self::ItemCommandExecutionOutputDelta(p) => s.serialize_field("params", p)?,
             Self::ItemCommandExecutionTerminalInteraction(p) => s.serialize_field("params", p)?,

@@ -65,11 +65,6 @@ impl ServerRequestMethod for AttestationGenerateParams {
     type Response = AttestationGenerateResponse;
 }
 
-impl ServerRequestMethod for CurrentTimeReadParams {
-    const METHOD: &'static str = "currentTime/read";
-    type Response = CurrentTimeReadResponse;
-}
-
 impl ServerRequestMethod for ApplyPatchApprovalParams {
     const METHOD: &'static str = "applyPatchApproval";
     type Response = ApplyPatchApprovalResponse;
@@ -104,7 +99,6 @@ pub fn reencode_server_response(
         "item/tool/call" => reencode::<DynamicToolCallResponse>(result),
         "account/chatgptAuthTokens/refresh" => reencode::<ChatgptAuthTokensRefreshResponse>(result),
         "attestation/generate" => reencode::<AttestationGenerateResponse>(result),
-        "currentTime/read" => reencode::<CurrentTimeReadResponse>(result),
         "applyPatchApproval" => reencode::<ApplyPatchApprovalResponse>(result),
         "execCommandApproval" => reencode::<ExecCommandApprovalResponse>(result),
         _ => return None,
@@ -137,9 +131,6 @@ pub enum ServerRequest {
     /// Generate a fresh upstream attestation result on demand.
     /// Method `attestation/generate`.
     AttestationGenerate(AttestationGenerateParams),
-    /// Read the current time from an external clock owned by the client.
-    /// Method `currentTime/read`.
-    CurrentTimeRead(CurrentTimeReadParams),
     /// DEPRECATED APIs below Request to approve a patch. This request is used for Turns started via the legacy APIs (i.e. SendUserTurn, SendUserMessage).
     /// Method `applyPatchApproval`.
     ApplyPatchApproval(Box<ApplyPatchApprovalParams>),
@@ -185,7 +176,6 @@ impl ServerRequest {
                 Self::AccountChatgptAuthTokensRefresh(serde_json::from_str(p)?)
             }
             "attestation/generate" => Self::AttestationGenerate(serde_json::from_str(p)?),
-            "currentTime/read" => Self::CurrentTimeRead(serde_json::from_str(p)?),
             "applyPatchApproval" => Self::ApplyPatchApproval(serde_json::from_str(p)?),
             "execCommandApproval" => Self::ExecCommandApproval(serde_json::from_str(p)?),
             _ => Self::Unknown {
@@ -206,7 +196,6 @@ impl ServerRequest {
             Self::ItemToolCall(_) => "item/tool/call",
             Self::AccountChatgptAuthTokensRefresh(_) => "account/chatgptAuthTokens/refresh",
             Self::AttestationGenerate(_) => "attestation/generate",
-            Self::CurrentTimeRead(_) => "currentTime/read",
             Self::ApplyPatchApproval(_) => "applyPatchApproval",
             Self::ExecCommandApproval(_) => "execCommandApproval",
             Self::Unknown { method, .. } => method,
@@ -221,7 +210,6 @@ impl ServerRequest {
             Self::ItemToolRequestUserInput(p) => Some(p.thread_id.as_str()),
             Self::ItemPermissionsRequestApproval(p) => Some(p.thread_id.as_str()),
             Self::ItemToolCall(p) => Some(p.thread_id.as_str()),
-            Self::CurrentTimeRead(p) => Some(p.thread_id.as_str()),
             _ => None,
         }
     }
@@ -254,7 +242,6 @@ impl Serialize for ServerRequest {
             Self::ItemToolCall(p) => s.serialize_field("params", p)?,
             Self::AccountChatgptAuthTokensRefresh(p) => s.serialize_field("params", p)?,
             Self::AttestationGenerate(p) => s.serialize_field("params", p)?,
-            Self::CurrentTimeRead(p) => s.serialize_field("params", p)?,
             Self::ApplyPatchApproval(p) => s.serialize_field("params", p)?,
             Self::ExecCommandApproval(p) => s.serialize_field("params", p)?,
             Self::Unknown { params, .. } => s.serialize_field("params", params)?,

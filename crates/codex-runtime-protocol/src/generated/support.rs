@@ -83,6 +83,103 @@ impl<'de> Deserialize<'de> for RequestId {
     }
 }
 
+/// A field whose shape changed between codex versions (listed under `lenient_types` in
+/// `scripts/protocol-exceptions.json`): the typed value when the payload matches this crate's
+/// schema, else the raw JSON of that field alone, so the rest of the message still decodes.
+///
+/// Only fields known to drift get this wrapper: wrapping every nested object would buffer each
+/// one through a `serde_json::Value` on the hot path and make every field access a match.
+///
+/// ```
+/// use codex_runtime_protocol::{AgentMessageDisplay, MaybeTyped};
+/// // codex 0.171.0: a union tagged on `mode`.
+/// let new: MaybeTyped<AgentMessageDisplay> = serde_json::from_str(
+///     r#"{"mode":"block","version":1,"reason":{"kind":"cyber"}}"#).unwrap();
+/// assert!(matches!(new.typed(), Some(AgentMessageDisplay::Block(_))));
+/// // codex 0.169.0: a struct with `action`; kept raw, not an error.
+/// let old: MaybeTyped<AgentMessageDisplay> =
+///     serde_json::from_str(r#"{"action":"block","blockType":"cyber"}"#).unwrap();
+/// assert_eq!(old.raw().unwrap()["action"], "block");
+/// assert!(old.decode_error().unwrap().contains("mode"));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub enum MaybeTyped<T> {
+    /// The payload matched the schema.
+    Typed(T),
+    /// The payload did not match: the field's JSON as it came, and why it did not decode.
+    Raw {
+        /// The field's JSON, unchanged.
+        value: serde_json::Value,
+        /// The decode error (names the missing or mismatched field).
+        error: String,
+    },
+}
+
+impl<T> MaybeTyped<T> {
+    /// The typed value, if the payload matched the schema.
+    pub fn typed(&self) -> Option<&T> {
+        match self {
+            MaybeTyped::Typed(t) => Some(t),
+            MaybeTyped::Raw { .. } => None,
+        }
+    }
+
+    /// The raw JSON, if the payload did not match the schema.
+    pub fn raw(&self) -> Option<&serde_json::Value> {
+        match self {
+            MaybeTyped::Typed(_) => None,
+            MaybeTyped::Raw { value, .. } => Some(value),
+        }
+    }
+
+    /// Why the payload did not decode, if it did not.
+    pub fn decode_error(&self) -> Option<&str> {
+        match self {
+            MaybeTyped::Typed(_) => None,
+            MaybeTyped::Raw { error, .. } => Some(error),
+        }
+    }
+}
+
+impl<T: Serialize> MaybeTyped<T> {
+    /// The field as JSON either way (the typed value re-encoded, or the raw value).
+    pub fn to_value(&self) -> serde_json::Value {
+        match self {
+            MaybeTyped::Typed(t) => serde_json::to_value(t).unwrap_or(serde_json::Value::Null),
+            MaybeTyped::Raw { value, .. } => value.clone(),
+        }
+    }
+}
+
+impl<T> From<T> for MaybeTyped<T> {
+    fn from(value: T) -> Self {
+        MaybeTyped::Typed(value)
+    }
+}
+
+impl<T: Serialize> Serialize for MaybeTyped<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            MaybeTyped::Typed(t) => t.serialize(serializer),
+            MaybeTyped::Raw { value, .. } => value.serialize(serializer),
+        }
+    }
+}
+
+impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for MaybeTyped<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // Buffered so that a mismatch can keep the raw value (only drifting fields pay this).
+        let value = serde_json::Value::deserialize(deserializer)?;
+        match T::deserialize(&value) {
+            Ok(t) => Ok(MaybeTyped::Typed(t)),
+            Err(e) => Ok(MaybeTyped::Raw {
+                value,
+                error: e.to_string(),
+            }),
+        }
+    }
+}
+
 /// A key or tag string, borrowed from the input when possible.
 enum Key<'de> {
     Borrowed(&'de str),

@@ -39,7 +39,7 @@ use serde::{Deserialize, Serialize};
 #[allow(unused_imports)]
 use std::collections::BTreeMap;
 
-pub use super::support::RequestId;
+pub use super::support::{MaybeTyped, RequestId};
 
 /// A path that is guaranteed to be absolute and normalized (though it is not guaranteed to be canonicalized or exist on the filesystem).
 ///
@@ -390,6 +390,44 @@ pub struct AccountTokenUsageSummary {
     pub peak_daily_tokens: Option<i64>,
 }
 
+/// Generated from the `AccountUpdateReason` schema.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AccountUpdateReason {
+    /// `workspaceRoutingReady`
+    WorkspaceRoutingReady,
+    /// `unknown`
+    UnknownValue,
+    /// A value this version of the crate does not know, kept verbatim.
+    Unknown(String),
+}
+
+impl AccountUpdateReason {
+    /// The wire string of this value.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::WorkspaceRoutingReady => "workspaceRoutingReady",
+            Self::UnknownValue => "unknown",
+            Self::Unknown(other) => other,
+        }
+    }
+}
+
+impl support::StrEnum for AccountUpdateReason {
+    const NAME: &'static str = "AccountUpdateReason";
+    fn from_wire(value: &str) -> Option<Self> {
+        Some(match value {
+            "workspaceRoutingReady" => Self::WorkspaceRoutingReady,
+            "unknown" => Self::UnknownValue,
+            _ => return None,
+        })
+    }
+    fn unknown(value: String) -> Self {
+        Self::Unknown(value)
+    }
+}
+
+support::str_enum_impls!(AccountUpdateReason);
+
 /// Generated from the `AccountUpdatedNotification` schema.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct AccountUpdatedNotification {
@@ -397,6 +435,9 @@ pub struct AccountUpdatedNotification {
     pub auth_mode: Option<AuthMode>,
     #[serde(rename = "planType", default, skip_serializing_if = "Option::is_none")]
     pub plan_type: Option<PlanType>,
+    /// Set when initial routing discovery completes for the same authenticated owner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<AccountUpdateReason>,
 }
 
 /// Generated from the `ActivePermissionProfile` schema.
@@ -619,25 +660,67 @@ pub struct AgentMessageDeltaNotification {
     pub turn_id: String,
 }
 
-/// A presentation instruction for Chat to apply to this answer when recovering history.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-pub struct AgentMessageDisplay {
-    /// Unknown actions must be left for the producing client to handle.
-    pub action: String,
-    #[serde(rename = "blockType", default, skip_serializing_if = "Option::is_none")]
-    pub block_type: Option<String>,
-    #[serde(
-        rename = "checkTrustedContacts",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub check_trusted_contacts: Option<bool>,
-    #[serde(
-        rename = "cyberTrustedAccess",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub cyber_trusted_access: Option<bool>,
+/// How Chat should present a recovered answer.
+///
+/// Internally tagged on `mode`; an unknown `mode` decodes to `Unknown` with the raw object.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "mode")]
+pub enum AgentMessageDisplay {
+    /// `mode: "show"`
+    #[serde(rename = "show")]
+    Show(ShowAgentMessageDisplay),
+    /// `mode: "hide"`
+    #[serde(rename = "hide")]
+    Hide(HideAgentMessageDisplay),
+    /// `mode: "block"`
+    #[serde(rename = "block")]
+    Block(BlockAgentMessageDisplay),
+    /// A `mode` this version of the crate does not know: the raw JSON object.
+    #[serde(untagged)]
+    Unknown(serde_json::Value),
+}
+
+impl support::TaggedUnion for AgentMessageDisplay {
+    const NAME: &'static str = "AgentMessageDisplay";
+    const TAG: &'static str = "mode";
+    const TAGS: &'static [&'static str] = &["show", "hide", "block"];
+    fn from_map<'de, A: serde::de::MapAccess<'de>>(tag: &str, map: A) -> Result<Self, A::Error> {
+        Ok(match tag {
+            "show" => Self::Show(support::variant(Self::NAME, tag, map)?),
+            "hide" => Self::Hide(support::variant(Self::NAME, tag, map)?),
+            "block" => Self::Block(support::variant(Self::NAME, tag, map)?),
+            _ => return Err(serde::de::Error::unknown_variant(tag, Self::TAGS)),
+        })
+    }
+    fn unknown(raw: serde_json::Value) -> Self {
+        Self::Unknown(raw)
+    }
+}
+
+support::tagged_impls!(AgentMessageDisplay);
+
+/// Payload of [`AgentMessageDisplay::Show`] (`mode: "show"`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShowAgentMessageDisplay {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotation: Option<AnswerAnnotation>,
+    #[serde(rename = "trustedContacts")]
+    pub trusted_contacts: TrustedContacts,
+    pub version: u8,
+}
+
+/// Payload of [`AgentMessageDisplay::Hide`] (`mode: "hide"`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HideAgentMessageDisplay {
+    pub replacement: AnswerReplacement,
+    pub version: u8,
+}
+
+/// Payload of [`AgentMessageDisplay::Block`] (`mode: "block"`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BlockAgentMessageDisplay {
+    pub reason: BlockReason,
+    pub version: u8,
 }
 
 /// Generated from the `AgentMessageInputContent` schema.
@@ -691,7 +774,7 @@ pub struct EncryptedContentAgentMessageInputContent {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct AgentMessageModeration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub display: Option<AgentMessageDisplay>,
+    pub display: Option<MaybeTyped<AgentMessageDisplay>>,
     pub moderated: bool,
 }
 
@@ -745,6 +828,77 @@ pub struct AnalyticsConfig {
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
 }
+
+/// Generated from the `AnswerAnnotation` schema.
+///
+/// Internally tagged on `kind`; an unknown `kind` decodes to `Unknown` with the raw object.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind")]
+pub enum AnswerAnnotation {
+    /// `kind: "wellbeingHelpline"`
+    #[serde(rename = "wellbeingHelpline")]
+    WellbeingHelpline(WellbeingHelplineAnswerAnnotation),
+    /// A `kind` this version of the crate does not know: the raw JSON object.
+    #[serde(untagged)]
+    Unknown(serde_json::Value),
+}
+
+impl support::TaggedUnion for AnswerAnnotation {
+    const NAME: &'static str = "AnswerAnnotation";
+    const TAG: &'static str = "kind";
+    const TAGS: &'static [&'static str] = &["wellbeingHelpline"];
+    fn from_map<'de, A: serde::de::MapAccess<'de>>(tag: &str, map: A) -> Result<Self, A::Error> {
+        Ok(match tag {
+            "wellbeingHelpline" => Self::WellbeingHelpline(support::variant(Self::NAME, tag, map)?),
+            _ => return Err(serde::de::Error::unknown_variant(tag, Self::TAGS)),
+        })
+    }
+    fn unknown(raw: serde_json::Value) -> Self {
+        Self::Unknown(raw)
+    }
+}
+
+support::tagged_impls!(AnswerAnnotation);
+
+/// Payload of [`AnswerAnnotation::WellbeingHelpline`] (`kind: "wellbeingHelpline"`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WellbeingHelplineAnswerAnnotation {
+    pub subject: HelplineSubject,
+}
+
+/// Generated from the `AnswerReplacement` schema.
+///
+/// Internally tagged on `kind`; an unknown `kind` decodes to `Unknown` with the raw object.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind")]
+pub enum AnswerReplacement {
+    /// `kind: "wellbeingPromptHelpline"`
+    #[serde(rename = "wellbeingPromptHelpline")]
+    WellbeingPromptHelpline,
+    /// A `kind` this version of the crate does not know: the raw JSON object.
+    #[serde(untagged)]
+    Unknown(serde_json::Value),
+}
+
+impl support::TaggedUnion for AnswerReplacement {
+    const NAME: &'static str = "AnswerReplacement";
+    const TAG: &'static str = "kind";
+    const TAGS: &'static [&'static str] = &["wellbeingPromptHelpline"];
+    fn from_map<'de, A: serde::de::MapAccess<'de>>(tag: &str, map: A) -> Result<Self, A::Error> {
+        Ok(match tag {
+            "wellbeingPromptHelpline" => {
+                support::drain(map)?;
+                Self::WellbeingPromptHelpline
+            }
+            _ => return Err(serde::de::Error::unknown_variant(tag, Self::TAGS)),
+        })
+    }
+    fn unknown(raw: serde_json::Value) -> Self {
+        Self::Unknown(raw)
+    }
+}
+
+support::tagged_impls!(AnswerReplacement);
 
 /// EXPERIMENTAL - app metadata returned by app-list APIs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -1729,6 +1883,60 @@ pub struct EnvironmentBedrockSetupParams {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct BedrockSetupResponse {}
 
+/// Generated from the `BlockReason` schema.
+///
+/// Internally tagged on `kind`; an unknown `kind` decodes to `Unknown` with the raw object.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind")]
+pub enum BlockReason {
+    /// `kind: "protection"`
+    #[serde(rename = "protection")]
+    Protection(ProtectionBlockReason),
+    /// `kind: "cyber"`
+    #[serde(rename = "cyber")]
+    Cyber(CyberBlockReason),
+    /// A `kind` this version of the crate does not know: the raw JSON object.
+    #[serde(untagged)]
+    Unknown(serde_json::Value),
+}
+
+impl support::TaggedUnion for BlockReason {
+    const NAME: &'static str = "BlockReason";
+    const TAG: &'static str = "kind";
+    const TAGS: &'static [&'static str] = &["protection", "cyber"];
+    fn from_map<'de, A: serde::de::MapAccess<'de>>(tag: &str, map: A) -> Result<Self, A::Error> {
+        Ok(match tag {
+            "protection" => Self::Protection(support::variant(Self::NAME, tag, map)?),
+            "cyber" => Self::Cyber(support::variant(Self::NAME, tag, map)?),
+            _ => return Err(serde::de::Error::unknown_variant(tag, Self::TAGS)),
+        })
+    }
+    fn unknown(raw: serde_json::Value) -> Self {
+        Self::Unknown(raw)
+    }
+}
+
+support::tagged_impls!(BlockReason);
+
+/// Payload of [`BlockReason::Protection`] (`kind: "protection"`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct ProtectionBlockReason {
+    /// Identifies the same moderation row that Chat writes on the live path.
+    #[serde(rename = "protectionType")]
+    pub protection_type: String,
+}
+
+/// Payload of [`BlockReason::Cyber`] (`kind: "cyber"`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct CyberBlockReason {
+    #[serde(
+        rename = "trustedAccess",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub trusted_access: Option<bool>,
+}
+
 /// Generated from the `BrowserUseAccessApprovalLifetime` schema.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum BrowserUseAccessApprovalLifetime {
@@ -2130,6 +2338,9 @@ pub enum CodexErrorInfo {
     /// `cyberPolicy`
     #[serde(rename = "cyberPolicy")]
     CyberPolicy,
+    /// `bioPolicy`
+    #[serde(rename = "bioPolicy")]
+    BioPolicy,
     /// `misalignmentPolicyViolation`
     #[serde(rename = "misalignmentPolicyViolation")]
     MisalignmentPolicyViolation,
@@ -2197,6 +2408,7 @@ impl support::ExternalUnion for CodexErrorInfo {
             "modelNotFound" => Self::ModelNotFound,
             "policyCapacityUnavailable" => Self::PolicyCapacityUnavailable,
             "cyberPolicy" => Self::CyberPolicy,
+            "bioPolicy" => Self::BioPolicy,
             "misalignmentPolicyViolation" => Self::MisalignmentPolicyViolation,
             "tooManyDenials" => Self::TooManyDenials,
             "internalServerError" => Self::InternalServerError,
@@ -4144,21 +4356,6 @@ pub struct CreditsSnapshot {
     #[serde(rename = "hasCredits")]
     pub has_credits: bool,
     pub unlimited: bool,
-}
-
-/// Generated from the `CurrentTimeReadParams` schema.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-pub struct CurrentTimeReadParams {
-    #[serde(rename = "threadId")]
-    pub thread_id: String,
-}
-
-/// Generated from the `CurrentTimeReadResponse` schema.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-pub struct CurrentTimeReadResponse {
-    /// Current time as whole Unix seconds.
-    #[serde(rename = "currentTimeAt")]
-    pub current_time_at: i64,
 }
 
 /// Requested cyber treatment for an OpenAI model turn. Authorization and model-tier restrictions remain server-owned.
@@ -6840,6 +7037,44 @@ pub struct GuardianWarningNotification {
     pub thread_id: String,
 }
 
+/// Generated from the `HelplineSubject` schema.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum HelplineSubject {
+    /// `answer`
+    Answer,
+    /// `prompt`
+    Prompt,
+    /// A value this version of the crate does not know, kept verbatim.
+    Unknown(String),
+}
+
+impl HelplineSubject {
+    /// The wire string of this value.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Answer => "answer",
+            Self::Prompt => "prompt",
+            Self::Unknown(other) => other,
+        }
+    }
+}
+
+impl support::StrEnum for HelplineSubject {
+    const NAME: &'static str = "HelplineSubject";
+    fn from_wire(value: &str) -> Option<Self> {
+        Some(match value {
+            "answer" => Self::Answer,
+            "prompt" => Self::Prompt,
+            _ => return None,
+        })
+    }
+    fn unknown(value: String) -> Self {
+        Self::Unknown(value)
+    }
+}
+
+support::str_enum_impls!(HelplineSubject);
+
 /// Generated from the `HookCompletedNotification` schema.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HookCompletedNotification {
@@ -7973,6 +8208,13 @@ pub struct ListMcpServerStatusParams {
     /// Controls how much MCP inventory data to fetch for each server. Defaults to `Full` when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<McpServerStatusDetail>,
+    /// Select this environment's registration. Requires `serverName` and `threadId`. When omitted, a named request uses the same server as older clients.
+    #[serde(
+        rename = "environmentId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub environment_id: Option<String>,
     /// Optional page size; defaults to a server-defined value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
@@ -8994,6 +9236,13 @@ pub struct McpResourceReadParams {
         skip_serializing_if = "Option::is_none"
     )]
     pub connector_id: Option<String>,
+    /// Exact registration scope; omission preserves legacy name-only selection.
+    #[serde(
+        rename = "environmentId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub environment_id: Option<String>,
     /// Originating MCP tool call used to select the resource's app.
     #[serde(
         rename = "originCallId",
@@ -9195,6 +9444,13 @@ pub struct OpenaiUserVerificationMcpServerElicitationRequestParams {
     pub meta: Option<serde_json::Value>,
     pub challenge: String,
     pub description: String,
+    /// Registration scope, not necessarily the server's execution environment.
+    #[serde(
+        rename = "environmentId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub environment_id: Option<String>,
     #[serde(rename = "serverName")]
     pub server_name: String,
     #[serde(rename = "threadId")]
@@ -9212,6 +9468,13 @@ pub struct OpenaiUserVerificationMcpServerElicitationRequestParams {
 pub struct FormMcpServerElicitationRequestParams {
     #[serde(rename = "_meta", default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<serde_json::Value>,
+    /// Registration scope, not necessarily the server's execution environment.
+    #[serde(
+        rename = "environmentId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub environment_id: Option<String>,
     pub message: String,
     #[serde(rename = "requestedSchema")]
     pub requested_schema: McpElicitationSchema,
@@ -9231,6 +9494,13 @@ pub struct FormMcpServerElicitationRequestParams {
 pub struct OpenaiFormMcpServerElicitationRequestParams {
     #[serde(rename = "_meta", default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<serde_json::Value>,
+    /// Registration scope, not necessarily the server's execution environment.
+    #[serde(
+        rename = "environmentId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub environment_id: Option<String>,
     pub message: String,
     #[serde(rename = "requestedSchema")]
     pub requested_schema: serde_json::Value,
@@ -9250,6 +9520,13 @@ pub struct OpenaiFormMcpServerElicitationRequestParams {
 pub struct OpenaiFormVariantMcpServerElicitationRequestParams {
     #[serde(rename = "_meta", default, skip_serializing_if = "Option::is_none")]
     pub meta: Option<serde_json::Value>,
+    /// Registration scope, not necessarily the server's execution environment.
+    #[serde(
+        rename = "environmentId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub environment_id: Option<String>,
     pub message: String,
     #[serde(rename = "requestedSchema")]
     pub requested_schema: serde_json::Value,
@@ -9271,6 +9548,13 @@ pub struct UrlMcpServerElicitationRequestParams {
     pub meta: Option<serde_json::Value>,
     #[serde(rename = "elicitationId")]
     pub elicitation_id: String,
+    /// Registration scope, not necessarily the server's execution environment.
+    #[serde(
+        rename = "environmentId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub environment_id: Option<String>,
     pub message: String,
     #[serde(rename = "serverName")]
     pub server_name: String,
@@ -9433,6 +9717,13 @@ pub struct McpServerOauthLoginParams {
         skip_serializing_if = "Option::is_none"
     )]
     pub client_registration: Option<McpServerOauthClientRegistration>,
+    /// Exact registration scope; omission preserves legacy name-only selection.
+    #[serde(
+        rename = "environmentId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub environment_id: Option<String>,
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scopes: Option<Vec<String>>,
@@ -9545,6 +9836,13 @@ support::str_enum_impls!(McpServerStartupState);
 pub struct McpServerStatus {
     #[serde(rename = "authStatus")]
     pub auth_status: McpAuthStatus,
+    /// Environment that contributed this registration; null for a thread-wide server. Older servers omit this field.
+    #[serde(
+        rename = "environmentId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub environment_id: Option<String>,
     /// HTTP origin of the effective configured endpoint, including plugin servers. Excludes credentials, path, query, and fragment; null for non-HTTP transports.
     #[serde(
         rename = "httpOrigin",
@@ -9636,6 +9934,13 @@ support::str_enum_impls!(McpServerStatusDetail);
 /// Generated from the `McpServerStatusUpdatedNotification` schema.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct McpServerStatusUpdatedNotification {
+    /// Registration scope, not necessarily the server's execution environment.
+    #[serde(
+        rename = "environmentId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub environment_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     #[serde(
@@ -9657,6 +9962,13 @@ pub struct McpServerToolCallParams {
     pub meta: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arguments: Option<serde_json::Value>,
+    /// Exact registration scope; omission preserves legacy name-only selection.
+    #[serde(
+        rename = "environmentId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub environment_id: Option<String>,
     pub server: String,
     #[serde(rename = "threadId")]
     pub thread_id: String,
@@ -10172,6 +10484,14 @@ pub struct ModelProviderConfigWriteParams {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelProviderConfigWriteResponse {
     pub provider: ModelProviderSummary,
+}
+
+/// Generated from the `ModelProviderDefaultSetParams` schema.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct ModelProviderDefaultSetParams {
+    /// Configured provider to use by default for new threads and unscoped model lists.
+    #[serde(rename = "providerId")]
+    pub provider_id: String,
 }
 
 /// Structured JSON-RPC error data. Unknown errors must retain the client's normal fallback.
@@ -11002,6 +11322,10 @@ pub struct OtelRequirements {
     pub environment: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exporter: Option<OtelExporter>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers_helper: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers_helper_refresh_interval_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_agent_responses: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -12973,7 +13297,6 @@ pub struct Project {
     pub id: String,
     pub metadata: BTreeMap<String, String>,
     pub name: String,
-    pub position: i64,
     /// Newest non-archived member thread's recency, in Unix seconds; null when none exist.
     #[serde(rename = "recencyAt", default, skip_serializing_if = "Option::is_none")]
     pub recency_at: Option<i64>,
@@ -13094,7 +13417,7 @@ pub struct ProjectListParams {
         skip_serializing_if = "Option::is_none"
     )]
     pub sort_direction: Option<SortDirection>,
-    /// Defaults to position. Recency sorting always places empty projects last.
+    /// Defaults to position. Recency sorting always places empty projects last. Use the returned order; numeric positions are not exposed in project responses.
     #[serde(rename = "sortKey", default, skip_serializing_if = "Option::is_none")]
     pub sort_key: Option<ProjectSortKey>,
 }
@@ -13114,6 +13437,7 @@ pub struct ProjectListResponse {
 /// Generated from the `ProjectMoveParams` schema.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct ProjectMoveParams {
+    /// Place the project before this ID, or append it when omitted or null.
     #[serde(
         rename = "beforeProjectId",
         default,
@@ -16969,7 +17293,7 @@ pub struct ThreadGuardianAssessment {
     pub user_authorization: GuardianUserAuthorization,
 }
 
-/// Calling `thread/guardianReview` subscribes the connection to the thread. The subscription remains after the review completes, keeping the thread loaded until the client calls `thread/unsubscribe` or disconnects.
+/// Calling `thread/guardianReview` subscribes the connection to the thread. The subscription remains after the review completes, keeping the thread loaded until the client calls `thread/unsubscribe` or disconnects. Sequential calls on the same loaded thread can reuse Guardian history across direct reviews and live approvals. The reviewer keeps a separate conversation from the actor and follows the parent thread's normal persistence settings. A retry evaluates the final call again under the current policy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct ThreadGuardianReviewParams {
     #[serde(rename = "threadId")]
@@ -17440,6 +17764,13 @@ pub struct McpToolCallThreadItem {
         skip_serializing_if = "Option::is_none"
     )]
     pub duration_ms: Option<i64>,
+    /// Registration scope, not necessarily the server's execution environment.
+    #[serde(
+        rename = "environmentId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub environment_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<McpToolCallError>,
     pub id: String,
@@ -18017,6 +18348,13 @@ pub struct ThreadListParams {
         skip_serializing_if = "Option::is_none"
     )]
     pub include_attached_threads: Option<bool>,
+    /// Restrict results to up to 100 thread IDs before pagination. Omit or send null for unrestricted results. An empty list matches nothing. Exclusions still apply. Repeat the same IDs on each page. The local store uses indexed metadata for this filter.
+    #[serde(
+        rename = "includedThreadIds",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub included_thread_ids: Option<Vec<String>>,
     /// Optional page size; defaults to a reasonable server-side value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
@@ -18067,7 +18405,7 @@ pub struct ThreadListParams {
         skip_serializing_if = "Option::is_none"
     )]
     pub source_kinds: Option<Vec<ThreadSourceKind>>,
-    /// If true, return from the state DB without scanning JSONL rollouts to repair thread metadata. Omitted or false preserves scan-and-repair behavior.
+    /// If true, the local store returns indexed metadata without scanning JSONL rollouts for repairs. Requests with `includedThreadIds` always use indexed metadata.
     #[serde(
         rename = "useStateDbOnly",
         default,
@@ -18695,6 +19033,55 @@ pub struct ThreadRealtimeClosedNotification {
     pub thread_id: String,
 }
 
+/// Generated from the `ThreadRealtimeCoverage` schema.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ThreadRealtimeCoverage {
+    /// `unsupported`
+    Unsupported,
+    /// `pending`
+    Pending,
+    /// `ready`
+    Ready,
+    /// A value this version of the crate does not know, kept verbatim.
+    Unknown(String),
+}
+
+impl ThreadRealtimeCoverage {
+    /// The wire string of this value.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Unsupported => "unsupported",
+            Self::Pending => "pending",
+            Self::Ready => "ready",
+            Self::Unknown(other) => other,
+        }
+    }
+}
+
+impl support::StrEnum for ThreadRealtimeCoverage {
+    const NAME: &'static str = "ThreadRealtimeCoverage";
+    fn from_wire(value: &str) -> Option<Self> {
+        Some(match value {
+            "unsupported" => Self::Unsupported,
+            "pending" => Self::Pending,
+            "ready" => Self::Ready,
+            _ => return None,
+        })
+    }
+    fn unknown(value: String) -> Self {
+        Self::Unknown(value)
+    }
+}
+
+support::str_enum_impls!(ThreadRealtimeCoverage);
+
+/// Generated from the `ThreadRealtimeEntry` schema.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThreadRealtimeEntry {
+    pub item: ThreadRealtimeItem,
+    pub position: u64,
+}
+
 /// EXPERIMENTAL - emitted when thread realtime encounters an error.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct ThreadRealtimeErrorNotification {
@@ -18702,6 +19089,50 @@ pub struct ThreadRealtimeErrorNotification {
     #[serde(rename = "threadId")]
     pub thread_id: String,
 }
+
+/// A frame holds one or more payloads, at most one per channel. They share one ID, observation time, and seal. V1 requires its only channel, `voice_transcript`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThreadRealtimeFrameChannels {
+    pub voice_transcript: ThreadRealtimeVoiceTranscript,
+}
+
+/// Generated from the `ThreadRealtimeHandoffMode` schema.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ThreadRealtimeHandoffMode {
+    /// `start`
+    Start,
+    /// `steer`
+    Steer,
+    /// A value this version of the crate does not know, kept verbatim.
+    Unknown(String),
+}
+
+impl ThreadRealtimeHandoffMode {
+    /// The wire string of this value.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Start => "start",
+            Self::Steer => "steer",
+            Self::Unknown(other) => other,
+        }
+    }
+}
+
+impl support::StrEnum for ThreadRealtimeHandoffMode {
+    const NAME: &'static str = "ThreadRealtimeHandoffMode";
+    fn from_wire(value: &str) -> Option<Self> {
+        Some(match value {
+            "start" => Self::Start,
+            "steer" => Self::Steer,
+            _ => return None,
+        })
+    }
+    fn unknown(value: String) -> Self {
+        Self::Unknown(value)
+    }
+}
+
+support::str_enum_impls!(ThreadRealtimeHandoffMode);
 
 /// EXPERIMENTAL - role-bearing text item included when a realtime V3 session starts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -18719,6 +19150,9 @@ pub enum ThreadRealtimeItem {
     /// `type: "realtimeSessionStarted"`
     #[serde(rename = "realtimeSessionStarted")]
     RealtimeSessionStarted(RealtimeSessionStartedThreadRealtimeItem),
+    /// `type: "frame"`
+    #[serde(rename = "frame")]
+    Frame(FrameThreadRealtimeItem),
     /// `type: "transcriptSegment"`
     #[serde(rename = "transcriptSegment")]
     TranscriptSegment(TranscriptSegmentThreadRealtimeItem),
@@ -18728,6 +19162,12 @@ pub enum ThreadRealtimeItem {
     /// `type: "realtimeSessionClosed"`
     #[serde(rename = "realtimeSessionClosed")]
     RealtimeSessionClosed(RealtimeSessionClosedThreadRealtimeItem),
+    /// `type: "turnInputAccepted"`
+    #[serde(rename = "turnInputAccepted")]
+    TurnInputAccepted(TurnInputAcceptedThreadRealtimeItem),
+    /// `type: "sessionEndInputSaved"`
+    #[serde(rename = "sessionEndInputSaved")]
+    SessionEndInputSaved(SessionEndInputSavedThreadRealtimeItem),
     /// A `type` this version of the crate does not know: the raw JSON object.
     #[serde(untagged)]
     Unknown(serde_json::Value),
@@ -18738,19 +19178,27 @@ impl support::TaggedUnion for ThreadRealtimeItem {
     const TAG: &'static str = "type";
     const TAGS: &'static [&'static str] = &[
         "realtimeSessionStarted",
+        "frame",
         "transcriptSegment",
         "bemItemPromoted",
         "realtimeSessionClosed",
+        "turnInputAccepted",
+        "sessionEndInputSaved",
     ];
     fn from_map<'de, A: serde::de::MapAccess<'de>>(tag: &str, map: A) -> Result<Self, A::Error> {
         Ok(match tag {
             "realtimeSessionStarted" => {
                 Self::RealtimeSessionStarted(support::variant(Self::NAME, tag, map)?)
             }
+            "frame" => Self::Frame(support::variant(Self::NAME, tag, map)?),
             "transcriptSegment" => Self::TranscriptSegment(support::variant(Self::NAME, tag, map)?),
             "bemItemPromoted" => Self::BemItemPromoted(support::variant(Self::NAME, tag, map)?),
             "realtimeSessionClosed" => {
                 Self::RealtimeSessionClosed(support::variant(Self::NAME, tag, map)?)
+            }
+            "turnInputAccepted" => Self::TurnInputAccepted(support::variant(Self::NAME, tag, map)?),
+            "sessionEndInputSaved" => {
+                Self::SessionEndInputSaved(support::variant(Self::NAME, tag, map)?)
             }
             _ => return Err(serde::de::Error::unknown_variant(tag, Self::TAGS)),
         })
@@ -18766,6 +19214,29 @@ support::tagged_impls!(ThreadRealtimeItem);
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct RealtimeSessionStartedThreadRealtimeItem {
     pub id: String,
+    /// Canonical observation time in Unix milliseconds for eligible voice calls.
+    #[serde(
+        rename = "observedAtMs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub observed_at_ms: Option<i64>,
+    #[serde(rename = "realtimeSessionId")]
+    pub realtime_session_id: String,
+}
+
+/// Payload of [`ThreadRealtimeItem::Frame`] (`type: "frame"`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FrameThreadRealtimeItem {
+    pub channels: ThreadRealtimeFrameChannels,
+    pub id: String,
+    /// Canonical observation time in Unix milliseconds for eligible voice calls.
+    #[serde(
+        rename = "observedAtMs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub observed_at_ms: Option<i64>,
     #[serde(rename = "realtimeSessionId")]
     pub realtime_session_id: String,
 }
@@ -18774,6 +19245,13 @@ pub struct RealtimeSessionStartedThreadRealtimeItem {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TranscriptSegmentThreadRealtimeItem {
     pub id: String,
+    /// Canonical observation time in Unix milliseconds for eligible voice calls.
+    #[serde(
+        rename = "observedAtMs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub observed_at_ms: Option<i64>,
     #[serde(rename = "realtimeSessionId")]
     pub realtime_session_id: String,
     pub role: ThreadRealtimeTranscriptRole,
@@ -18785,6 +19263,13 @@ pub struct TranscriptSegmentThreadRealtimeItem {
 pub struct BemItemPromotedThreadRealtimeItem {
     pub id: String,
     pub item_id: String,
+    /// Canonical observation time in Unix milliseconds for eligible voice calls.
+    #[serde(
+        rename = "observedAtMs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub observed_at_ms: Option<i64>,
     pub presentation: ThreadRealtimeBemItemPresentation,
     #[serde(rename = "realtimeSessionId")]
     pub realtime_session_id: String,
@@ -18795,9 +19280,55 @@ pub struct BemItemPromotedThreadRealtimeItem {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RealtimeSessionClosedThreadRealtimeItem {
     pub id: String,
+    /// Canonical observation time in Unix milliseconds for eligible voice calls.
+    #[serde(
+        rename = "observedAtMs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub observed_at_ms: Option<i64>,
     pub outcome: ThreadRealtimeSessionOutcome,
     #[serde(rename = "realtimeSessionId")]
     pub realtime_session_id: String,
+}
+
+/// Payload of [`ThreadRealtimeItem::TurnInputAccepted`] (`type: "turnInputAccepted"`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TurnInputAcceptedThreadRealtimeItem {
+    pub handoff_id: String,
+    pub id: String,
+    pub input: String,
+    pub input_item_id: String,
+    pub mode: ThreadRealtimeHandoffMode,
+    /// Canonical observation time in Unix milliseconds for eligible voice calls.
+    #[serde(
+        rename = "observedAtMs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub observed_at_ms: Option<i64>,
+    #[serde(rename = "realtimeSessionId")]
+    pub realtime_session_id: String,
+    pub source_event_ids: Vec<String>,
+    pub turn_id: String,
+}
+
+/// Payload of [`ThreadRealtimeItem::SessionEndInputSaved`] (`type: "sessionEndInputSaved"`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct SessionEndInputSavedThreadRealtimeItem {
+    pub id: String,
+    pub input: String,
+    pub input_item_id: String,
+    /// Canonical observation time in Unix milliseconds for eligible voice calls.
+    #[serde(
+        rename = "observedAtMs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub observed_at_ms: Option<i64>,
+    #[serde(rename = "realtimeSessionId")]
+    pub realtime_session_id: String,
+    pub source_event_ids: Vec<String>,
 }
 
 /// EXPERIMENTAL - raw non-audio thread realtime item emitted by the backend.
@@ -18834,6 +19365,77 @@ pub struct ThreadRealtimeItemTranscriptDeltaNotification {
     pub thread_id: String,
 }
 
+/// Generated from the `ThreadRealtimeListParams` schema.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct ThreadRealtimeListParams {
+    #[serde(
+        rename = "afterPosition",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub after_position: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    /// A required exact event ID, such as a completed item's acknowledgement. Returns pending until projected. Explicit filters can exclude a known event.
+    #[serde(rename = "eventId", default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    /// Inclusive canonical observation time lower bound.
+    #[serde(
+        rename = "fromObservedAtMs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub from_observed_at_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// Defaults to canonical observation time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<ThreadRealtimeOrder>,
+    /// Return pending until the projection includes this committed position.
+    #[serde(
+        rename = "requiredThroughPosition",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub required_through_position: Option<u64>,
+    #[serde(rename = "sessionId", default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    /// Exclusive committed position delimiting an immutable snapshot.
+    #[serde(
+        rename = "snapshotEnd",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub snapshot_end: Option<u64>,
+    #[serde(rename = "threadId")]
+    pub thread_id: String,
+    /// Exclusive canonical observation time upper bound.
+    #[serde(
+        rename = "toObservedAtMs",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub to_observed_at_ms: Option<i64>,
+}
+
+/// Generated from the `ThreadRealtimeListResponse` schema.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThreadRealtimeListResponse {
+    pub coverage: ThreadRealtimeCoverage,
+    pub data: Vec<ThreadRealtimeEntry>,
+    #[serde(
+        rename = "nextCursor",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub next_cursor: Option<String>,
+    /// Exclusive position through which the projection has processed canonical history.
+    #[serde(rename = "projectedThroughItemIndex")]
+    pub projected_through_item_index: u64,
+    #[serde(rename = "snapshotEnd")]
+    pub snapshot_end: u64,
+}
+
 /// EXPERIMENTAL - list voices supported by thread realtime.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct ThreadRealtimeListVoicesParams {}
@@ -18843,6 +19445,44 @@ pub struct ThreadRealtimeListVoicesParams {}
 pub struct ThreadRealtimeListVoicesResponse {
     pub voices: RealtimeVoicesList,
 }
+
+/// Generated from the `ThreadRealtimeOrder` schema.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ThreadRealtimeOrder {
+    /// Sort by canonical observation time, then committed position.
+    ObservedAt,
+    /// Sort by committed position, including events sealed after older snapshots.
+    Position,
+    /// A value this version of the crate does not know, kept verbatim.
+    Unknown(String),
+}
+
+impl ThreadRealtimeOrder {
+    /// The wire string of this value.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::ObservedAt => "observedAt",
+            Self::Position => "position",
+            Self::Unknown(other) => other,
+        }
+    }
+}
+
+impl support::StrEnum for ThreadRealtimeOrder {
+    const NAME: &'static str = "ThreadRealtimeOrder";
+    fn from_wire(value: &str) -> Option<Self> {
+        Some(match value {
+            "observedAt" => Self::ObservedAt,
+            "position" => Self::Position,
+            _ => return None,
+        })
+    }
+    fn unknown(value: String) -> Self {
+        Self::Unknown(value)
+    }
+}
+
+support::str_enum_impls!(ThreadRealtimeOrder);
 
 /// EXPERIMENTAL - streamed output audio emitted by thread realtime.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -19160,6 +19800,13 @@ impl support::StrEnum for ThreadRealtimeTranscriptRole {
 }
 
 support::str_enum_impls!(ThreadRealtimeTranscriptRole);
+
+/// Generated from the `ThreadRealtimeVoiceTranscript` schema.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThreadRealtimeVoiceTranscript {
+    pub role: ThreadRealtimeTranscriptRole,
+    pub text: String,
+}
 
 /// Generated from the `ThreadResumeInitialTurnsPageParams` schema.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -19506,6 +20153,17 @@ pub struct ThreadSampleResponse {
     pub text: Option<String>,
 }
 
+/// Request cancellation on the same connection. `thread/search/cancel` targets only `thread/search`; `thread/search/stream/cancel` targets only `thread/search/stream`. Cancellation is idempotent: the cancel response acknowledges the request, and an interrupted search completes with an error after its subprocess is stopped and reaped. If completion races cancellation, the original search may still succeed. An already-completed search is unaffected.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThreadSearchCancelParams {
+    #[serde(rename = "requestId")]
+    pub request_id: RequestId,
+}
+
+/// Generated from the `ThreadSearchCancelResponse` schema.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct ThreadSearchCancelResponse {}
+
 /// One visible message occurrence returned by [`ThreadSearchOccurrencesResponse`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct ThreadSearchOccurrence {
@@ -19578,7 +20236,7 @@ pub struct ThreadSearchParams {
     /// Optional page size; defaults to a reasonable server-side value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
-    /// Required substring/full-text query for thread search.
+    /// Required substring/full-text query. `thread/search/stream` limits this to 65,536 UTF-8 bytes after trimming surrounding whitespace.
     #[serde(rename = "searchTerm")]
     pub search_term: String,
     /// Optional sort direction; defaults to descending (newest first).
@@ -19598,6 +20256,14 @@ pub struct ThreadSearchParams {
         skip_serializing_if = "Option::is_none"
     )]
     pub source_kinds: Option<Vec<ThreadSourceKind>>,
+}
+
+/// A best-effort incremental batch for `thread/search/stream`. Match `requestId` to the request on this connection. Only a small subset of verified matches may be emitted; rows are unique and arrive in discovery order, but may be dropped under load or fall outside the final sorted page. Thread fields use stored metadata and the current watched status; live thread settings are enriched in the final response. Replace provisional rows with the authoritative final response. No partials follow it or an error.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThreadSearchPartialNotification {
+    pub data: Vec<ThreadSearchResult>,
+    #[serde(rename = "requestId")]
+    pub request_id: RequestId,
 }
 
 /// Generated from the `ThreadSearchResponse` schema.
@@ -20933,6 +21599,44 @@ pub struct ToolsV2 {
     pub web_search: Option<WebSearchToolConfig>,
 }
 
+/// Generated from the `TrustedContacts` schema.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TrustedContacts {
+    /// `check`
+    Check,
+    /// `skip`
+    Skip,
+    /// A value this version of the crate does not know, kept verbatim.
+    Unknown(String),
+}
+
+impl TrustedContacts {
+    /// The wire string of this value.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Check => "check",
+            Self::Skip => "skip",
+            Self::Unknown(other) => other,
+        }
+    }
+}
+
+impl support::StrEnum for TrustedContacts {
+    const NAME: &'static str = "TrustedContacts";
+    fn from_wire(value: &str) -> Option<Self> {
+        Some(match value {
+            "check" => Self::Check,
+            "skip" => Self::Skip,
+            _ => return None,
+        })
+    }
+    fn unknown(value: String) -> Self {
+        Self::Unknown(value)
+    }
+}
+
+support::str_enum_impls!(TrustedContacts);
+
 /// Generated from the `Turn` schema.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Turn {
@@ -21663,6 +22367,40 @@ pub struct MentionUserInput {
     pub path: String,
 }
 
+/// Generated from the `UserVerificationBiometricType` schema.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum UserVerificationBiometricType {
+    /// `fingerprint`
+    Fingerprint,
+    /// A value this version of the crate does not know, kept verbatim.
+    Unknown(String),
+}
+
+impl UserVerificationBiometricType {
+    /// The wire string of this value.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Fingerprint => "fingerprint",
+            Self::Unknown(other) => other,
+        }
+    }
+}
+
+impl support::StrEnum for UserVerificationBiometricType {
+    const NAME: &'static str = "UserVerificationBiometricType";
+    fn from_wire(value: &str) -> Option<Self> {
+        Some(match value {
+            "fingerprint" => Self::Fingerprint,
+            _ => return None,
+        })
+    }
+    fn unknown(value: String) -> Self {
+        Self::Unknown(value)
+    }
+}
+
+support::str_enum_impls!(UserVerificationBiometricType);
+
 /// Cancels a native verification RPC issued on this connection, not an elicitation. Use a fresh request ID for each operation and a distinct ID for this cancellation RPC.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserVerificationCancelParams {
@@ -21983,6 +22721,13 @@ pub struct UserVerificationVerifyParams {
 /// Generated from the `UserVerificationVerifyResponse` schema.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct UserVerificationVerifyResponse {
+    /// Native-reported authentication method for this signature. Older servers omit it. This is approval context, not part of the signed proof.
+    #[serde(
+        rename = "biometricType",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub biometric_type: Option<UserVerificationBiometricType>,
     pub proof: UserVerificationProof,
 }
 

@@ -1,18 +1,20 @@
 //! One live connection: a reader task that decodes and routes every inbound frame, a writer
 //! task that batches outbound lines, the pending map, and the child process (if any).
 //!
-//! Ownership: the [`Connection`] owns the child. The tasks only hold weak references to it, so
+//! Ownership: the `Connection` owns the child. The tasks only hold weak references to it, so
 //! dropping the connection kills the child's process group, which ends the tasks.
 
 use super::message::{self, Event, Inbound as Msg};
 use super::metrics::Metrics;
 use super::pending::{ClosedInfo, PendingMap};
+use super::queue::{Routed, EVENT_OVERHEAD_BYTES};
 use super::retry::{RetryPolicy, OVERLOADED};
-use super::router::{CloseReason, Router};
+use super::router::{is_droppable, CloseReason, Router};
 use super::server_requests::{Answered, HandlerRegistry, IncomingServerRequest};
 use crate::error::{Error, Result};
 use crate::transport::{Inbound, MessageReceiver, MessageSender, ProcessHandle, Transport};
 use codex_runtime_protocol::{ServerNotification, ServerRequest};
+use futures::FutureExt;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,6 +27,10 @@ use tokio::task::JoinHandle;
 const OUTGOING_CAPACITY: usize = 4096;
 /// Most lines the writer takes before one flush.
 const WRITE_BATCH: usize = 512;
+/// Most notifications the reader decodes before handing them to the router as one batch. A
+/// batch also ends as soon as no further frame is already readable, so batching adds no
+/// latency: it only groups what arrived together.
+const ROUTE_BATCH: usize = 256;
 
 /// A protocol problem seen on the inbound stream. Reported, counted, never fatal.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -344,7 +350,15 @@ impl ReadLoop {
         let _ = self.shared.issues.send(ProtocolIssue { kind, detail });
     }
 
-    fn handle_line(&self, line: &[u8]) {
+    /// Hands the decoded notifications to the router (without pausing: used between frames).
+    fn flush(&self, batch: &mut Vec<Routed>) {
+        self.shared.router.route_batch(batch, false);
+        batch.clear();
+    }
+
+    /// Handles one inbound line. Notifications are appended to `batch`; anything else first
+    /// flushes `batch`, so callers and subscribers see the server's order.
+    fn handle_line(&self, line: &[u8], batch: &mut Vec<Routed>) {
         let m = &self.shared.metrics;
         Metrics::inc(&m.messages_in);
         match message::classify(line) {
@@ -356,6 +370,7 @@ impl ReadLoop {
                 );
             }
             Ok(Msg::Response { id, outcome }) => {
+                self.flush(batch);
                 if !self.pending.complete(&id, outcome.map(|r| r.to_owned())) {
                     Metrics::inc(&m.unmatched_responses);
                     tracing::debug!(%id, "response for no pending call (late reply after a timeout?)");
@@ -382,13 +397,18 @@ impl ReadLoop {
                     }
                 };
                 let seq = self.shared.seq.fetch_add(1, Ordering::Relaxed) + 1;
-                self.shared.router.route(Event {
-                    notification,
-                    emitted_at_ms,
-                    seq,
+                batch.push(Routed {
+                    droppable: is_droppable(&method),
+                    cost: line.len() + EVENT_OVERHEAD_BYTES,
+                    event: Arc::new(Event {
+                        notification,
+                        emitted_at_ms,
+                        seq,
+                    }),
                 });
             }
             Ok(Msg::Request { id, method, params }) => {
+                self.flush(batch);
                 Metrics::inc(&m.server_requests);
                 let value: serde_json::Value =
                     serde_json::from_str(params.get()).unwrap_or(serde_json::Value::Null);
@@ -456,26 +476,50 @@ impl ReadLoop {
 }
 
 async fn read_loop(mut rl: ReadLoop) {
+    let router = Arc::clone(&rl.shared.router);
+    let mut batch: Vec<Routed> = Vec::new();
     loop {
-        match rl.receiver.recv().await {
-            Ok(Some(Inbound::Message(line))) => rl.handle_line(&line),
-            Ok(Some(Inbound::Oversize { len })) => {
-                Metrics::inc(&rl.shared.metrics.messages_in);
-                Metrics::inc(&rl.shared.metrics.malformed_lines);
-                Metrics::inc(&rl.shared.metrics.oversize_lines);
-                rl.issue(
-                    ProtocolIssueKind::Oversize,
-                    format!(
-                        "discarded an inbound line of {len} bytes (over the maximum line size)"
-                    ),
-                );
+        // Wait for the next frame, then take every frame that is already readable (up to
+        // ROUTE_BATCH notifications) without waiting, and route them as one batch.
+        let mut next = Some(rl.receiver.recv().await);
+        while let Some(frame) = next.take() {
+            match frame {
+                Ok(Some(Inbound::Message(line))) => rl.handle_line(&line, &mut batch),
+                Ok(Some(Inbound::Oversize { len })) => {
+                    Metrics::inc(&rl.shared.metrics.messages_in);
+                    Metrics::inc(&rl.shared.metrics.malformed_lines);
+                    Metrics::inc(&rl.shared.metrics.oversize_lines);
+                    rl.issue(
+                        ProtocolIssueKind::Oversize,
+                        format!(
+                            "discarded an inbound line of {len} bytes (over the maximum line size)"
+                        ),
+                    );
+                }
+                Ok(None) => {
+                    rl.flush(&mut batch);
+                    return rl.finish().await;
+                }
+                Err(e) => {
+                    tracing::warn!("reading from codex failed: {e}");
+                    rl.flush(&mut batch);
+                    return rl.finish().await;
+                }
             }
-            Ok(None) => break,
-            Err(e) => {
-                tracing::warn!("reading from codex failed: {e}");
-                break;
+            if batch.len() < ROUTE_BATCH {
+                // `recv` is cancel safe: a frame that is not complete yet stays buffered.
+                next = rl.receiver.recv().now_or_never();
             }
         }
+        // When a subscriber that keeps up on average overflowed, pause reading until it has
+        // caught up (bounded by the overflow pause).
+        let paused = router.route_batch(&batch, true);
+        batch.clear();
+        for p in paused {
+            router.resume(p).await;
+        }
+        if batch.capacity() > ROUTE_BATCH {
+            batch.shrink_to(ROUTE_BATCH);
+        }
     }
-    rl.finish().await;
 }

@@ -1,7 +1,7 @@
 //! Wire shapes: classifying inbound lines and writing outbound ones.
 //!
 //! codex speaks JSON-RPC 2.0 without the `"jsonrpc"` field, one object per line. Inbound lines
-//! are parsed once into a borrowed [`Envelope`] (params stay raw), so the typed decode of a
+//! are parsed once into a borrowed `Envelope` (params stay raw), so the typed decode of a
 //! notification's params reads the bytes exactly once.
 
 use codex_runtime_protocol::{RequestId, ServerNotification};
@@ -184,14 +184,33 @@ impl Event {
     }
 
     /// The thread this notification belongs to, when it has one.
+    ///
+    /// For a notification delivered as `ServerNotification::Unknown` (a method this SDK does
+    /// not know, or params that did not fit the typed shape) this is read from the raw params:
+    /// `threadId`, else `thread.id`. Such events are therefore routed to thread subscribers too.
     pub fn thread_id(&self) -> Option<&str> {
-        self.notification.thread_id()
+        match &self.notification {
+            ServerNotification::Unknown { params, .. } => raw_id(params, "threadId", "thread"),
+            n => n.thread_id(),
+        }
     }
 
-    /// The turn this notification belongs to, when it has one.
+    /// The turn this notification belongs to, when it has one (for `Unknown`, read from the raw
+    /// params: `turnId`, else `turn.id`).
     pub fn turn_id(&self) -> Option<&str> {
-        self.notification.turn_id()
+        match &self.notification {
+            ServerNotification::Unknown { params, .. } => raw_id(params, "turnId", "turn"),
+            n => n.turn_id(),
+        }
     }
+}
+
+/// `params[key]`, else `params[object].id`, as a string.
+fn raw_id<'a>(params: &'a serde_json::Value, key: &str, object: &str) -> Option<&'a str> {
+    params
+        .get(key)
+        .and_then(serde_json::Value::as_str)
+        .or_else(|| params.get(object)?.get("id")?.as_str())
 }
 
 #[cfg(test)]
@@ -252,6 +271,26 @@ mod tests {
         assert!(classify(br#"{}"#)
             .unwrap_err()
             .contains("neither method nor id"));
+    }
+
+    #[test]
+    fn unknown_notifications_keep_their_thread_and_turn() {
+        let ev = |params: serde_json::Value| Event {
+            notification: ServerNotification::Unknown {
+                method: "turn/completed".into(),
+                params,
+            },
+            emitted_at_ms: None,
+            seq: 1,
+        };
+        let flat = ev(serde_json::json!({"threadId": "th", "turnId": "tu"}));
+        assert_eq!((flat.thread_id(), flat.turn_id()), (Some("th"), Some("tu")));
+        let nested = ev(serde_json::json!({"threadId": "th", "turn": {"id": "tu", "status": 7}}));
+        assert_eq!(nested.turn_id(), Some("tu"));
+        let thread = ev(serde_json::json!({"thread": {"id": "th"}}));
+        assert_eq!((thread.thread_id(), thread.turn_id()), (Some("th"), None));
+        let none = ev(serde_json::json!([1, 2]));
+        assert_eq!((none.thread_id(), none.turn_id()), (None, None));
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub struct Metrics {
     pub(crate) malformed_lines: AtomicU64,
     pub(crate) oversize_lines: AtomicU64,
     pub(crate) lag_drops: AtomicU64,
+    pub(crate) overflow_pauses: AtomicU64,
     pub(crate) restarts: AtomicU64,
     pub(crate) decode_fallbacks: AtomicU64,
     pub(crate) server_requests: AtomicU64,
@@ -35,6 +36,9 @@ pub struct MetricsSnapshot {
     pub oversize_lines: u64,
     /// Droppable events (deltas) that slow subscribers lost, each reported as `Lagged`.
     pub lag_drops: u64,
+    /// Times the reader paused for a subscriber whose queue was full but that had kept up (see
+    /// `RuntimeConfig::overflow_pause`).
+    pub overflow_pauses: u64,
     /// Times the app-server was restarted by the restart policy.
     pub restarts: u64,
     /// Notifications whose params did not fit the typed shape (delivered as `Unknown`).
@@ -66,6 +70,7 @@ impl Metrics {
             malformed_lines: r(&self.malformed_lines),
             oversize_lines: r(&self.oversize_lines),
             lag_drops: r(&self.lag_drops),
+            overflow_pauses: r(&self.overflow_pauses),
             restarts: r(&self.restarts),
             decode_fallbacks: r(&self.decode_fallbacks),
             server_requests: r(&self.server_requests),

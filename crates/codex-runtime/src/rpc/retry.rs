@@ -1,6 +1,7 @@
 //! Retrying `-32001 Server overloaded` with exponential backoff and jitter, within a bound.
+//! The delays come from the workspace's one backoff, [`codex_automation::Backoff`].
 
-use rand::Rng;
+use codex_automation::Backoff;
 use std::time::Duration;
 
 /// The JSON-RPC error code codex uses for overload.
@@ -36,17 +37,11 @@ impl RetryPolicy {
         }
     }
 
-    /// The delay before retry number `retry` (1-based): exponential, capped, with "full jitter"
-    /// in `[base/2, base]` so a fleet of callers does not retry in lockstep.
+    /// The delay before retry number `retry` (1-based): exponential (doubling), capped, with
+    /// jitter in `[base/2, base]` so a fleet of callers does not retry in lockstep
+    /// ([`Backoff::jittered_delay`]).
     pub fn backoff(&self, retry: u32) -> Duration {
-        let exp = self.initial_backoff.saturating_mul(
-            1u32.checked_shl(retry.saturating_sub(1))
-                .unwrap_or(u32::MAX),
-        );
-        let base = exp.min(self.max_backoff);
-        let half = base / 2;
-        let jitter_ms = rand::rng().random_range(0..=half.as_millis().max(1) as u64);
-        half + Duration::from_millis(jitter_ms).min(half.max(Duration::from_millis(1)))
+        Backoff::exponential(self.initial_backoff, self.max_backoff).jittered_delay(retry)
     }
 }
 

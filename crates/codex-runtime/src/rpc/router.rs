@@ -2,156 +2,47 @@
 //!
 //! Every subscriber has its own bounded queue, filled by the reader task without ever waiting:
 //!
-//! - **Droppable** events (streaming deltas, token-usage updates, progress) beyond the
-//!   subscriber's capacity are dropped and replaced, in place, by one [`RecvError::Lagged`]`(n)`
-//!   marker, so a slow consumer sees exactly where and how much it lost.
+//! - **Droppable** events (streaming deltas, MCP progress) beyond the
+//!   subscriber's byte budget ([`DEFAULT_QUEUE_BUDGET_BYTES`] unless configured) are dropped and
+//!   replaced, in place, by one [`RecvError::Lagged`]`(n)` marker, so a slow consumer sees
+//!   exactly where and how much it lost.
 //! - **Lifecycle** events (`turn/started`, `item/completed`, `turn/completed`,
 //!   `serverRequest/resolved`, `error`, and every other non-delta notification) are never
 //!   dropped. If a subscriber stops reading until its lifecycle queue is full, it is closed with
 //!   [`CloseReason::Overflow`] after the queued events: explicit, never silent.
 //!
-//! A slow subscriber therefore stalls neither the reader nor the other subscribers.
+//! A subscriber that stays behind therefore stalls neither the reader nor the other subscribers
+//! (beyond one bounded overflow pause each time it has caught up).
+//!
+//! The reader hands events over in batches (`Router::route_batch`): one lock and at most one
+//! wake-up per subscriber per batch, so the per-event cost of delivery is a queue push. The
+//! queue itself, and what happens when it overflows (a bounded pause for a subscriber that keeps
+//! up on average, `Lagged` for one that stays behind), lives in [`super::queue`].
 
 use super::message::Event;
 use super::metrics::Metrics;
-use std::collections::{HashMap, VecDeque};
+pub(crate) use super::queue::QueueLimits;
+pub use super::queue::{
+    CloseReason, RecvError, DEFAULT_OVERFLOW_PAUSE, DEFAULT_QUEUE_BUDGET_BYTES,
+};
+use super::queue::{QueueReader, Routed, SubQueue};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock, Weak};
-use tokio::sync::Notify;
+use std::sync::{Arc, RwLock, Weak};
 
-/// Default capacity for droppable events per subscriber.
-pub const DEFAULT_DELTA_CAPACITY: usize = 8192;
+/// Default cap, in events, on the droppable events queued per subscriber: none. The byte
+/// budget ([`DEFAULT_QUEUE_BUDGET_BYTES`]) bounds their memory; set a cap with
+/// `RuntimeConfig::with_delta_capacity` when a count limit is wanted as well.
+pub const DEFAULT_DELTA_CAPACITY: usize = usize::MAX;
 /// Default capacity for lifecycle events per subscriber.
 pub const DEFAULT_LIFECYCLE_CAPACITY: usize = 16384;
 
-/// Why a subscription ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum CloseReason {
-    /// The subscriber did not read and its lifecycle queue overflowed.
-    Overflow,
-    /// The connection to codex closed (crash, shutdown, stdout closed).
-    ConnectionClosed,
-}
-
-/// What [`Subscription::recv`] returns instead of an event.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum RecvError {
-    /// This many droppable events were lost here because the subscriber was slow.
-    #[error("subscriber lagged: {0} events dropped")]
-    Lagged(u64),
-    /// The subscription is over.
-    #[error("subscription closed: {0:?}")]
-    Closed(CloseReason),
-}
-
 /// True for notifications that may be dropped (with a `Lagged` marker) for a slow subscriber.
+///
+/// `turn/diff/updated` and `thread/tokenUsage/updated` are not: each carries the whole current
+/// value (a turn's output must end with the latest), and there are few of them.
 pub fn is_droppable(method: &str) -> bool {
-    method.ends_with("Delta")
-        || method.ends_with("/delta")
-        || matches!(
-            method,
-            "thread/tokenUsage/updated" | "item/mcpToolCall/progress" | "turn/diff/updated"
-        )
-}
-
-#[derive(Debug)]
-enum Slot {
-    Event(Arc<Event>, bool),
-    Lagged(u64),
-}
-
-#[derive(Debug)]
-struct QueueState {
-    items: VecDeque<Slot>,
-    droppable: usize,
-    lifecycle: usize,
-    closed: Option<CloseReason>,
-}
-
-/// One subscriber's queue.
-#[derive(Debug)]
-pub(crate) struct SubQueue {
-    state: Mutex<QueueState>,
-    notify: Notify,
-    delta_capacity: usize,
-    lifecycle_capacity: usize,
-}
-
-impl SubQueue {
-    fn new(delta_capacity: usize, lifecycle_capacity: usize) -> Self {
-        SubQueue {
-            state: Mutex::new(QueueState {
-                items: VecDeque::new(),
-                droppable: 0,
-                lifecycle: 0,
-                closed: None,
-            }),
-            notify: Notify::new(),
-            delta_capacity: delta_capacity.max(1),
-            lifecycle_capacity: lifecycle_capacity.max(1),
-        }
-    }
-
-    /// Pushes without waiting. Returns 1 when a droppable event was dropped.
-    fn push(&self, ev: &Arc<Event>, droppable: bool) -> u64 {
-        let Ok(mut s) = self.state.lock() else {
-            return 0;
-        };
-        if s.closed.is_some() {
-            return 0;
-        }
-        if droppable {
-            if s.droppable >= self.delta_capacity {
-                match s.items.back_mut() {
-                    Some(Slot::Lagged(n)) => *n += 1,
-                    _ => s.items.push_back(Slot::Lagged(1)),
-                }
-                drop(s);
-                self.notify.notify_one();
-                return 1;
-            }
-            s.droppable += 1;
-        } else {
-            if s.lifecycle >= self.lifecycle_capacity {
-                s.closed = Some(CloseReason::Overflow);
-                drop(s);
-                self.notify.notify_one();
-                return 0;
-            }
-            s.lifecycle += 1;
-        }
-        s.items.push_back(Slot::Event(Arc::clone(ev), droppable));
-        drop(s);
-        self.notify.notify_one();
-        0
-    }
-
-    fn close(&self, reason: CloseReason) {
-        if let Ok(mut s) = self.state.lock() {
-            if s.closed.is_none() {
-                s.closed = Some(reason);
-            }
-        }
-        self.notify.notify_one();
-    }
-
-    fn try_pop(&self) -> Option<Result<Arc<Event>, RecvError>> {
-        let mut s = self.state.lock().ok()?;
-        match s.items.pop_front() {
-            Some(Slot::Event(ev, droppable)) => {
-                if droppable {
-                    s.droppable -= 1;
-                } else {
-                    s.lifecycle -= 1;
-                }
-                Some(Ok(ev))
-            }
-            Some(Slot::Lagged(n)) => Some(Err(RecvError::Lagged(n))),
-            None => s.closed.clone().map(|r| Err(RecvError::Closed(r))),
-        }
-    }
+    method.ends_with("Delta") || method.ends_with("/delta") || method == "item/mcpToolCall/progress"
 }
 
 /// What a subscription listens to.
@@ -162,11 +53,13 @@ pub(crate) enum Topic {
     Turn(String),
 }
 
+type Subscribers = Vec<(u64, Arc<SubQueue>)>;
+
 #[derive(Debug, Default)]
 struct Registry {
-    global: Vec<(u64, Arc<SubQueue>)>,
-    threads: HashMap<String, Vec<(u64, Arc<SubQueue>)>>,
-    turns: HashMap<String, Vec<(u64, Arc<SubQueue>)>>,
+    global: Subscribers,
+    threads: HashMap<String, Subscribers>,
+    turns: HashMap<String, Subscribers>,
     closed: bool,
 }
 
@@ -176,24 +69,31 @@ pub(crate) struct Router {
     registry: RwLock<Registry>,
     next_id: AtomicU64,
     metrics: Arc<Metrics>,
-    delta_capacity: usize,
-    lifecycle_capacity: usize,
+    limits: QueueLimits,
+}
+
+/// A subscriber queue that overflowed while routing a batch: the reader pauses for it
+/// ([`Router::resume`]) before reading on.
+#[derive(Debug)]
+pub(crate) struct Paused {
+    queue: Arc<SubQueue>,
+    /// The events of the batch it has not received yet, in order.
+    rest: Vec<Routed>,
 }
 
 impl Router {
-    pub fn new(metrics: Arc<Metrics>, delta_capacity: usize, lifecycle_capacity: usize) -> Self {
+    pub fn new(metrics: Arc<Metrics>, limits: QueueLimits) -> Self {
         Router {
             registry: RwLock::new(Registry::default()),
             next_id: AtomicU64::new(1),
             metrics,
-            delta_capacity,
-            lifecycle_capacity,
+            limits,
         }
     }
 
     /// Adds a subscriber.
     pub fn subscribe(self: &Arc<Self>, topic: Topic) -> Subscription {
-        let queue = Arc::new(SubQueue::new(self.delta_capacity, self.lifecycle_capacity));
+        let queue = Arc::new(SubQueue::new(self.limits));
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut reg) = self.registry.write() {
             if reg.closed {
@@ -208,7 +108,7 @@ impl Router {
             }
         }
         Subscription {
-            queue,
+            reader: QueueReader::new(queue),
             router: Arc::downgrade(self),
             topic,
             id,
@@ -219,7 +119,7 @@ impl Router {
         let Ok(mut reg) = self.registry.write() else {
             return;
         };
-        let remove = |v: &mut Vec<(u64, Arc<SubQueue>)>| v.retain(|(i, _)| *i != id);
+        let remove = |v: &mut Subscribers| v.retain(|(i, _)| *i != id);
         match topic {
             Topic::All => remove(&mut reg.global),
             Topic::Thread(t) => {
@@ -242,30 +142,75 @@ impl Router {
     }
 
     /// Delivers one event to every matching subscriber. Never waits.
+    #[cfg(test)]
     pub fn route(&self, ev: Event) {
-        let droppable = is_droppable(ev.method());
-        let ev = Arc::new(ev);
+        let cost = super::queue::EVENT_OVERHEAD_BYTES;
+        self.route_batch(
+            &[Routed {
+                droppable: is_droppable(ev.method()),
+                event: Arc::new(ev),
+                cost,
+            }],
+            false,
+        );
+    }
+
+    /// Delivers a batch of events, in order, to every matching subscriber. Never waits.
+    ///
+    /// Each subscriber's queue is locked once per run of consecutive events for the same
+    /// thread (or turn), and woken at most once: in a stream of deltas that is once per batch.
+    /// With `may_pause`, subscribers that overflowed but had caught up are returned: the caller
+    /// pauses for each with [`Router::resume`] before routing anything else.
+    pub fn route_batch(&self, batch: &[Routed], may_pause: bool) -> Vec<Paused> {
+        let mut paused = Vec::new();
+        if batch.is_empty() {
+            return paused;
+        }
         let Ok(reg) = self.registry.read() else {
-            return;
+            return paused;
         };
         let mut dropped = 0;
+        let mut deliver = |q: &Arc<SubQueue>, events: &[Routed]| {
+            if let Some(p) = paused
+                .iter_mut()
+                .find(|p: &&mut Paused| Arc::ptr_eq(&p.queue, q))
+            {
+                p.rest.extend_from_slice(events);
+                return;
+            }
+            let pushed = q.push(events, may_pause);
+            dropped += pushed.dropped;
+            if let Some(at) = pushed.paused_at {
+                paused.push(Paused {
+                    queue: Arc::clone(q),
+                    rest: events[at..].to_vec(),
+                });
+            }
+        };
         for (_, q) in &reg.global {
-            dropped += q.push(&ev, droppable);
+            deliver(q, batch);
         }
-        if let Some(t) = ev.thread_id() {
-            if let Some(subs) = reg.threads.get(t) {
-                for (_, q) in subs {
-                    dropped += q.push(&ev, droppable);
-                }
-            }
+        if !reg.threads.is_empty() {
+            deliver_runs(batch, &reg.threads, Event::thread_id, &mut deliver);
         }
-        if let Some(t) = ev.turn_id() {
-            if let Some(subs) = reg.turns.get(t) {
-                for (_, q) in subs {
-                    dropped += q.push(&ev, droppable);
-                }
-            }
+        if !reg.turns.is_empty() {
+            deliver_runs(batch, &reg.turns, Event::turn_id, &mut deliver);
         }
+        drop(reg);
+        self.count_drops(dropped);
+        paused
+    }
+
+    /// Pauses for a subscriber that overflowed (until it has caught up, at most the overflow
+    /// pause), then queues the rest of its batch, dropping what still does not fit.
+    pub async fn resume(&self, paused: Paused) {
+        self.metrics.overflow_pauses.fetch_add(1, Ordering::Relaxed);
+        paused.queue.wait_caught_up().await;
+        let pushed = paused.queue.push(&paused.rest, false);
+        self.count_drops(pushed.dropped);
+    }
+
+    fn count_drops(&self, dropped: u64) {
         if dropped > 0 {
             self.metrics.lag_drops.fetch_add(dropped, Ordering::Relaxed);
         }
@@ -292,12 +237,42 @@ impl Router {
     }
 }
 
+/// Splits `batch` into runs of consecutive events with the same key (thread or turn id) and
+/// hands each run, in one piece, to `deliver` for each of that key's subscribers.
+fn deliver_runs(
+    batch: &[Routed],
+    subscribers: &HashMap<String, Subscribers>,
+    key: fn(&Event) -> Option<&str>,
+    deliver: &mut impl FnMut(&Arc<SubQueue>, &[Routed]),
+) {
+    let mut start = 0;
+    while start < batch.len() {
+        let k = key(&batch[start].event);
+        let mut end = start + 1;
+        while end < batch.len() && key(&batch[end].event) == k {
+            end += 1;
+        }
+        if let Some(subs) = k.and_then(|k| subscribers.get(k)) {
+            for (_, q) in subs {
+                deliver(q, &batch[start..end]);
+            }
+        }
+        start = end;
+    }
+}
+
 /// A stream of events for one topic (everything, one thread, or one turn).
 ///
-/// Dropping it unsubscribes. Use [`Subscription::recv`] or [`Subscription::into_stream`].
+/// Dropping it unsubscribes. Read one event at a time with [`Subscription::recv`], a batch with
+/// [`Subscription::recv_many`], or turn it into a `Stream` with [`Subscription::into_stream`].
+///
+/// The queue behind it is bounded by a byte budget (`RuntimeConfig::queue_budget_bytes`,
+/// default [`DEFAULT_QUEUE_BUDGET_BYTES`]): a subscriber that falls further behind loses
+/// droppable events (deltas), reported in place as [`RecvError::Lagged`]`(n)`, never lifecycle
+/// events.
 #[derive(Debug)]
 pub struct Subscription {
-    queue: Arc<SubQueue>,
+    reader: QueueReader,
     router: Weak<Router>,
     topic: Topic,
     id: u64,
@@ -306,21 +281,54 @@ pub struct Subscription {
 impl Subscription {
     /// The next event, a `Lagged(n)` marker where droppable events were lost, or `Closed`.
     ///
+    /// Events already queued are handed out without any locking: the subscription takes them
+    /// from the shared queue in chunks.
+    ///
     /// # Cancel safety
     /// Cancel safe: an event is removed from the queue only when this returns it.
     pub async fn recv(&mut self) -> Result<Arc<Event>, RecvError> {
-        loop {
-            let notified = self.queue.notify.notified();
-            if let Some(item) = self.queue.try_pop() {
-                return item;
-            }
-            notified.await;
-        }
+        self.reader.recv().await
+    }
+
+    /// Waits for at least one event, then appends to `out` every event already queued, up to
+    /// `limit` (at least 1). Returns how many were appended.
+    ///
+    /// A `Lagged(n)` marker is never skipped: the batch stops before it, and the next call
+    /// returns `Err(RecvError::Lagged(n))`. `Err(Closed)` comes once everything queued has been
+    /// read.
+    ///
+    /// ```no_run
+    /// # async fn demo(rt: codex_runtime::runtime::Runtime) {
+    /// use codex_runtime::rpc::RecvError;
+    /// let mut sub = rt.subscribe();
+    /// let mut batch = Vec::with_capacity(256);
+    /// loop {
+    ///     match sub.recv_many(&mut batch, 256).await {
+    ///         Ok(_) => {
+    ///             for ev in batch.drain(..) {
+    ///                 println!("{}", ev.method());
+    ///             }
+    ///         }
+    ///         Err(RecvError::Lagged(n)) => eprintln!("lost {n} deltas"),
+    ///         Err(_) => break,
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    ///
+    /// # Cancel safety
+    /// Cancel safe: events are removed only when this returns them.
+    pub async fn recv_many(
+        &mut self,
+        out: &mut Vec<Arc<Event>>,
+        limit: usize,
+    ) -> Result<usize, RecvError> {
+        self.reader.recv_many(out, limit).await
     }
 
     /// The next event if one is queued, without waiting.
     pub fn try_recv(&mut self) -> Option<Result<Arc<Event>, RecvError>> {
-        self.queue.try_pop()
+        self.reader.try_recv()
     }
 
     /// Turns the subscription into a `Stream` that ends when the subscription closes.
@@ -367,7 +375,15 @@ mod tests {
     }
 
     fn router(delta: usize, life: usize) -> Arc<Router> {
-        Arc::new(Router::new(Arc::new(Metrics::default()), delta, life))
+        Arc::new(Router::new(
+            Arc::new(Metrics::default()),
+            QueueLimits {
+                budget_bytes: DEFAULT_QUEUE_BUDGET_BYTES,
+                delta_capacity: delta,
+                lifecycle_capacity: life,
+                overflow_pause: DEFAULT_OVERFLOW_PAUSE,
+            },
+        ))
     }
 
     #[tokio::test]

@@ -1,18 +1,25 @@
 //! Layer 3: [`Client`], one app-server shared by many concurrent [`Session`]s.
 
 use super::approvals::{ApprovalConfig, ApprovalHandler};
-use super::raw::{RestartPolicy, Runtime, RuntimeConfig};
+use super::raw::{ReconnectPolicy, RestartPolicy, Runtime, RuntimeConfig};
 use super::session::{Session, SessionConfig, SessionStart};
 use crate::error::Result;
 use crate::plugin::{Hooks, PostHook, PreHook};
+use crate::transport::remote::RemoteEndpoint;
 use codex_runtime_protocol::{Thread, ThreadListParams};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// How long a server-request handler may take at the client level. Sessions enforce their own
+/// approval timeouts; the runtime's outer bound stays far above them.
+pub const CLIENT_SERVER_REQUEST_TIMEOUT: Duration = Duration::from_secs(3600);
+
 /// Configuration of a [`Client`]: how to reach codex, plus hooks and an approval handler that
 /// apply to every session (sessions add their own).
-#[derive(Debug, Clone, Default)]
+///
+/// [`ClientConfig::new`] and [`ClientConfig::default`] are the same value.
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ClientConfig {
     /// Transport, handshake and timeouts.
@@ -23,13 +30,24 @@ pub struct ClientConfig {
     pub approvals: ApprovalConfig,
 }
 
+impl Default for ClientConfig {
+    /// Spawn `codex app-server` found via `CODEX_BIN` or `PATH`; the server-request handler
+    /// timeout is [`CLIENT_SERVER_REQUEST_TIMEOUT`].
+    fn default() -> Self {
+        ClientConfig {
+            runtime: RuntimeConfig::default()
+                .with_server_request_timeout(CLIENT_SERVER_REQUEST_TIMEOUT),
+            hooks: Hooks::default(),
+            approvals: ApprovalConfig::default(),
+        }
+    }
+}
+
 impl ClientConfig {
-    /// Defaults: spawn `codex app-server` found via `CODEX_BIN` or `PATH`.
+    /// Defaults: spawn `codex app-server` found via `CODEX_BIN` or `PATH` (the same value as
+    /// [`ClientConfig::default`]).
     pub fn new() -> Self {
-        let mut c = Self::default();
-        // Sessions enforce their own approval timeouts; the runtime's outer bound stays far above.
-        c.runtime.server_request_timeout = Duration::from_secs(3600);
-        c
+        Self::default()
     }
     /// Use this codex binary.
     pub fn with_cli_bin(mut self, bin: impl Into<PathBuf>) -> Self {
@@ -50,6 +68,31 @@ impl ClientConfig {
     /// (`codex app-server --listen unix://PATH`, or the daemon's control socket).
     pub fn attach_server(mut self, socket: impl Into<PathBuf>) -> Self {
         self.runtime = self.runtime.attach(socket);
+        self
+    }
+    /// Attach to a remote app-server over `ws://` or `wss://` (`codex app-server --listen
+    /// ws://IP:PORT`), optionally with a bearer token from an environment variable or a file.
+    /// A token is only sent over `wss://` or to a loopback host. Combine with
+    /// [`ClientConfig::with_reconnect`] to survive a server restart.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), codex_runtime::Error> {
+    /// use codex_runtime::runtime::{Client, ClientConfig, ReconnectPolicy, RemoteEndpoint};
+    /// let remote = RemoteEndpoint::new("wss://codex.example.com:8443").with_token_env("CODEX_TOKEN");
+    /// let client = Client::connect(
+    ///     ClientConfig::new().attach_remote(remote).with_reconnect(ReconnectPolicy::default()),
+    /// )
+    /// .await?;
+    /// # drop(client); Ok(()) }
+    /// ```
+    pub fn attach_remote(mut self, remote: impl Into<RemoteEndpoint>) -> Self {
+        self.runtime = self.runtime.attach_remote(remote);
+        self
+    }
+    /// Reconnect to a remote app-server whose connection dropped (same policy type as
+    /// [`ClientConfig::with_restart`]; sessions `resume` their thread before the next turn).
+    pub fn with_reconnect(mut self, policy: ReconnectPolicy) -> Self {
+        self.runtime = self.runtime.with_restart(policy);
         self
     }
     /// Opt in to experimental methods and fields.
@@ -178,5 +221,26 @@ impl Client {
     /// Graceful stop of the app-server.
     pub async fn shutdown(&self) -> Result<()> {
         self.runtime.shutdown().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_and_default_are_the_same_configuration() {
+        let new = ClientConfig::new();
+        let default = ClientConfig::default();
+        assert_eq!(
+            new.runtime.server_request_timeout,
+            CLIENT_SERVER_REQUEST_TIMEOUT
+        );
+        assert_eq!(
+            default.runtime.server_request_timeout,
+            CLIENT_SERVER_REQUEST_TIMEOUT
+        );
+        // Every field, not only the one that used to differ.
+        assert_eq!(format!("{new:?}"), format!("{default:?}"));
     }
 }

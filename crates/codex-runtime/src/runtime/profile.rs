@@ -180,7 +180,7 @@ impl RunProfile {
         self.privileged_escalation = true;
         self
     }
-    /// Attaches a file (as a mention) to every prompt.
+    /// Attaches a file to every prompt (`@path` in the prompt text, as codex clients do).
     pub fn attach_path(mut self, path: impl Into<PathBuf>) -> Self {
         self.attachments.push(Attachment::Path(path.into()));
         self

@@ -8,7 +8,8 @@ use crate::error::{Error, Result};
 use crate::rpc::connection::{closed_to_error, Connection, ProtocolIssue, Shared};
 use crate::rpc::metrics::{Metrics, MetricsSnapshot};
 use crate::rpc::router::{
-    Router, Subscription, Topic, DEFAULT_DELTA_CAPACITY, DEFAULT_LIFECYCLE_CAPACITY,
+    QueueLimits, Router, Subscription, Topic, DEFAULT_DELTA_CAPACITY, DEFAULT_LIFECYCLE_CAPACITY,
+    DEFAULT_OVERFLOW_PAUSE, DEFAULT_QUEUE_BUDGET_BYTES,
 };
 use crate::rpc::server_requests::{
     HandlerRegistry, IncomingServerRequest, ServerRequestHandler, ServerRequestReply, TimeoutAction,
@@ -26,8 +27,7 @@ use std::sync::{Arc, Mutex as StdMutex, RwLock, Weak};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-/// Oldest codex this SDK supports (the schemas in `schemas/` come from it).
-pub const MIN_CODEX_VERSION: (u64, u64, u64) = (0, 169, 0);
+pub use super::versions::{MAX_CODEX_VERSION, MIN_CODEX_VERSION};
 
 /// Where the runtime's app-server comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,7 +38,15 @@ pub enum Endpoint {
     /// Attach to a server listening on this Unix socket (`codex app-server --listen unix://PATH`
     /// or the daemon's control socket).
     Attach(PathBuf),
+    /// Attach to a remote server over `ws://` or `wss://` (`codex app-server --listen
+    /// ws://IP:PORT`), with an optional bearer token. With a restart policy set, a lost
+    /// connection is re-established with the same backoff (see [`ReconnectPolicy`]).
+    Remote(transport::remote::RemoteEndpoint),
 }
+
+/// How to reconnect to a remote app-server whose connection dropped: the same knobs as
+/// [`RestartPolicy`] (reconnects allowed, first delay, cap), applied by the same supervisor.
+pub type ReconnectPolicy = RestartPolicy;
 
 /// How to restart a crashed app-server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,9 +103,20 @@ pub struct RuntimeConfig {
     pub server_request_timeout: Duration,
     /// What a timed-out handler's request gets.
     pub server_request_timeout_action: TimeoutAction,
-    /// Restart a crashed server (spawn mode only).
+    /// Restart a crashed server (spawn mode), or reconnect to a remote one (remote mode).
     pub restart: Option<RestartPolicy>,
-    /// Per-subscriber capacity for droppable events (deltas).
+    /// Memory budget of each subscriber's queue, in bytes (default
+    /// [`DEFAULT_QUEUE_BUDGET_BYTES`], 16 MiB). On overflow the reader pauses for a subscriber
+    /// that has caught up since its last overflow (see `overflow_pause`); for one that stays
+    /// behind, deltas beyond the budget are dropped and reported in place as
+    /// `RecvError::Lagged(n)`. Lifecycle events are never dropped.
+    pub queue_budget_bytes: usize,
+    /// Longest pause of the reader for a full subscriber that keeps up on average (default
+    /// [`DEFAULT_OVERFLOW_PAUSE`], 250 ms; zero never pauses). While paused, codex's output
+    /// waits in the pipe: calls and other subscribers wait too.
+    pub overflow_pause: Duration,
+    /// Per-subscriber cap, in events, for droppable events (deltas); default: no cap beyond the
+    /// byte budget.
     pub delta_capacity: usize,
     /// Per-subscriber capacity for lifecycle events.
     pub lifecycle_capacity: usize,
@@ -126,6 +145,8 @@ impl Default for RuntimeConfig {
             server_request_timeout: Duration::from_secs(120),
             server_request_timeout_action: TimeoutAction::Decline,
             restart: None,
+            queue_budget_bytes: DEFAULT_QUEUE_BUDGET_BYTES,
+            overflow_pause: DEFAULT_OVERFLOW_PAUSE,
             delta_capacity: DEFAULT_DELTA_CAPACITY,
             lifecycle_capacity: DEFAULT_LIFECYCLE_CAPACITY,
             max_line_bytes: transport::DEFAULT_MAX_LINE_BYTES,
@@ -186,6 +207,12 @@ impl RuntimeConfig {
         self
     }
 
+    /// Attach to a remote server over `ws://` / `wss://` instead of spawning one.
+    pub fn attach_remote(mut self, remote: impl Into<transport::remote::RemoteEndpoint>) -> Self {
+        self.endpoint = Endpoint::Remote(remote.into());
+        self
+    }
+
     /// Opt in to the experimental API.
     pub fn enable_experimental_api(mut self) -> Self {
         self.experimental_api = true;
@@ -226,7 +253,17 @@ impl RuntimeConfig {
         /// What a timed-out server request gets.
         with_server_request_timeout_action, server_request_timeout_action: TimeoutAction);
     builder!(
-        /// Per-subscriber capacity for deltas.
+        /// Memory budget of each subscriber's queue in bytes (default 16 MiB). A subscriber
+        /// that stays behind loses deltas, reported as `RecvError::Lagged(n)`; its memory stays
+        /// bounded by this budget. Raise it to absorb longer bursts without pausing the reader,
+        /// lower it to cap memory per subscriber.
+        with_queue_budget_bytes, queue_budget_bytes: usize);
+    builder!(
+        /// Longest pause of the reader for a full subscriber that has caught up since its last
+        /// overflow (default 250 ms; `Duration::ZERO`: drop at once, never pause).
+        with_overflow_pause, overflow_pause: Duration);
+    builder!(
+        /// Per-subscriber cap, in events, for deltas (default: none; the byte budget applies).
         with_delta_capacity, delta_capacity: usize);
     builder!(
         /// Per-subscriber capacity for lifecycle events.
@@ -267,13 +304,7 @@ impl InitializeInfo {
 fn parse_version(user_agent: &str) -> Option<(u64, u64, u64)> {
     let after = user_agent.split_once('/')?.1;
     let token = after.split(|c: char| c.is_whitespace()).next()?;
-    let core = token.split(['-', '+']).next()?;
-    let mut parts = core.split('.').map(|p| p.parse::<u64>().ok());
-    Some((
-        parts.next()??,
-        parts.next()??,
-        parts.next().flatten().unwrap_or(0),
-    ))
+    super::versions::parse_version(token)
 }
 
 struct Inner {
@@ -282,6 +313,10 @@ struct Inner {
     shared: Arc<Shared>,
     init: RwLock<InitializeInfo>,
     shutting_down: std::sync::atomic::AtomicBool,
+    /// Wakes the supervisor out of a restart backoff when `shutdown()` is called.
+    shutdown_signal: tokio::sync::Notify,
+    /// 0 for the first connection, one more for every restart.
+    generation: Arc<AtomicU64>,
     responders: Responders,
 }
 
@@ -333,7 +368,8 @@ impl Runtime {
         shared: Arc<Shared>,
         transport: Transport,
     ) -> Result<Runtime> {
-        let restartable = config.restart.is_some() && config.endpoint == Endpoint::Spawn;
+        let restartable = config.restart.is_some()
+            && matches!(config.endpoint, Endpoint::Spawn | Endpoint::Remote(_));
         let conn = Arc::new(Connection::start(
             transport,
             Arc::clone(&shared),
@@ -347,6 +383,8 @@ impl Runtime {
             shared,
             init: RwLock::new(init),
             shutting_down: std::sync::atomic::AtomicBool::new(false),
+            shutdown_signal: tokio::sync::Notify::new(),
+            generation: Arc::new(AtomicU64::new(0)),
             responders: Arc::new(StdMutex::new(HashMap::new())),
         });
         if restartable {
@@ -375,9 +413,36 @@ impl Runtime {
         }
     }
 
+    /// The connection generation: 0 for the first app-server, one more after every restart
+    /// (see [`RestartPolicy`]). Threads opened on an older generation must be resumed
+    /// (`thread/resume`) before use; sessions do that themselves.
+    pub fn generation(&self) -> u64 {
+        self.inner
+            .generation
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// The pid of the spawned codex (also its process group id), if spawned.
     pub fn pid(&self) -> Option<u32> {
         self.conn().pid()
+    }
+
+    /// The connected codex's version, from its user agent (`None` when it did not say).
+    pub fn codex_version(&self) -> Option<(u64, u64, u64)> {
+        match self.inner.init.read() {
+            Ok(i) => i.codex_version(),
+            Err(p) => p.into_inner().codex_version(),
+        }
+    }
+
+    /// Fails with [`Error::MethodUnavailable`] before sending when the connected codex does not
+    /// have `method` (see [`super::versions`]).
+    fn check_method(&self, method: &str) -> Result<()> {
+        super::versions::check_method(
+            self.codex_version(),
+            method,
+            self.inner.config.experimental_api,
+        )
     }
 
     /// Calls `method` with `params` and returns the raw result, with the default timeout.
@@ -398,6 +463,7 @@ impl Runtime {
         params: Value,
         timeout: Duration,
     ) -> Result<Value> {
+        self.check_method(method)?;
         let raw = self.conn().call_raw(method, &params, timeout).await?;
         serde_json::from_str(raw.get()).map_err(|source| Error::Decode {
             method: method.to_string(),
@@ -413,6 +479,7 @@ impl Runtime {
         params: &P,
         timeout: Option<Duration>,
     ) -> Result<R> {
+        self.check_method(method)?;
         let timeout = timeout.unwrap_or(self.inner.config.request_timeout);
         let raw = self.conn().call_raw(method, params, timeout).await?;
         serde_json::from_str(raw.get()).map_err(|source| Error::Decode {
@@ -478,18 +545,25 @@ impl Runtime {
     pub fn server_requests(&self, capacity: usize) -> mpsc::Receiver<IncomingServerRequest> {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let responders = Arc::clone(&self.inner.responders);
+        let generation = Arc::clone(&self.inner.generation);
         let handler = move |req: IncomingServerRequest| {
             let tx = tx.clone();
             let responders = Arc::clone(&responders);
+            // Request ids restart at 0 on every connection: the key carries the connection's
+            // generation so a restarted server's requests never collide with older ones.
+            let key = (
+                generation.load(std::sync::atomic::Ordering::SeqCst),
+                req.id.clone(),
+            );
             async move {
                 let (reply_tx, reply_rx) = oneshot::channel();
                 if let Ok(mut r) = responders.lock() {
-                    r.insert(req.id.clone(), reply_tx);
+                    r.insert(key.clone(), reply_tx);
                 }
                 // Removes the responder however this ends (answer, timeout, channel closed).
                 let _entry = ResponderEntry {
                     responders: Arc::clone(&responders),
-                    id: req.id.clone(),
+                    key,
                 };
                 if tx.send(req).await.is_err() {
                     return ServerRequestReply::Decline;
@@ -502,17 +576,24 @@ impl Runtime {
     }
 
     /// Answers a server request received from [`Runtime::server_requests`].
+    ///
+    /// The answer goes to the request with this id on the current connection. Requests of a
+    /// crashed server can no longer be answered (their connection is gone), and request ids
+    /// restart at 0 on a restarted server: compare [`Runtime::generation`] from when the
+    /// request arrived with the current one before answering a request that may predate a
+    /// restart.
     pub fn respond(
         &self,
         id: &RequestId,
         outcome: std::result::Result<Value, RpcErrorObject>,
     ) -> Result<()> {
+        let key = (self.generation(), id.clone());
         let tx = self
             .inner
             .responders
             .lock()
             .ok()
-            .and_then(|mut r| r.remove(id));
+            .and_then(|mut r| r.remove(&key));
         match tx {
             Some(tx) => {
                 let reply = match outcome {
@@ -537,9 +618,14 @@ impl Runtime {
     /// Graceful stop: close stdin, wait for the child to exit, kill it after the grace period.
     /// Pending calls fail with [`Error::TransportClosed`]. Idempotent.
     pub async fn shutdown(&self) -> Result<()> {
+        // Under the connection lock, so a restart either sees the flag or has already swapped
+        // in its new connection (which is then the one shut down here).
+        let guard = self.inner.conn.write();
         self.inner
             .shutting_down
             .store(true, std::sync::atomic::Ordering::SeqCst);
+        drop(guard);
+        self.inner.shutdown_signal.notify_waiters();
         let conn = self.conn();
         conn.shutdown(self.inner.config.shutdown_grace).await;
         self.inner
@@ -569,8 +655,12 @@ fn new_shared(config: &RuntimeConfig) -> Arc<Shared> {
     Arc::new(Shared {
         router: Arc::new(Router::new(
             Arc::clone(&metrics),
-            config.delta_capacity,
-            config.lifecycle_capacity,
+            QueueLimits {
+                budget_bytes: config.queue_budget_bytes,
+                delta_capacity: config.delta_capacity,
+                lifecycle_capacity: config.lifecycle_capacity,
+                overflow_pause: config.overflow_pause,
+            },
         )),
         handlers: Arc::new(HandlerRegistry::new(
             config.server_request_timeout,
@@ -582,19 +672,20 @@ fn new_shared(config: &RuntimeConfig) -> Arc<Shared> {
     })
 }
 
-type Responders = Arc<StdMutex<HashMap<RequestId, oneshot::Sender<ServerRequestReply>>>>;
+/// Pending answers of [`Runtime::server_requests`], by (connection generation, request id).
+type Responders = Arc<StdMutex<HashMap<(u64, RequestId), oneshot::Sender<ServerRequestReply>>>>;
 
 /// Drops a pending responder when its request is over, so unanswered requests leave nothing
 /// behind.
 struct ResponderEntry {
     responders: Responders,
-    id: RequestId,
+    key: (u64, RequestId),
 }
 
 impl Drop for ResponderEntry {
     fn drop(&mut self) {
         if let Ok(mut r) = self.responders.lock() {
-            r.remove(&self.id);
+            r.remove(&self.key);
         }
     }
 }
@@ -602,6 +693,7 @@ impl Drop for ResponderEntry {
 async fn open_transport(config: &RuntimeConfig) -> Result<Transport> {
     match &config.endpoint {
         Endpoint::Attach(path) => transport::attach::connect(path, config.max_line_bytes).await,
+        Endpoint::Remote(remote) => transport::remote::connect(remote, config.max_line_bytes).await,
         Endpoint::Spawn => {
             let bin = binary::resolve_codex_binary(config.cli_bin.as_deref())?;
             let mut sc = StdioConfig::new(bin);
@@ -640,15 +732,7 @@ async fn handshake(conn: &Connection, config: &RuntimeConfig) -> Result<Initiali
         source,
     })?;
     match info.codex_version() {
-        Some(v) if v < MIN_CODEX_VERSION => {
-            let (a, b, c) = MIN_CODEX_VERSION;
-            return Err(Error::UnsupportedVersion {
-                found: format!("{}.{}.{}", v.0, v.1, v.2),
-                minimum: format!("{a}.{b}.{c}"),
-                user_agent: info.user_agent.clone(),
-            });
-        }
-        Some(_) => {}
+        Some(v) => super::versions::check_window(v, &info.user_agent)?,
         None => {
             tracing::warn!(user_agent = %info.user_agent, "cannot read the codex version from the user agent")
         }
@@ -677,12 +761,18 @@ async fn supervise(
         let mut next = None;
         while restarts < policy.max_restarts {
             restarts += 1;
-            let delay = policy
-                .initial_backoff
-                .saturating_mul(1u32 << (restarts - 1).min(16))
-                .min(policy.max_backoff);
+            let delay =
+                codex_automation::Backoff::exponential(policy.initial_backoff, policy.max_backoff)
+                    .delay(restarts);
             tracing::warn!(restarts, ?delay, "codex app-server exited; restarting");
-            tokio::time::sleep(delay).await;
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = rt.shutdown_signal.notified() => {}
+            }
+            if rt.shutting_down.load(std::sync::atomic::Ordering::SeqCst) {
+                tracing::debug!("shutdown during the restart backoff: not restarting");
+                return;
+            }
             let attempt = async {
                 let transport = open_transport(&rt.config).await?;
                 let conn = Arc::new(Connection::start(
@@ -704,11 +794,29 @@ async fn supervise(
         }
         match next {
             Some((conn, init)) => {
+                // A shutdown that landed while this server was starting: stop it, keep none.
+                let stale = match rt.conn.write() {
+                    Ok(mut c) if !rt.shutting_down.load(std::sync::atomic::Ordering::SeqCst) => {
+                        *c = Arc::clone(&conn);
+                        let generation = rt
+                            .generation
+                            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                            + 1;
+                        // Requests of the crashed server can no longer be answered.
+                        if let Ok(mut r) = rt.responders.lock() {
+                            r.retain(|(g, _), _| *g == generation);
+                        }
+                        false
+                    }
+                    _ => true,
+                };
+                if stale {
+                    tracing::debug!("shutdown while restarting: stopping the new app-server");
+                    conn.shutdown(rt.config.shutdown_grace).await;
+                    return;
+                }
                 Metrics::inc(&rt.shared.metrics.restarts);
                 closed = conn.closed();
-                if let Ok(mut c) = rt.conn.write() {
-                    *c = conn;
-                }
                 if let Ok(mut i) = rt.init.write() {
                     *i = init;
                 }

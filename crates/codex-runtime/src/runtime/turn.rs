@@ -219,7 +219,45 @@ impl TurnAccumulator {
                 self.done = true;
                 None
             }
+            N::Unknown { method, params } => {
+                self.apply_undecoded(method, params);
+                Some(TurnEvent::Other(Arc::clone(event)))
+            }
             _ => Some(TurnEvent::Other(Arc::clone(event))),
+        }
+    }
+
+    /// A `turn/completed` or `item/completed` whose params did not fit the typed shape (a newer
+    /// codex changed a nested object): take what can still be read, field by field, so the
+    /// turn ends instead of waiting for its timeout.
+    fn apply_undecoded(&mut self, method: &str, params: &serde_json::Value) {
+        fn field<T: serde::de::DeserializeOwned>(v: Option<&serde_json::Value>) -> Option<T> {
+            v.and_then(|v| serde_json::from_value(v.clone()).ok())
+        }
+        match method {
+            "turn/completed" => {
+                let turn = params.get("turn");
+                self.output.status = field(turn.and_then(|t| t.get("status")))
+                    .unwrap_or_else(|| TurnStatus::Unknown("undecodable".to_string()));
+                if let Some(error) = field(turn.and_then(|t| t.get("error"))) {
+                    self.output.error = Some(error);
+                }
+                self.done = true;
+            }
+            "item/completed" => {
+                let item = params.get("item");
+                let is_message = item
+                    .and_then(|i| i.get("type"))
+                    .and_then(serde_json::Value::as_str)
+                    == Some("agentMessage");
+                let text = item
+                    .and_then(|i| i.get("text"))
+                    .and_then(serde_json::Value::as_str);
+                if let (true, Some(text)) = (is_message, text) {
+                    self.output.assistant_text = text.to_string();
+                }
+            }
+            _ => {}
         }
     }
 }

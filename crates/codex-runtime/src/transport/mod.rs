@@ -2,10 +2,12 @@
 //!
 //! A [`Transport`] is a [`MessageSender`] plus a [`MessageReceiver`] (two halves, like
 //! rust-analyzer's `lsp-server` `Connection`), and optionally the [`ProcessHandle`] of the child
-//! it talks to. Three implementations ship:
+//! it talks to. Four implementations ship:
 //!
 //! - [`stdio`]: spawns `codex app-server` and speaks JSONL over its stdin/stdout;
 //! - [`attach`]: connects to a running server over its Unix socket (WebSocket framing);
+//! - [`remote`]: connects to a remote server over `ws://` / `wss://` (same framing, bearer
+//!   token, rustls);
 //! - [`Transport::from_io`]: JSONL over any `AsyncRead`/`AsyncWrite` pair, e.g.
 //!   `tokio::io::duplex` in tests ([`Transport::memory`]).
 //!
@@ -16,7 +18,9 @@ pub mod attach;
 pub mod binary;
 pub mod framing;
 pub mod process;
+pub mod remote;
 pub mod stdio;
+mod websocket;
 
 use futures::future::BoxFuture;
 use std::io;

@@ -1,6 +1,7 @@
 //! The spawned codex child: its own process group, killed with its owner, and a bounded ring
 //! buffer of its stderr that feeds `tracing` and is attached to crash errors.
 
+use codex_hooks::{ProcessGroup, Signal};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -22,8 +23,11 @@ struct TailState {
     max_bytes: usize,
 }
 
-/// Longest single stderr line kept (longer lines are cut).
-const MAX_STDERR_LINE: usize = 4096;
+/// Longest single stderr line kept (longer lines are cut, while they are read).
+pub const MAX_STDERR_LINE: usize = 4096;
+
+/// Size of the read buffer of the stderr reader.
+const STDERR_READ_CHUNK: usize = 8 * 1024;
 
 impl StderrTail {
     /// A tail that keeps at most `max_lines` lines and `max_bytes` bytes.
@@ -73,18 +77,19 @@ impl StderrTail {
     }
 
     /// Spawns a task that reads `stream` line by line into this tail and into `tracing`.
+    ///
+    /// Memory stays bounded whatever the child writes: the stream is read in chunks of 8 KiB
+    /// and a line keeps at most [`MAX_STDERR_LINE`] bytes (the rest of it is skipped while it
+    /// is read, and the kept part ends with `…`).
     pub fn collect_from<R: AsyncRead + Send + Unpin + 'static>(&self, stream: R) {
         let tail = self.clone();
         tokio::spawn(async move {
-            let mut lines = BufReader::new(stream).split(b'\n');
-            while let Ok(Some(raw)) = lines.next_segment().await {
-                let line = String::from_utf8_lossy(&raw).trim_end().to_string();
-                if line.is_empty() {
-                    continue;
-                }
+            let reader = BufReader::with_capacity(STDERR_READ_CHUNK, stream);
+            read_bounded_lines(reader, MAX_STDERR_LINE, |line| {
                 tracing::debug!(target: "codex_runtime::stderr", "{line}");
                 tail.push(line);
-            }
+            })
+            .await;
             tail.closed.send_replace(true);
         });
     }
@@ -95,6 +100,51 @@ impl StderrTail {
         let mut rx = self.closed.subscribe();
         let _ = tokio::time::timeout(timeout, rx.wait_for(|closed| *closed)).await;
     }
+}
+
+/// Reads `reader` to its end (or first error) and hands every non-blank line, without its
+/// trailing whitespace, to `on_line`. A line longer than `max_line` bytes is cut while it is
+/// read: its first `max_line` bytes are kept (plus `…`), the rest is consumed and dropped.
+///
+/// Hand-written because `tokio_util`'s `LinesCodec::new_with_max_length` discards an overlong
+/// line entirely, and the head of a panic message is exactly what a crash report needs.
+async fn read_bounded_lines<R: tokio::io::AsyncBufRead + Unpin>(
+    mut reader: R,
+    max_line: usize,
+    mut on_line: impl FnMut(String),
+) {
+    let mut line: Vec<u8> = Vec::with_capacity(256);
+    let mut cut = false;
+    let mut emit = |line: &mut Vec<u8>, cut: &mut bool| {
+        let mut text = String::from_utf8_lossy(line).trim_end().to_string();
+        if *cut {
+            text.push('…');
+        }
+        line.clear();
+        *cut = false;
+        if !text.is_empty() {
+            on_line(text);
+        }
+    };
+    loop {
+        let chunk = match reader.fill_buf().await {
+            Ok([]) | Err(_) => break,
+            Ok(chunk) => chunk,
+        };
+        let (segment, ends_line) = match chunk.iter().position(|&b| b == b'\n') {
+            Some(at) => (&chunk[..at], true),
+            None => (chunk, false),
+        };
+        let room = max_line.saturating_sub(line.len());
+        line.extend_from_slice(&segment[..segment.len().min(room)]);
+        cut |= segment.len() > room;
+        let consumed = segment.len() + usize::from(ends_line);
+        reader.consume(consumed);
+        if ends_line {
+            emit(&mut line, &mut cut);
+        }
+    }
+    emit(&mut line, &mut cut);
 }
 
 /// How a child ended.
@@ -111,6 +161,7 @@ pub struct ExitInfo {
 pub struct ProcessHandle {
     child: Child,
     pid: Option<u32>,
+    group: ProcessGroup,
     stderr: StderrTail,
     exit: Option<ExitInfo>,
 }
@@ -122,6 +173,7 @@ impl ProcessHandle {
         ProcessHandle {
             child,
             pid,
+            group: ProcessGroup::led_by(pid),
             stderr,
             exit: None,
         }
@@ -168,16 +220,7 @@ impl ProcessHandle {
     }
 
     fn kill_group(&mut self) {
-        if let Some(pid) = self.pid {
-            let Ok(pgid) = libc::pid_t::try_from(pid) else {
-                return;
-            };
-            // SAFETY: killpg only sends a signal; the group id is the child's own pid because it
-            // was spawned with process_group(0).
-            unsafe {
-                libc::killpg(pgid, libc::SIGKILL);
-            }
-        }
+        self.group.kill(Signal::SIGKILL);
         let _ = self.child.start_kill();
     }
 }
@@ -215,6 +258,14 @@ mod tests {
             t.push("x".repeat(30));
         }
         assert_eq!(t.snapshot().lines().count(), 2);
+    }
+
+    #[tokio::test]
+    async fn the_reader_cuts_long_lines_and_skips_blank_ones() {
+        let input: &[u8] = b"short\n\n   \n0123456789abcdef\ntail without newline";
+        let mut lines = Vec::new();
+        read_bounded_lines(input, 10, |l| lines.push(l)).await;
+        assert_eq!(lines, ["short", "0123456789…", "tail witho…"]);
     }
 
     #[test]

@@ -1,0 +1,315 @@
+//! The supported codex window and which methods each codex version has.
+//!
+//! The window is [`MIN_CODEX_VERSION`] to [`MAX_CODEX_VERSION`]: `initialize` refuses a codex
+//! outside it with [`Error::UnsupportedVersion`]. Inside it, a client method the connected codex
+//! does not have fails before anything is sent, with [`Error::MethodUnavailable`].
+//!
+//! What each version has comes from the method tables under `schemas/versions/<VERSION>.json`,
+//! written by `scripts/gen-versions.py tables` from that version's own
+//! `codex app-server generate-json-schema [--experimental]` and embedded here at compile time.
+//! For a version between two tabled ones, a method is refused only when neither neighbour has
+//! it (so a method added in an untabled release is still let through). A method no table knows
+//! (a newer or private one) is never refused: the server answers for it.
+
+use crate::error::{Error, Result};
+use std::collections::HashSet;
+use std::sync::OnceLock;
+
+/// A codex version, `(major, minor, patch)`.
+pub type CodexVersion = (u64, u64, u64);
+
+/// Oldest codex this SDK supports (the oldest version the end-to-end suite runs against).
+pub const MIN_CODEX_VERSION: CodexVersion = (0, 150, 0);
+
+/// Newest codex this SDK supports; also the pinned version (`scripts/install-codex.sh`).
+pub const MAX_CODEX_VERSION: CodexVersion = (0, 171, 0);
+
+/// The embedded method tables, oldest first (the versions of `scripts/test-matrix.sh`).
+const TABLES: &[(&str, &str)] = &[
+    (
+        "0.150.0",
+        include_str!("../../../../schemas/versions/0.150.0.json"),
+    ),
+    (
+        "0.160.0",
+        include_str!("../../../../schemas/versions/0.160.0.json"),
+    ),
+    (
+        "0.163.0",
+        include_str!("../../../../schemas/versions/0.163.0.json"),
+    ),
+    (
+        "0.166.0",
+        include_str!("../../../../schemas/versions/0.166.0.json"),
+    ),
+    (
+        "0.169.0",
+        include_str!("../../../../schemas/versions/0.169.0.json"),
+    ),
+    (
+        "0.171.0",
+        include_str!("../../../../schemas/versions/0.171.0.json"),
+    ),
+];
+
+/// `X.Y.Z` of a version.
+pub fn format_version(v: CodexVersion) -> String {
+    format!("{}.{}.{}", v.0, v.1, v.2)
+}
+
+/// Parses `X.Y.Z` (a pre-release or build suffix is ignored; a missing patch is 0).
+pub fn parse_version(text: &str) -> Option<CodexVersion> {
+    let core = text.split(['-', '+']).next()?;
+    let mut parts = core.split('.').map(|p| p.parse::<u64>().ok());
+    Some((
+        parts.next()??,
+        parts.next()??,
+        parts.next().flatten().unwrap_or(0),
+    ))
+}
+
+/// Refuses a codex outside the supported window, naming the window.
+pub fn check_window(found: CodexVersion, user_agent: &str) -> Result<()> {
+    if (MIN_CODEX_VERSION..=MAX_CODEX_VERSION).contains(&found) {
+        return Ok(());
+    }
+    Err(Error::UnsupportedVersion {
+        found: format_version(found),
+        minimum: format_version(MIN_CODEX_VERSION),
+        newest: format_version(MAX_CODEX_VERSION),
+        user_agent: user_agent.to_string(),
+    })
+}
+
+/// The methods one codex version has (client requests, notifications and server requests).
+struct MethodTable {
+    version: CodexVersion,
+    stable: HashSet<String>,
+    experimental: HashSet<String>,
+}
+
+/// What a version offers of one method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum MethodStatus {
+    /// The version does not have it.
+    Absent,
+    /// Only with the experimental API (`experimentalApi: true` at initialize).
+    Experimental,
+    /// Always available.
+    Stable,
+}
+
+impl MethodTable {
+    fn status(&self, method: &str) -> MethodStatus {
+        if self.stable.contains(method) {
+            MethodStatus::Stable
+        } else if self.experimental.contains(method) {
+            MethodStatus::Experimental
+        } else {
+            MethodStatus::Absent
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct TableFile {
+    version: String,
+    client_requests: Split,
+    notifications: Split,
+    server_requests: Split,
+}
+
+#[derive(serde::Deserialize)]
+struct Split {
+    stable: Vec<String>,
+    experimental: Vec<String>,
+}
+
+fn tables() -> &'static [MethodTable] {
+    static PARSED: OnceLock<Vec<MethodTable>> = OnceLock::new();
+    PARSED.get_or_init(|| {
+        TABLES
+            .iter()
+            .filter_map(|(name, text)| {
+                // The tables are generated and checked in CI; a broken one only disables the
+                // gate for that version (the server still answers), it never panics.
+                let file: TableFile = match serde_json::from_str(text) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        tracing::error!(version = name, "bad embedded method table: {e}");
+                        return None;
+                    }
+                };
+                let version = parse_version(&file.version)?;
+                let (mut stable, mut experimental) = (HashSet::new(), HashSet::new());
+                for split in [
+                    file.client_requests,
+                    file.notifications,
+                    file.server_requests,
+                ] {
+                    stable.extend(split.stable);
+                    experimental.extend(split.experimental);
+                }
+                Some(MethodTable {
+                    version,
+                    stable,
+                    experimental,
+                })
+            })
+            .collect()
+    })
+}
+
+/// The versions that have a method table, oldest first.
+pub fn tabled_versions() -> Vec<CodexVersion> {
+    tables().iter().map(|t| t.version).collect()
+}
+
+/// What `version` offers of `method`, from the tables (the better of the two neighbouring tables
+/// for an untabled version); `None` when no table knows the method.
+pub fn method_status(version: CodexVersion, method: &str) -> Option<MethodStatus> {
+    let all = tables();
+    if all.iter().all(|t| t.status(method) == MethodStatus::Absent) {
+        return None; // unknown to every table: let the server decide
+    }
+    let below = all.iter().rev().find(|t| t.version <= version);
+    let above = all.iter().find(|t| t.version >= version);
+    [below, above]
+        .into_iter()
+        .flatten()
+        .map(|t| t.status(method))
+        .max()
+}
+
+/// The oldest tabled version that has `method` stable (else at all), for error messages.
+fn first_with(method: &str) -> Option<CodexVersion> {
+    let all = tables();
+    all.iter()
+        .find(|t| t.status(method) == MethodStatus::Stable)
+        .or_else(|| {
+            all.iter()
+                .find(|t| t.status(method) != MethodStatus::Absent)
+        })
+        .map(|t| t.version)
+}
+
+/// Fails with [`Error::MethodUnavailable`] when the connected codex does not have `method`, or
+/// has it only behind the experimental API and `experimental_api` is off. `None` (a version the
+/// user agent did not reveal) lets every method through.
+pub fn check_method(
+    version: Option<CodexVersion>,
+    method: &str,
+    experimental_api: bool,
+) -> Result<()> {
+    let Some(version) = version else {
+        return Ok(());
+    };
+    let needs_experimental_api = match method_status(version, method) {
+        None | Some(MethodStatus::Stable) => return Ok(()),
+        Some(MethodStatus::Experimental) if experimental_api => return Ok(()),
+        Some(MethodStatus::Experimental) => true,
+        Some(MethodStatus::Absent) => false,
+    };
+    Err(Error::MethodUnavailable {
+        method: method.to_string(),
+        codex_version: format_version(version),
+        since: first_with(method).map(format_version),
+        needs_experimental_api,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_table_under_schemas_versions_is_embedded_and_the_window_matches() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schemas/versions");
+        let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| {
+                e.unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .replace(".json", "")
+            })
+            .collect();
+        on_disk.sort_by_key(|v| parse_version(v));
+        let embedded: Vec<String> = TABLES.iter().map(|(v, _)| v.to_string()).collect();
+        assert_eq!(on_disk, embedded);
+        let parsed = tabled_versions();
+        assert_eq!(parsed.len(), TABLES.len(), "every table parses");
+        assert_eq!(parsed.first(), Some(&MIN_CODEX_VERSION));
+        assert_eq!(parsed.last(), Some(&MAX_CODEX_VERSION));
+    }
+
+    #[test]
+    fn the_window_is_named_when_a_version_is_refused() {
+        assert!(check_window((0, 150, 0), "x").is_ok());
+        assert!(check_window((0, 171, 0), "x").is_ok());
+        for v in [(0, 149, 9), (0, 172, 0), (1, 0, 0)] {
+            let msg = check_window(v, "ua/1").unwrap_err().to_string();
+            assert!(msg.contains("0.150.0") && msg.contains("0.171.0"), "{msg}");
+            assert!(msg.contains(&format_version(v)), "{msg}");
+        }
+    }
+
+    #[test]
+    fn methods_are_gated_per_version() {
+        // New in 0.171.0.
+        let err = check_method(Some((0, 169, 0)), "modelProvider/default/set", true).unwrap_err();
+        match &err {
+            Error::MethodUnavailable {
+                method,
+                codex_version,
+                since,
+                needs_experimental_api,
+            } => {
+                assert_eq!(method, "modelProvider/default/set");
+                assert_eq!(codex_version, "0.169.0");
+                assert_eq!(since.as_deref(), Some("0.171.0"));
+                assert!(!needs_experimental_api);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(
+            err.to_string().contains("first appears in codex 0.171.0"),
+            "{err}"
+        );
+        assert!(check_method(Some((0, 171, 0)), "modelProvider/default/set", false).is_ok());
+        // Removed in 0.171.0 (experimental before).
+        assert!(check_method(Some((0, 171, 0)), "currentTime/read", true).is_err());
+        assert!(check_method(Some((0, 160, 0)), "currentTime/read", true).is_ok());
+        // Untabled version between 0.166.0 and 0.169.0: refused only if neither neighbour has it.
+        assert!(check_method(Some((0, 167, 0)), "modelProvider/list", false).is_ok());
+        assert!(check_method(Some((0, 167, 0)), "modelProvider/default/set", false).is_err());
+        // Present everywhere; unknown to every table; unknown version.
+        assert!(check_method(Some((0, 160, 0)), "turn/start", false).is_ok());
+        assert!(check_method(Some((0, 160, 0)), "vendor/custom", false).is_ok());
+        assert!(check_method(None, "modelProvider/default/set", false).is_ok());
+    }
+
+    #[test]
+    fn a_method_experimental_in_the_connected_codex_needs_the_experimental_api() {
+        // `thread/revert` is experimental-only in 0.150.0, stable from 0.160.0.
+        let err = check_method(Some((0, 150, 0)), "thread/revert", false).unwrap_err();
+        assert!(matches!(
+            err,
+            Error::MethodUnavailable {
+                needs_experimental_api: true,
+                ..
+            }
+        ));
+        assert!(err.to_string().contains("experimental API"), "{err}");
+        assert!(check_method(Some((0, 150, 0)), "thread/revert", true).is_ok());
+        assert!(check_method(Some((0, 160, 0)), "thread/revert", false).is_ok());
+    }
+
+    #[test]
+    fn parses_versions() {
+        assert_eq!(parse_version("0.171.0"), Some((0, 171, 0)));
+        assert_eq!(parse_version("1.2.3-alpha.1"), Some((1, 2, 3)));
+        assert_eq!(parse_version("1.2"), Some((1, 2, 0)));
+        assert_eq!(parse_version("x.1"), None);
+    }
+}
