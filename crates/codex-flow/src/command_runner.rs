@@ -44,6 +44,8 @@ pub(crate) struct CommandLaunch<'a> {
     pub(crate) step: &'a LoadedStep,
     pub(crate) run_id: Option<&'a str>,
     pub(crate) stdin: Vec<u8>,
+    /// Variables of this process passed on (the allow-list); everything else is cleared.
+    pub(crate) env_inherit: Vec<(String, String)>,
     pub(crate) env_set: Vec<(String, String)>,
     pub(crate) env_remove: Vec<String>,
     pub(crate) path_var: Option<String>,
@@ -150,6 +152,10 @@ pub(crate) async fn run_command(
             });
         }
     }
+    // Steps never inherit this process's environment wholesale: backend tokens and model API
+    // keys stay here. Only the allow-list, the configured env and the CODEX_FLOW_* variables go.
+    command.env_clear();
+    command.envs(launch.env_inherit.iter().map(|(k, v)| (k, v)));
     for name in &launch.env_remove {
         command.env_remove(name);
     }
@@ -273,6 +279,24 @@ pub(crate) async fn run_command(
         stdout: snapshot(&out_tail),
         stderr: snapshot(&err_tail),
     })
+}
+
+/// Variables a step inherits from this process by default (plus every `LC_*`).
+pub const DEFAULT_ENV_ALLOW_LIST: &[&str] = &[
+    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TERM", "TZ", "TMPDIR",
+];
+
+/// The variables of this process a step inherits: [`DEFAULT_ENV_ALLOW_LIST`], `LC_*` and the
+/// names in `extra`.
+pub(crate) fn inherited_env(extra: &[String]) -> Vec<(String, String)> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .filter(|(k, _)| {
+            DEFAULT_ENV_ALLOW_LIST.contains(&k.as_str())
+                || k.starts_with("LC_")
+                || extra.iter().any(|e| e == k)
+        })
+        .collect()
 }
 
 /// Builds the env lists for a step: the configured extra env plus the runtime variables.

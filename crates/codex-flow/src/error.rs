@@ -196,6 +196,22 @@ pub enum FlowError {
     /// The flow client configuration is invalid.
     #[error("invalid flow client configuration: {0}")]
     Config(String),
+    /// The PostgreSQL flow store failed (the URL's password is never shown).
+    #[error("flow store {store}: {message}")]
+    Database {
+        /// The store, its URL redacted.
+        store: String,
+        /// What failed.
+        message: String,
+    },
+    /// A flow server or worker could not start or serve.
+    #[error("flow {role}: {message}")]
+    Service {
+        /// `serve` or `worker`.
+        role: &'static str,
+        /// What failed.
+        message: String,
+    },
 }
 
 /// Result alias of this crate.

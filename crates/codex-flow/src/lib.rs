@@ -49,21 +49,26 @@ pub mod ids;
 pub mod manifest;
 pub mod matching;
 mod output_capture;
+pub mod package_hash;
 mod paths;
 pub mod payload_schema;
 pub mod progress;
+mod run_limits;
 pub mod run_view;
 pub mod schemas;
+pub mod serve;
 pub mod state;
 pub mod step_runner;
+pub mod store;
 pub mod timestamp;
+pub mod worker;
 
 pub use catalog::{default_roots, Discovery, FlowCatalog, LoadedFlow, LoadedStep, ShadowedFlow};
 pub use client::{
     normalize_dispatch, normalize_event_record, normalize_run, sign_body, verify_signature,
     DispatchOptions, DispatchResponse, DispatchStatus, EventDetail, FlowClient, FlowClientConfig,
     HttpFlowClient, HttpFlowClientConfig, LocalFlowClient, LocalFlowClientConfig, LocalHooks,
-    RunStepOptions, StateMode, LEGACY_SIGNATURE_HEADER, SIGNATURE_HEADER,
+    RunStepOptions, Secret, StateMode, LEGACY_SIGNATURE_HEADER, SIGNATURE_HEADER,
 };
 pub use code_mode::{
     code_mode_enabled, code_mode_env_from_process, CodeModeDefaults, CodeModeExecutor,
@@ -74,7 +79,9 @@ pub use context::{RuntimeMetadata, StepContext};
 pub use error::{FlowError, Result};
 pub use event::FlowEvent;
 pub use flow_result::{code_mode_output_schema, FlowResult, FlowResultStatus};
-pub use manifest::{ApprovalPolicy, FlowManifest, RunnerKind, SandboxMode, StepManifest};
+pub use manifest::{
+    ApprovalPolicy, FlowManifest, RetryPolicy, RunnerKind, SandboxMode, StepManifest,
+};
 pub use matching::{SchemaMismatch, StepMatch};
 pub use output_capture::CapturedOutput;
 pub use payload_schema::{PayloadSchema, PayloadViolation};
@@ -82,4 +89,5 @@ pub use progress::{OutputStream, ProgressEvent, ProgressSink};
 pub use run_view::{AttemptView, EffectiveStatus, ProcessStatus, RunOutput, RunView};
 pub use state::{EventFilter, EventRecord, RunFilter};
 pub use step_runner::{RunnerConfig, StepOutcome, StepRunner};
+pub use store::{FlowStore, PostgresFlowStore, SqliteFlowStore};
 pub use tokio_util::sync::CancellationToken;

@@ -37,6 +37,7 @@ pub const MAX_MANIFEST_BYTES: u64 = 1024 * 1024;
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[schemars(title = "flow.toml", description = "Manifest of a codex flow package")]
+#[serde(deny_unknown_fields)]
 pub struct FlowManifest {
     /// The flow's name; the first discovered flow of a name wins.
     pub name: String,
@@ -48,12 +49,20 @@ pub struct FlowManifest {
     /// A table handed to every step as `flow.config`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<serde_json::Map<String, serde_json::Value>>,
+    /// At most this many runs of this flow execute at once in one client or worker (default:
+    /// the runner's own limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrent_runs: Option<u32>,
+    /// How workers retry a failed run of this flow (default: one attempt, no retry).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetryPolicy>,
     /// The steps, at least one, names unique within the flow.
     pub steps: Vec<StepManifest>,
 }
 
 /// One `[[steps]]` entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct StepManifest {
     /// The step's name, unique within the flow.
     pub name: String,
@@ -93,8 +102,32 @@ impl StepManifest {
     }
 }
 
+/// `[retry]`: how a worker retries a run whose attempt failed (exit code, timeout, invalid
+/// FLOW_RESULT, lost lease). Exponential backoff from `backoff_ms`, capped at `max_backoff_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included (at least 1). A run that fails its last attempt goes
+    /// to dead-letter and shows `needsAttention`.
+    pub max_attempts: u32,
+    /// Delay before the second attempt, doubled for each next one (default 1000).
+    #[serde(default = "default_backoff_ms")]
+    pub backoff_ms: u64,
+    /// Largest delay between attempts (default 60000).
+    #[serde(default = "default_max_backoff_ms")]
+    pub max_backoff_ms: u64,
+}
+
+fn default_backoff_ms() -> u64 {
+    1000
+}
+fn default_max_backoff_ms() -> u64 {
+    60_000
+}
+
 /// A step's `[steps.trigger]` table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TriggerManifest {
     /// Exact match on the event's `type`.
     #[serde(rename = "type")]
@@ -219,6 +252,23 @@ impl FlowManifest {
                 "steps".into(),
                 "at least one [[steps]] entry is required".into(),
             ));
+        }
+        if self.max_concurrent_runs == Some(0) {
+            return Err(("max_concurrent_runs".into(), "must be at least 1".into()));
+        }
+        if let Some(retry) = &self.retry {
+            if retry.max_attempts == 0 || retry.max_attempts > 100 {
+                return Err((
+                    "retry.max_attempts".into(),
+                    "must be between 1 and 100".into(),
+                ));
+            }
+            if retry.backoff_ms > retry.max_backoff_ms {
+                return Err((
+                    "retry.backoff_ms".into(),
+                    "must not be over retry.max_backoff_ms".into(),
+                ));
+            }
         }
         let mut names = HashSet::new();
         for (i, step) in self.steps.iter().enumerate() {

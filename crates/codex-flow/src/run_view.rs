@@ -232,6 +232,14 @@ pub struct RunView {
     /// A cancel was asked for while the run was executing.
     #[serde(default)]
     pub cancel_requested: bool,
+    /// The content hash (`sha256:<hex>`) of the flow package the run was matched against;
+    /// workers run it only with that exact package.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package_hash: Option<String>,
+    /// The run failed every attempt its flow's `[retry]` policy allows (dead-letter); it shows
+    /// `needsAttention`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dead_letter: bool,
     /// When the run was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
@@ -269,6 +277,8 @@ impl RunView {
             notes: Vec::new(),
             owner: None,
             cancel_requested: false,
+            package_hash: None,
+            dead_letter: false,
             created_at: Some(now.clone()),
             updated_at: Some(now),
             started_at: None,
@@ -285,7 +295,7 @@ impl RunView {
             self.result_status = Some(result.status);
         }
         self.effective_status = EffectiveStatus::of(self.result_status, self.process_status);
-        self.needs_attention = self.effective_status.needs_attention();
+        self.needs_attention = self.effective_status.needs_attention() || self.dead_letter;
         self.latest_output = self.output.last().cloned();
     }
 

@@ -12,7 +12,7 @@ use crate::code_mode::{
     code_mode_enabled, CodeModeDefaults, CodeModeExecutor, CodeModeRequest, DEFAULT_APPROVAL,
     DEFAULT_SANDBOX,
 };
-use crate::command_runner::{env_lists, run_command, CommandEnd, CommandLaunch};
+use crate::command_runner::{env_lists, inherited_env, run_command, CommandEnd, CommandLaunch};
 use crate::context::{RuntimeMetadata, StepContext};
 use crate::error::FlowError;
 use crate::event::FlowEvent;
@@ -31,6 +31,10 @@ pub struct RunnerConfig {
     /// Extra environment for command steps. It is also where the Code Mode gate is read
     /// (`CODEX_FLOWS_ENABLE_CODE_MODE`, `CODEX_FLOWS_MODE`): callers pass it explicitly.
     pub env: BTreeMap<String, String>,
+    /// Names of this process's variables command steps inherit besides the default allow-list
+    /// (`PATH`, `HOME`, `USER`, `LOGNAME`, `SHELL`, `LANG`, `LANGUAGE`, `TERM`, `TZ`, `TMPDIR`,
+    /// `LC_*`). Everything else (backend tokens, model API keys) is not passed on.
+    pub env_passthrough: Vec<String>,
     /// The Code Mode executor (the SDK adapter), if any.
     pub code_mode: Option<Arc<dyn CodeModeExecutor>>,
     /// Client-level Code Mode defaults.
@@ -49,6 +53,7 @@ impl Default for RunnerConfig {
     fn default() -> Self {
         RunnerConfig {
             env: BTreeMap::new(),
+            env_passthrough: Vec::new(),
             code_mode: None,
             code_mode_defaults: CodeModeDefaults::default(),
             output_limit: DEFAULT_OUTPUT_LIMIT,
@@ -62,7 +67,8 @@ impl Default for RunnerConfig {
 impl std::fmt::Debug for RunnerConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RunnerConfig")
-            .field("env", &self.env)
+            .field("env", &self.env.keys().collect::<Vec<_>>())
+            .field("env_passthrough", &self.env_passthrough)
             .field("code_mode", &self.code_mode.is_some())
             .field("code_mode_defaults", &self.code_mode_defaults)
             .field("output_limit", &self.output_limit)
@@ -152,6 +158,7 @@ impl StepRunner {
             step,
             run_id: context.runtime.run_id.as_deref(),
             stdin,
+            env_inherit: inherited_env(&self.config.env_passthrough),
             env_set,
             env_remove,
             path_var: self.config.env.get("PATH").cloned(),

@@ -227,3 +227,19 @@ fn discovery_reports_every_broken_flow_and_keeps_the_good_ones() {
         "{texts:?}"
     );
 }
+
+#[test]
+fn unknown_manifest_keys_are_rejected_with_the_key_named() {
+    let tree = support::FlowTree::new();
+    tree.file(
+        "flows/typo/flow.toml",
+        "name = \"typo\"\nversion = 1\n[[steps]]\nname = \"s\"\nscript = \"s.sh\"\ntimeoutMs = 1000\n",
+    );
+    tree.file("flows/typo/s.sh", "#!/bin/sh\n");
+    let err = codex_flow::FlowCatalog::load(&codex_flow::default_roots(tree.cwd())).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("timeoutMs") && text.contains("steps[0]"),
+        "{text}"
+    );
+}

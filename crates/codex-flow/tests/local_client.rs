@@ -326,3 +326,19 @@ async fn configuration_picks_the_backend() {
     let err = http.build(None).err().unwrap();
     assert!(matches!(err, FlowError::Config(_)), "{err}");
 }
+
+#[tokio::test]
+async fn the_durable_state_database_is_private_to_its_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let tree = counting_tree("completed");
+    let mut config = tree.config();
+    config.state = StateMode::Durable;
+    let client = LocalFlowClient::open(config.clone()).unwrap();
+    client
+        .dispatch_event(json!({"id": "evt:private", "type": "go"}), WAIT)
+        .await
+        .unwrap();
+    let db = config.resolved_state_dir().join("state.sqlite3");
+    let mode = std::fs::metadata(&db).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{} is {mode:o}", db.display());
+}

@@ -145,6 +145,60 @@ pub enum Command {
         /// The run id.
         run_id: String,
     },
+    /// Serve the flow backend HttpFlowClient speaks, on PostgreSQL. Dispatch only records
+    /// events and their queued runs; `codex-flow worker` processes run them.
+    Serve {
+        /// The store: postgres://user:password@host/db.
+        #[arg(long, env = "CODEX_FLOW_STORE", hide_env_values = true)]
+        store: String,
+        /// Address to listen on (port 0: any free port; the bound address is printed).
+        #[arg(long, default_value = "127.0.0.1:8787")]
+        listen: String,
+        /// Folder of flow packages (default: the discovery roots of --cwd).
+        #[arg(long)]
+        flows: Option<PathBuf>,
+        /// Required bearer token.
+        #[arg(long, env = "CODEX_FLOW_SERVE_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// Required x-api-key.
+        #[arg(long, env = "CODEX_FLOW_SERVE_API_KEY", hide_env_values = true)]
+        api_key: Option<String>,
+        /// Required request signature key (HMAC over method, path, timestamp and body).
+        #[arg(long, env = "CODEX_FLOW_SERVE_SECRET", hide_env_values = true)]
+        signing_secret: Option<String>,
+        /// Also accept the legacy body-only signature headers (no replay protection).
+        #[arg(long)]
+        accept_body_signature: bool,
+        /// Largest distance in seconds between a signed request's timestamp and the clock.
+        #[arg(long, default_value_t = 300)]
+        replay_window_secs: u64,
+        /// Largest request body in bytes (413 above).
+        #[arg(long, default_value_t = codex_flow::serve::DEFAULT_BODY_LIMIT)]
+        body_limit: usize,
+    },
+    /// Lease runs from a PostgreSQL store and execute them. SIGTERM drains (running steps
+    /// finish, then leases are handed back); SIGINT stops every step's process group at once.
+    Worker {
+        /// The store: postgres://user:password@host/db.
+        #[arg(long, env = "CODEX_FLOW_STORE", hide_env_values = true)]
+        store: String,
+        /// Runs executed at once.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        /// Folder of flow packages (default: the discovery roots of --cwd).
+        #[arg(long)]
+        flows: Option<PathBuf>,
+        /// Lease length in milliseconds; a run whose worker stops heartbeating is taken over
+        /// after it.
+        #[arg(long, default_value_t = 30_000)]
+        lease_ttl_ms: u64,
+        /// Heartbeat interval in milliseconds (also the latency of a cancel).
+        #[arg(long, default_value_t = 1_000)]
+        heartbeat_ms: u64,
+        /// How long SIGTERM lets running steps finish, in milliseconds.
+        #[arg(long, default_value_t = 30_000)]
+        drain_ms: u64,
+    },
     /// Dispatch generated events in a loop, printing `ACK <event id>` after each (tests, benchmarks).
     #[command(hide = true)]
     BenchDispatch {

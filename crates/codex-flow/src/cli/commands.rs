@@ -82,16 +82,56 @@ pub async fn run(cli: Cli) -> CliResult {
             Ok(ExitCode::SUCCESS)
         }
         Command::Replay { ref event_id } => {
-            let client = client(g)?;
-            let answer = client
-                .replay_event(event_id, DispatchOptions { wait: true })
-                .await?;
-            print_dispatch(g, &*client, &answer).await
+            let (client, local) = client_and_local(g)?;
+            until_signal(local.as_ref(), async {
+                let answer = client
+                    .replay_event(event_id, DispatchOptions { wait: true })
+                    .await?;
+                print_dispatch(g, &*client, &answer).await
+            })
+            .await
         }
         Command::Cancel { ref run_id } => {
             let run = state_client(g)?.cancel_run(run_id).await?;
             print_run(g, &run);
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve {
+            ref store,
+            ref listen,
+            ref flows,
+            ref token,
+            ref api_key,
+            ref signing_secret,
+            accept_body_signature,
+            replay_window_secs,
+            body_limit,
+        } => {
+            let auth = codex_flow::serve::ServeAuth {
+                token: token.clone().map(Into::into),
+                api_key: api_key.clone().map(Into::into),
+                signing_secret: signing_secret.clone().map(Into::into),
+                accept_body_signature,
+                replay_window: std::time::Duration::from_secs(replay_window_secs),
+            };
+            crate::cli::services::serve(g, store, listen, flows.as_deref(), auth, body_limit).await
+        }
+        Command::Worker {
+            ref store,
+            concurrency,
+            ref flows,
+            lease_ttl_ms,
+            heartbeat_ms,
+            drain_ms,
+        } => {
+            let config = codex_flow::worker::WorkerConfig {
+                concurrency: concurrency.max(1),
+                lease_ttl: std::time::Duration::from_millis(lease_ttl_ms.max(100)),
+                heartbeat_interval: std::time::Duration::from_millis(heartbeat_ms.max(10)),
+                drain_timeout: std::time::Duration::from_millis(drain_ms),
+                ..Default::default()
+            };
+            crate::cli::services::worker(g, store, flows.as_deref(), config).await
         }
         Command::BenchDispatch {
             count,
@@ -101,7 +141,7 @@ pub async fn run(cli: Cli) -> CliResult {
     }
 }
 
-fn local_config(g: &Global) -> LocalFlowClientConfig {
+pub(crate) fn local_config(g: &Global) -> LocalFlowClientConfig {
     let mut config = LocalFlowClientConfig::new(g.cwd.clone());
     config.state = match g.state {
         StateArg::Memory => StateMode::Memory,
@@ -115,7 +155,7 @@ fn local_config(g: &Global) -> LocalFlowClientConfig {
 
 /// The Code Mode executor of the CLI: Codex turns through `codex_runtime`, with codex found via
 /// `CODEX_BIN` or `PATH` (started only when a Code Mode step runs).
-fn codex_executor() -> std::sync::Arc<dyn codex_flow::CodeModeExecutor> {
+pub(crate) fn codex_executor() -> std::sync::Arc<dyn codex_flow::CodeModeExecutor> {
     std::sync::Arc::new(codex_flow::SessionCodeModeExecutor::new(
         codex_runtime::runtime::ClientConfig::new(),
     ))
@@ -145,13 +185,61 @@ fn state_client(g: &Global) -> Result<Box<dyn FlowClient>, FlowError> {
     )?))
 }
 
+/// The configured client, and the local client behind it when there is one (to cancel its runs
+/// on a signal).
+fn client_and_local(
+    g: &Global,
+) -> Result<(Box<dyn FlowClient>, Option<LocalFlowClient>), FlowError> {
+    if g.backend_url.is_some() {
+        return Ok((client(g)?, None));
+    }
+    let local = local_client(g)?;
+    Ok((Box::new(local.clone()), Some(local)))
+}
+
+/// Runs `work` until it ends or SIGINT / SIGTERM arrives. On a signal, the runs of `local` are
+/// canceled (each step's whole process group is killed, grandchildren included) and recorded
+/// `canceled` before the command exits with 130 (SIGINT) or 143 (SIGTERM). Without this handler
+/// the default action would end this process at once and leave the steps' children running.
+async fn until_signal(
+    local: Option<&LocalFlowClient>,
+    work: impl std::future::Future<Output = CliResult>,
+) -> CliResult {
+    use tokio::signal::unix::{signal, SignalKind};
+    let install = |kind: SignalKind, name: &str| {
+        signal(kind).map_err(|source| FlowError::Io {
+            context: format!("cannot install the {name} handler"),
+            source,
+        })
+    };
+    let mut interrupt = install(SignalKind::interrupt(), "SIGINT")?;
+    let mut terminate = install(SignalKind::terminate(), "SIGTERM")?;
+    let (code, name) = tokio::select! {
+        result = work => return result,
+        _ = interrupt.recv() => (130, "SIGINT"),
+        _ = terminate.recv() => (143, "SIGTERM"),
+    };
+    tracing::warn!(signal = name, "stopping: canceling running steps");
+    if let Some(local) = local {
+        local.cancel_all();
+        if tokio::time::timeout(std::time::Duration::from_secs(15), local.wait_idle())
+            .await
+            .is_err()
+        {
+            tracing::warn!("runs still recording after 15 s; exiting");
+        }
+    }
+    eprintln!("interrupted by {name}: running steps were stopped");
+    Ok(ExitCode::from(code))
+}
+
 fn client(g: &Global) -> Result<Box<dyn FlowClient>, FlowError> {
     match &g.backend_url {
         Some(url) => {
             let mut config = HttpFlowClientConfig::new(url.clone());
-            config.token = g.backend_token.clone();
-            config.api_key = g.backend_api_key.clone();
-            config.signing_secret = g.backend_secret.clone();
+            config.token = g.backend_token.clone().map(Into::into);
+            config.api_key = g.backend_api_key.clone().map(Into::into);
+            config.signing_secret = g.backend_secret.clone().map(Into::into);
             Ok(Box::new(HttpFlowClient::new(config)?))
         }
         None => Ok(Box::new(local_client(g)?)),
@@ -281,10 +369,9 @@ fn validate(g: &Global) -> CliResult {
 
 async fn fire(g: &Global, event_path: &Path) -> CliResult {
     let event = read_event(event_path)?;
-    let client: Box<dyn FlowClient> = match &g.backend_url {
-        Some(_) => client(g)?,
-        None => {
-            let local = local_client(g)?;
+    let (client, local) = client_and_local(g)?;
+    if let Some(local) = &local {
+        {
             if !g.quiet {
                 let (_, mismatches) = local.catalog().explain_match(&event);
                 for m in mismatches {
@@ -297,13 +384,15 @@ async fn fire(g: &Global, event_path: &Path) -> CliResult {
                     );
                 }
             }
-            Box::new(local)
         }
-    };
-    let answer = client
-        .dispatch_event(event.to_value(), DispatchOptions { wait: true })
-        .await?;
-    print_dispatch(g, &*client, &answer).await
+    }
+    until_signal(local.as_ref(), async {
+        let answer = client
+            .dispatch_event(event.to_value(), DispatchOptions { wait: true })
+            .await?;
+        print_dispatch(g, &*client, &answer).await
+    })
+    .await
 }
 
 async fn print_dispatch(
@@ -357,7 +446,17 @@ async fn run_step(
         },
     )?;
     let cancel = CancellationToken::new();
-    let outcome = client.run_step(flow, step, event, options, &cancel).await?;
+    let step_run = client.run_step(flow, step, event, options, &cancel);
+    // On a signal the step future is dropped: its process group is killed as a whole.
+    let mut outcome = None;
+    let interrupted = until_signal(None, async {
+        outcome = Some(step_run.await?);
+        Ok(ExitCode::SUCCESS)
+    })
+    .await?;
+    let Some(outcome) = outcome else {
+        return Ok(interrupted);
+    };
     let error = outcome.error.as_ref().map(ToString::to_string);
     if g.json {
         print_json(&json!({

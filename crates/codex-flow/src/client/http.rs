@@ -10,7 +10,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::client::normalize::{normalize_dispatch, normalize_event_record, normalize_run};
-use crate::client::signature::{sign_body, SIGNATURE_HEADER};
+use crate::client::secret::{redact_url, Secret};
+use crate::client::signature::{
+    sign_body, sign_request, REQUEST_SIGNATURE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
+};
 use crate::client::{DispatchOptions, DispatchResponse, EventDetail, FlowClient};
 use crate::error::{FlowError, Result};
 use crate::event::FlowEvent;
@@ -28,14 +31,15 @@ pub struct HttpFlowClientConfig {
     pub base_url: String,
     /// Sent as `authorization: Bearer <token>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token: Option<String>,
+    pub token: Option<Secret>,
     /// Sent as `x-api-key`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_key: Option<String>,
+    pub api_key: Option<Secret>,
     /// Signs every request body as `x-flow-signature-256`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub signing_secret: Option<String>,
-    /// Extra headers.
+    pub signing_secret: Option<Secret>,
+    /// Extra headers (values are treated as credentials: redirects are not followed when any
+    /// are set).
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
     /// Per-request timeout (default 30000 ms).
@@ -62,12 +66,28 @@ impl HttpFlowClientConfig {
 }
 
 /// A [`FlowClient`] backed by a flow backend over HTTP.
-#[derive(Debug, Clone)]
+///
+/// Redirects are not followed when a token, API key, signing secret or extra header is
+/// configured (they would carry the credentials to another host); a 3xx answer is then an error.
+#[derive(Clone)]
 pub struct HttpFlowClient {
     config: HttpFlowClientConfig,
     base: Url,
     http: reqwest::Client,
     headers: reqwest::header::HeaderMap,
+}
+
+impl std::fmt::Debug for HttpFlowClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpFlowClient")
+            .field("base_url", &redact_url(self.base.as_str()))
+            .field("token", &self.config.token)
+            .field("api_key", &self.config.api_key)
+            .field("signing_secret", &self.config.signing_secret)
+            .field("headers", &self.config.headers.keys().collect::<Vec<_>>())
+            .field("timeout_ms", &self.config.timeout_ms)
+            .finish_non_exhaustive()
+    }
 }
 
 enum NotFound<'a> {
@@ -86,12 +106,12 @@ impl HttpFlowClient {
     /// # Ok::<(), codex_flow::FlowError>(())
     /// ```
     pub fn new(config: HttpFlowClientConfig) -> Result<Self> {
+        let shown = redact_url(&config.base_url);
         let base = Url::parse(&config.base_url)
-            .map_err(|e| FlowError::Config(format!("baseUrl `{}`: {e}", config.base_url)))?;
+            .map_err(|e| FlowError::Config(format!("baseUrl `{shown}`: {e}")))?;
         if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
             return Err(FlowError::Config(format!(
-                "baseUrl `{}` must be an http(s) URL",
-                config.base_url
+                "baseUrl `{shown}` must be an http(s) URL"
             )));
         }
         use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -108,13 +128,13 @@ impl HttpFlowClient {
         if let Some(token) = &config.token {
             headers.insert(
                 reqwest::header::AUTHORIZATION,
-                value("authorization", &format!("Bearer {token}"))?,
+                value("authorization", &format!("Bearer {}", token.expose()))?,
             );
         }
         if let Some(key) = &config.api_key {
             headers.insert(
                 HeaderName::from_static("x-api-key"),
-                value("x-api-key", key)?,
+                value("x-api-key", key.expose())?,
             );
         }
         headers.insert(
@@ -127,8 +147,19 @@ impl HttpFlowClient {
         );
         // reqwest is built without a bundled crypto provider: use ring for TLS.
         let _ = rustls::crypto::ring::default_provider().install_default();
+        let has_credentials = config.token.is_some()
+            || config.api_key.is_some()
+            || config.signing_secret.is_some()
+            || !config.headers.is_empty()
+            || !base.username().is_empty();
+        let redirects = if has_credentials {
+            reqwest::redirect::Policy::none()
+        } else {
+            reqwest::redirect::Policy::limited(10)
+        };
         let http = reqwest::Client::builder()
             .timeout(Duration::from_millis(config.timeout_ms.max(1)))
+            .redirect(redirects)
             .build()
             .map_err(|e| FlowError::Config(format!("cannot build HTTP client: {e}")))?;
         Ok(HttpFlowClient {
@@ -174,20 +205,51 @@ impl HttpFlowClient {
             .http
             .request(method.clone(), url.clone())
             .headers(self.headers.clone());
-        if let Some(body) = body {
-            let bytes = serde_json::to_vec(body).map_err(|e| http_err(e.to_string()))?;
-            if let Some(secret) = &self.config.signing_secret {
-                request = request.header(SIGNATURE_HEADER, sign_body(secret.as_bytes(), &bytes));
+        let bytes = match body {
+            Some(body) => Some(serde_json::to_vec(body).map_err(|e| http_err(e.to_string()))?),
+            None => None,
+        };
+        if let Some(secret) = &self.config.signing_secret {
+            // Every request carries a signature over method, path, timestamp and body; requests
+            // with a body also carry the body-only signature older servers check.
+            let timestamp = chrono::Utc::now().timestamp();
+            let signed_path = match url.query() {
+                Some(q) => format!("{}?{q}", url.path()),
+                None => url.path().to_string(),
+            };
+            let body_bytes = bytes.as_deref().unwrap_or_default();
+            request = request
+                .header(TIMESTAMP_HEADER, timestamp.to_string())
+                .header(
+                    REQUEST_SIGNATURE_HEADER,
+                    sign_request(
+                        secret.expose().as_bytes(),
+                        method.as_str(),
+                        &signed_path,
+                        timestamp,
+                        body_bytes,
+                    ),
+                );
+            if bytes.is_some() {
+                request = request.header(
+                    SIGNATURE_HEADER,
+                    sign_body(secret.expose().as_bytes(), body_bytes),
+                );
             }
+        }
+        if let Some(bytes) = bytes {
             request = request.body(bytes);
         }
-        let mut response = request.send().await.map_err(|e| http_err(e.to_string()))?;
+        let mut response = request
+            .send()
+            .await
+            .map_err(|e| http_err(e.without_url().to_string()))?;
         let status = response.status();
         let mut bytes = Vec::new();
         while let Some(chunk) = response
             .chunk()
             .await
-            .map_err(|e| http_err(e.to_string()))?
+            .map_err(|e| http_err(e.without_url().to_string()))?
         {
             if bytes.len() + chunk.len() > MAX_RESPONSE_BYTES {
                 return Err(http_err(format!(

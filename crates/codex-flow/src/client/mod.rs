@@ -4,12 +4,17 @@
 mod http;
 mod local;
 mod normalize;
+mod secret;
 mod signature;
 
 pub use http::{HttpFlowClient, HttpFlowClientConfig};
 pub use local::{LocalFlowClient, LocalFlowClientConfig, LocalHooks, RunStepOptions, StateMode};
 pub use normalize::{normalize_dispatch, normalize_event_record, normalize_run};
-pub use signature::{sign_body, verify_signature, LEGACY_SIGNATURE_HEADER, SIGNATURE_HEADER};
+pub use secret::{redact_url, Secret};
+pub use signature::{
+    sign_body, sign_request, verify_request, verify_signature, LEGACY_SIGNATURE_HEADER,
+    REQUEST_SIGNATURE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
+};
 
 use std::sync::Arc;
 

@@ -164,6 +164,10 @@ pub fn normalize_run(value: &Value) -> Result<RunView, String> {
         cancel_requested: get(map, &["cancelRequested"])
             .and_then(Value::as_bool)
             .unwrap_or(false),
+        package_hash: get_str(map, &["packageHash", "package_hash"]),
+        dead_letter: get(map, &["deadLetter", "dead_letter"])
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
         created_at: get_str(map, &["createdAt", "created_at"]),
         updated_at: get_str(map, &["updatedAt", "updated_at"]),
         started_at: get_str(map, &["startedAt", "started_at"]),

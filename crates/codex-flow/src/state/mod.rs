@@ -85,9 +85,9 @@ pub(crate) fn run_matches(run: &RunView, filter: &RunFilter) -> bool {
     true
 }
 
-/// Outcome of claiming an event id.
+/// Outcome of recording an event with its runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Claim {
+pub enum Claim {
     /// The event and its runs were recorded.
     Claimed,
     /// The id was already stored; these are its runs.

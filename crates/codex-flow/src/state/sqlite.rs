@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
@@ -13,10 +12,16 @@ use crate::state::{effective_limit, Claim, EventFilter, EventRecord, RunFilter, 
 
 /// The database file inside the state directory.
 pub const STATE_DB_FILE: &str = "state.sqlite3";
-/// How long a call waits for another process's write lock.
-pub const BUSY_TIMEOUT: Duration = Duration::from_secs(15);
 
-const SCHEMA: &str = "
+/// The local state's migrations (version 1 is the schema of earlier releases, so existing files
+/// are adopted as they are).
+const MIGRATIONS: &[codex_db::Migration] = &[codex_db::Migration {
+    version: 1,
+    name: "events and runs",
+    sql: SCHEMA_V1,
+}];
+
+const SCHEMA_V1: &str = "
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
@@ -50,25 +55,13 @@ impl SqliteStore {
         std::fs::create_dir_all(dir)
             .map_err(|e| FlowError::io(format!("cannot create state dir {}", dir.display()), e))?;
         let path = dir.join(STATE_DB_FILE);
-        let err = |e: rusqlite::Error| FlowError::State {
+        let err = |e: codex_db::DbError| FlowError::State {
             path: path.clone(),
             message: e.to_string(),
         };
-        let conn = Connection::open(&path).map_err(err)?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))
-            .map_err(err)?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(FlowError::State {
-                path: path.clone(),
-                message: format!("cannot switch to WAL journal mode (got `{mode}`)"),
-            });
-        }
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(err)?;
-        conn.execute_batch(&format!("BEGIN IMMEDIATE;{SCHEMA}COMMIT;"))
-            .map_err(err)?;
+        // codex-db creates the file 0600 and sets WAL, synchronous=FULL and a busy timeout.
+        let mut conn = codex_db::sqlite::open(&path).map_err(err)?;
+        codex_db::sqlite::migrate(&mut conn, "codex_flow_local", MIGRATIONS).map_err(err)?;
         Ok(SqliteStore {
             path,
             conn: Mutex::new(conn),

@@ -1,5 +1,10 @@
 //! The local flow client: discovers flows, matches events, runs steps in this process and keeps
-//! state in memory or durably in `<cwd>/.codex/flow-client`.
+//! state in memory or durably in `<cwd>/.codex/flow-client`. Run execution (limits, cancel,
+//! recording) lives in [`runs`].
+
+mod runs;
+
+use runs::{recover_abandoned_runs, worker_id};
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -19,11 +24,12 @@ use crate::code_mode::{CodeModeDefaults, CodeModeExecutor};
 use crate::context::RuntimeMetadata;
 use crate::error::{FlowError, Result};
 use crate::event::FlowEvent;
-use crate::ids::{attempt_id, replay_nonce, run_id};
+use crate::ids::{replay_nonce, run_id};
 use crate::matching::StepMatch;
 use crate::output_capture::DEFAULT_OUTPUT_LIMIT;
 use crate::progress::{no_progress, ProgressEvent, ProgressSink};
-use crate::run_view::{AttemptView, ProcessStatus, RunOutput, RunView};
+use crate::run_limits::RunLimits;
+use crate::run_view::RunView;
 use crate::state::{
     Claim, EventFilter, EventRecord, MemoryStore, RunFilter, SqliteStore, StateStore,
     MAX_LIST_LIMIT,
@@ -84,6 +90,21 @@ pub struct LocalFlowClientConfig {
     /// Time between SIGTERM and SIGKILL when a step is stopped (default 2000 ms).
     #[serde(default = "default_kill_grace_ms")]
     pub kill_grace_ms: u64,
+    /// At most this many runs execute at once in this client (default 8); a flow's
+    /// `max_concurrent_runs` limits its own runs further. Other runs wait `queued`.
+    #[serde(default = "default_max_concurrent_runs")]
+    pub max_concurrent_runs: usize,
+    /// Names of this process's environment variables command steps inherit besides the default
+    /// allow-list (`PATH`, `HOME`, `USER`, `LANG`, `LC_*`, ...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env_passthrough: Vec<String>,
+}
+
+/// Default of [`LocalFlowClientConfig::max_concurrent_runs`].
+pub const DEFAULT_MAX_CONCURRENT_RUNS: usize = 8;
+
+fn default_max_concurrent_runs() -> usize {
+    DEFAULT_MAX_CONCURRENT_RUNS
 }
 
 fn default_max_next_depth() -> u32 {
@@ -116,6 +137,8 @@ impl LocalFlowClientConfig {
             workspace_backend_url: None,
             output_limit_bytes: DEFAULT_OUTPUT_LIMIT,
             kill_grace_ms: default_kill_grace_ms(),
+            max_concurrent_runs: DEFAULT_MAX_CONCURRENT_RUNS,
+            env_passthrough: Vec::new(),
         }
     }
 
@@ -156,6 +179,7 @@ pub struct RunStepOptions {
 
 struct RunJob {
     run_id: String,
+    cancel: CancellationToken,
     matched: StepMatch,
     event: Arc<FlowEvent>,
     replay: bool,
@@ -171,6 +195,9 @@ struct Inner {
     active: Mutex<HashMap<String, CancellationToken>>,
     finished: Notify,
     tasks: TaskTracker,
+    limits: RunLimits,
+    /// Parent of every run's cancel token: [`LocalFlowClient::cancel_all`].
+    shutdown: CancellationToken,
 }
 
 /// Discovers flows under the configured roots, matches events and runs steps in this process.
@@ -228,6 +255,7 @@ impl LocalFlowClient {
         };
         let runner = StepRunner::new(RunnerConfig {
             env: config.env.clone(),
+            env_passthrough: config.env_passthrough.clone(),
             code_mode: hooks.code_mode,
             code_mode_defaults: config.code_mode.clone(),
             output_limit: config.output_limit_bytes.max(1),
@@ -238,6 +266,7 @@ impl LocalFlowClient {
         if config.state == StateMode::Durable {
             recover_abandoned_runs(&*store)?;
         }
+        let config_limit = config.max_concurrent_runs.max(1);
         Ok(LocalFlowClient {
             inner: Arc::new(Inner {
                 config,
@@ -248,6 +277,8 @@ impl LocalFlowClient {
                 active: Mutex::new(HashMap::new()),
                 finished: Notify::new(),
                 tasks: TaskTracker::new(),
+                limits: RunLimits::new(config_limit),
+                shutdown: CancellationToken::new(),
             }),
         })
     }
@@ -260,6 +291,13 @@ impl LocalFlowClient {
     /// The configuration.
     pub fn config(&self) -> &LocalFlowClientConfig {
         &self.inner.config
+    }
+
+    /// Cancels every queued and running run of this client (their steps' process groups are
+    /// killed) and every run started later; use before exiting on a signal, then
+    /// [`LocalFlowClient::wait_idle`] to let them record `canceled`.
+    pub fn cancel_all(&self) {
+        self.inner.shutdown.cancel();
     }
 
     /// Waits until every background run started by this client has finished.
@@ -433,6 +471,7 @@ impl Inner {
                 .zip(run_ids.iter())
                 .map(|(matched, id)| RunJob {
                     run_id: id.clone(),
+                    cancel: this.shutdown.child_token(),
                     matched,
                     event: event.clone(),
                     replay: false,
@@ -492,6 +531,7 @@ impl Inner {
             .zip(run_ids.iter())
             .map(|(matched, id)| RunJob {
                 run_id: id.clone(),
+                cancel: self.shutdown.child_token(),
                 matched,
                 event: event.clone(),
                 replay: true,
@@ -507,238 +547,6 @@ impl Inner {
             matched,
             idempotent: false,
         })
-    }
-
-    async fn execute(self: &Arc<Self>, jobs: Vec<RunJob>, wait: bool) {
-        if jobs.is_empty() {
-            return;
-        }
-        if wait {
-            for job in jobs {
-                self.run_job(job, true).await;
-            }
-        } else {
-            let this = self.clone();
-            self.tasks.spawn(async move {
-                for job in jobs {
-                    this.run_job(job, false).await;
-                }
-            });
-        }
-    }
-
-    async fn run_job(self: &Arc<Self>, job: RunJob, wait: bool) {
-        let run_id = job.run_id.clone();
-        if let Err(e) = self.run_job_inner(job, wait).await {
-            tracing::error!(run_id, error = %e, "flow run could not be recorded");
-        }
-        self.finished.notify_waiters();
-    }
-
-    async fn run_job_inner(self: &Arc<Self>, job: RunJob, wait: bool) -> Result<()> {
-        let worker = worker_id();
-        let id = job.run_id.clone();
-        let started = self
-            .update_run(&id, {
-                let id = id.clone();
-                move |run| {
-                    if run.process_status != Some(ProcessStatus::Queued) {
-                        return false;
-                    }
-                    let now = now_rfc3339();
-                    let number = run.attempts.len() as u32 + 1;
-                    run.process_status = Some(ProcessStatus::Running);
-                    run.owner = Some(worker.clone());
-                    run.started_at = Some(now.clone());
-                    run.attempts.push(AttemptView {
-                        id: attempt_id(&id, number),
-                        status: Some(ProcessStatus::Running),
-                        attempt_number: number,
-                        worker_id: Some(worker.clone()),
-                        lease_expires_at: None,
-                        started_at: Some(now),
-                        finished_at: None,
-                        exit_code: None,
-                        error: None,
-                        extra: Default::default(),
-                    });
-                    true
-                }
-            })
-            .await?;
-        if started.process_status != Some(ProcessStatus::Running) {
-            tracing::debug!(run_id = %id, "run not started: no longer queued");
-            return Ok(());
-        }
-        let attempt = started.attempts.last().map(|a| a.id.clone());
-        let token = CancellationToken::new();
-        if let Ok(mut active) = self.active.lock() {
-            active.insert(id.clone(), token.clone());
-        }
-        let watcher = self.store.blocks().then(|| {
-            let this = self.clone();
-            let token = token.clone();
-            let id = id.clone();
-            tokio::spawn(async move {
-                loop {
-                    tokio::select! {
-                        _ = token.cancelled() => break,
-                        _ = tokio::time::sleep(Duration::from_millis(300)) => {}
-                    }
-                    if let Ok(run) = this.get_run(&id).await {
-                        if run.cancel_requested {
-                            token.cancel();
-                            break;
-                        }
-                    }
-                }
-            })
-        });
-        let flow = job.matched.flow.clone();
-        let step = job.matched.step();
-        (self.progress)(&ProgressEvent::Started {
-            run_id: Some(id.clone()),
-            flow: flow.name().to_string(),
-            step: step.name().to_string(),
-        });
-        let runtime = RuntimeMetadata {
-            event_id: job.event.id.clone(),
-            run_id: Some(id.clone()),
-            attempt_id: attempt.clone(),
-            replay: job.replay,
-            workspace_backend_url: None,
-            launched_by: None,
-        };
-        let outcome = self
-            .runner
-            .run(&flow, step, &job.event, runtime, &token, &self.progress)
-            .await;
-        if let Some(watcher) = watcher {
-            watcher.abort();
-        }
-        if let Ok(mut active) = self.active.lock() {
-            active.remove(&id);
-        }
-
-        let mut notes = Vec::new();
-        let mut next_events = Vec::new();
-        if let Some(next) = outcome.result.as_ref().and_then(|r| r.next.clone()) {
-            if next.is_empty() {
-            } else if !self.config.dispatch_next {
-                notes.push(format!(
-                    "{} next event(s) not dispatched: next-event dispatch is disabled",
-                    next.len()
-                ));
-            } else if job.depth + 1 > self.config.max_next_depth {
-                tracing::warn!(run_id = %id, limit = self.config.max_next_depth, "next-event depth limit reached");
-                for event in &next {
-                    notes.push(format!(
-                        "next event `{}` not dispatched: depth limit {} reached",
-                        event.id, self.config.max_next_depth
-                    ));
-                }
-            } else {
-                next_events = next;
-            }
-        }
-
-        let StepOutcome {
-            process_status,
-            result,
-            error,
-            exit_code,
-            stdout,
-            stderr,
-        } = outcome;
-        let error_text = error.as_ref().map(ToString::to_string);
-        let finished = {
-            let error_text = error_text.clone();
-            let attempt = attempt.clone();
-            let mut payload = Some((result, stdout, stderr, notes));
-            self.update_run(&id, move |run| {
-                let Some((result, stdout, stderr, notes)) = payload.take() else {
-                    return false;
-                };
-                let now = now_rfc3339();
-                run.process_status = Some(process_status);
-                run.result = result;
-                if run.result.is_none() {
-                    run.result_status = None;
-                }
-                run.error = error_text.clone();
-                run.finished_at = Some(now.clone());
-                if let Some(a) = run.attempts.last_mut() {
-                    a.status = Some(process_status);
-                    a.finished_at = Some(now);
-                    a.exit_code = exit_code;
-                    a.error = error_text.clone();
-                }
-                run.output.push(RunOutput {
-                    attempt_id: attempt.clone(),
-                    stdout,
-                    stderr,
-                });
-                run.notes.extend(notes);
-                true
-            })
-            .await?
-        };
-        (self.progress)(&ProgressEvent::Finished {
-            run_id: Some(id.clone()),
-            flow: flow.name().to_string(),
-            step: step.name().to_string(),
-            status: finished.effective_status.as_str().to_string(),
-            error: error_text,
-        });
-        self.finished.notify_waiters();
-
-        for event in next_events {
-            let note = match event.validate() {
-                Err(e) => Some(format!("next event `{}` not dispatched: {e}", event.id)),
-                Ok(()) => match self.dispatch(event.clone(), job.depth + 1, wait).await {
-                    Ok(response) if response.status == DispatchStatus::Duplicate => Some(format!(
-                        "next event `{}` was already stored: nothing ran",
-                        event.id
-                    )),
-                    Ok(_) => None,
-                    Err(e) => Some(format!("next event `{}` not dispatched: {e}", event.id)),
-                },
-            };
-            if let Some(note) = note {
-                tracing::warn!(run_id = %id, "{note}");
-                self.update_run(&id, move |run| {
-                    run.notes.push(note.clone());
-                    true
-                })
-                .await?;
-            }
-        }
-        Ok(())
-    }
-
-    async fn cancel(&self, run_id: &str) -> Result<RunView> {
-        let run = self
-            .update_run(run_id, |run| match run.process_status {
-                Some(ProcessStatus::Queued) => {
-                    run.process_status = Some(ProcessStatus::Canceled);
-                    run.finished_at = Some(now_rfc3339());
-                    run.error = Some("canceled before it started".into());
-                    true
-                }
-                Some(ProcessStatus::Running) if !run.cancel_requested => {
-                    run.cancel_requested = true;
-                    true
-                }
-                _ => false,
-            })
-            .await?;
-        if let Ok(active) = self.active.lock() {
-            if let Some(token) = active.get(run_id) {
-                token.cancel();
-            }
-        }
-        self.finished.notify_waiters();
-        Ok(run)
     }
 
     async fn event_detail(&self, event_id: &str) -> Result<EventDetail> {
@@ -806,55 +614,4 @@ impl FlowClient for LocalFlowClient {
     fn cancel_run<'a>(&'a self, run_id: &'a str) -> BoxFuture<'a, Result<RunView>> {
         Box::pin(self.inner.cancel(run_id))
     }
-}
-
-/// `pid:<n>` of this process.
-fn worker_id() -> String {
-    format!("pid:{}", std::process::id())
-}
-
-/// Whether the local process `owner` (`pid:<n>`) has ended.
-fn owner_is_gone(owner: &str) -> bool {
-    let Some(pid) = owner
-        .strip_prefix("pid:")
-        .and_then(|p| p.parse::<libc::pid_t>().ok())
-    else {
-        return false;
-    };
-    if pid <= 0 || pid as u32 == std::process::id() {
-        return false;
-    }
-    // SAFETY: signal 0 only checks whether the process exists.
-    let rc = unsafe { libc::kill(pid, 0) };
-    rc != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
-}
-
-/// Marks failed the queued or running runs whose owning process ended before they finished
-/// (for example a `codex-flow fire` killed mid-way), so they do not stay `running` forever.
-fn recover_abandoned_runs(store: &dyn StateStore) -> Result<()> {
-    for run in store.unfinished_runs()? {
-        let Some(owner) = run.owner.clone().filter(|o| owner_is_gone(o)) else {
-            continue;
-        };
-        store.update_run(&run.id, &mut |r| {
-            if r.is_terminal() || r.owner.as_deref() != Some(owner.as_str()) {
-                return false;
-            }
-            let now = now_rfc3339();
-            let message = format!("abandoned: process {owner} ended before the run finished");
-            r.process_status = Some(ProcessStatus::Failed);
-            r.error = Some(message.clone());
-            r.finished_at = Some(now.clone());
-            if let Some(a) = r.attempts.last_mut() {
-                if !a.status.is_some_and(ProcessStatus::is_terminal) {
-                    a.status = Some(ProcessStatus::Failed);
-                    a.finished_at = Some(now);
-                    a.error = Some(message);
-                }
-            }
-            true
-        })?;
-        tracing::warn!(run_id = %run.id, owner, "abandoned run marked failed");
-    }
-    Ok(())
 }
