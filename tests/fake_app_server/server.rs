@@ -106,6 +106,15 @@ fn main() {
                     "platformOs": "linux"
                 }}),
             ),
+            // Recorded answers (FAKE_REPLAY) come first: they stand for a real server's traffic.
+            method if replay.get(method).is_some_and(|q| !q.is_empty()) => {
+                if let Some(entry) = replay.get_mut(method).and_then(|q| q.pop_front()) {
+                    send(w, &json!({"id": id, "result": entry["result"]}));
+                    for note in entry["notifications"].as_array().into_iter().flatten() {
+                        send(w, note);
+                    }
+                }
+            }
             "fake/echo" => send(w, &json!({"id": id, "result": params})),
             "thread/start" => turns::thread_start(w, &id),
             "turn/start" => turns::turn_start(w, &id),
@@ -199,14 +208,6 @@ fn main() {
                     &json!({"id": id, "error": {"code": -32600, "message": e.to_string()}}),
                 ),
             },
-            other if replay.get(other).is_some_and(|q| !q.is_empty()) => {
-                if let Some(entry) = replay.get_mut(other).and_then(|q| q.pop_front()) {
-                    send(w, &json!({"id": id, "result": entry["result"]}));
-                    for note in entry["notifications"].as_array().into_iter().flatten() {
-                        send(w, note);
-                    }
-                }
-            }
             other => send(
                 w,
                 &json!({"id": id, "error": {"code": -32600, "message": format!("unknown method {other}")}}),

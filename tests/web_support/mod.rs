@@ -76,7 +76,7 @@ impl Harness {
             client,
             adapter,
             base,
-            http: reqwest::Client::new(),
+            http: http_client(),
             stop: Some(stop),
             server: Some(server),
         }
@@ -285,4 +285,11 @@ pub fn assert_gap_free(events: &[Ev], first: u64) {
     for (i, ev) in events.iter().enumerate() {
         assert_eq!(ev.id, first + i as u64, "event {i} of {events:#?}");
     }
+}
+
+/// A plain-HTTP client. In a workspace build reqwest gets `rustls-no-provider` (codex-flow's
+/// choice), which needs a process-wide rustls provider before any client is built.
+fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
 }

@@ -145,7 +145,7 @@ async fn serve_offline_serves_the_page_and_a_turn_with_an_approval_kept_in_sqlit
     let db = workdir.path().join("web.db");
     let store = format!("sqlite:{}", db.display());
     let server = serve(&workdir, &cache, &["--store", &store]).await;
-    let http = reqwest::Client::new();
+    let http = http_client();
 
     let page = http.get(server.url("/")).send().await.unwrap();
     assert_eq!(page.status(), 200);
@@ -310,7 +310,7 @@ async fn two_serve_processes_on_one_postgres_share_history_and_live_tail() {
     let cache = ScratchDir::create("cli-cache", "serve-pg").unwrap();
     let a = serve(&workdir, &cache, &["--store", db.url()]).await;
     let b = serve(&workdir, &cache, &["--store", db.url()]).await;
-    let http = reqwest::Client::new();
+    let http = http_client();
 
     let created: Value = post(&http, &a.url("/api/sessions"), json!({}))
         .await
@@ -373,4 +373,11 @@ async fn two_serve_processes_on_one_postgres_share_history_and_live_tail() {
         assert!(stderr.contains("PostgreSQL"), "{stderr}");
     }
     db.drop_database().await.unwrap();
+}
+
+/// A plain-HTTP client. In a workspace build reqwest gets `rustls-no-provider` (codex-flow's
+/// choice), which needs a process-wide rustls provider before any client is built.
+fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
 }

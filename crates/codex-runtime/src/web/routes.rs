@@ -49,6 +49,11 @@ pub(crate) fn api_router(adapter: WebAdapter) -> Router {
             "/api/sessions/{id}/approvals/{request_id}",
             post(post_approval),
         )
+        // Layers run outside in: authentication first, then the declared-size check.
+        .route_layer(middleware::from_fn_with_state(
+            adapter.clone(),
+            refuse_declared_oversize,
+        ))
         .route_layer(middleware::from_fn_with_state(
             adapter.clone(),
             authenticate,
@@ -83,6 +88,45 @@ pub(crate) fn api_router(adapter: WebAdapter) -> Router {
                 header::HeaderName::from_static("last-event-id"),
             ]),
     )
+}
+
+/// The most of an oversize body that is read (and discarded) before answering 413.
+const OVERSIZE_DRAIN_LIMIT: u64 = 32 * 1024 * 1024;
+
+/// How long reading an oversize body (to discard it) may take.
+const OVERSIZE_DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Answers 413 to an authenticated request whose `Content-Length` is over the body limit.
+///
+/// The body is read and discarded first (up to [`OVERSIZE_DRAIN_LIMIT`] within
+/// [`OVERSIZE_DRAIN_TIMEOUT`]): a client still sending when the answer is written would otherwise
+/// see its connection reset instead of the 413. Bodies without a declared length are cut at the
+/// limit by `DefaultBodyLimit` in the handlers.
+async fn refuse_declared_oversize(
+    State(adapter): State<WebAdapter>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let limit = adapter.config().max_body_bytes;
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let Some(declared) = declared.filter(|len| *len > limit as u64) else {
+        return next.run(request).await;
+    };
+    if declared <= OVERSIZE_DRAIN_LIMIT {
+        let mut body = request.into_body().into_data_stream();
+        let drain = async { while let Some(Ok(_)) = futures::StreamExt::next(&mut body).await {} };
+        if tokio::time::timeout(OVERSIZE_DRAIN_TIMEOUT, drain)
+            .await
+            .is_err()
+        {
+            tracing::debug!(declared, "gave up reading an oversize body");
+        }
+    }
+    WebError::BodyTooLarge { limit }.into_response()
 }
 
 /// Resolves the bearer token to a tenant, or answers 401.
