@@ -126,17 +126,29 @@ impl WebAdapter {
     /// Call it inside a tokio runtime: with [`WebConfig::with_postgres_live_tail`] it spawns the
     /// task that listens for other instances' events.
     pub fn spawn_with_adapter(runtime: Arc<dyn RuntimeAdapter>, config: WebConfig) -> WebAdapter {
-        let inner = Arc::new_cyclic(|weak| AdapterInner {
-            notifier: config
-                .live_tail
-                .clone()
-                .map(|url| live_tail::start(url, weak.clone())),
+        // The listener task starts only once the adapter exists. (It used to be spawned from
+        // inside `Arc::new_cyclic`; when a worker thread ran it before the `Arc` was complete,
+        // its first `Weak::upgrade` failed and it quit for good: that instance then never
+        // followed other instances live, nor sent its own notifications.)
+        let (notifier, outbox) = match &config.live_tail {
+            Some(_) => {
+                let (notifier, outbox) = live_tail::channel();
+                (Some(notifier), Some(outbox))
+            }
+            None => (None, None),
+        };
+        let live_tail_url = config.live_tail.clone();
+        let inner = Arc::new(AdapterInner {
+            notifier,
             config,
             runtime,
             sessions: Mutex::new(HashMap::new()),
             approvals: Arc::new(ApprovalBridge::default()),
             shutdown: CancellationToken::new(),
         });
+        if let (Some(url), Some(outbox)) = (live_tail_url, outbox) {
+            live_tail::spawn(url, Arc::downgrade(&inner), outbox, inner.shutdown.clone());
+        }
         WebAdapter { inner }
     }
 
