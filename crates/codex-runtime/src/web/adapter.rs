@@ -12,14 +12,13 @@ pub use super::runtime_adapter::RuntimeAdapter;
 use super::sse::SseEnvelope;
 use super::store::{scope_of, SessionKey};
 use super::subscriber::{Delivery, Filter, Subscriber};
-use super::turns;
+use super::turns::RunningTurn;
 use crate::persistence::{now_millis, Conversation, ListConversations, NewConversation};
 use crate::runtime::{Client, Session};
 use futures::Stream;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 /// One web session: live (a runtime session on this instance) or followed (run by another
@@ -32,7 +31,7 @@ struct WebSession {
     name: Option<String>,
     created_at_ms: i64,
     closed: AtomicBool,
-    turn: Mutex<Option<JoinHandle<()>>>,
+    turn: Mutex<Option<RunningTurn>>,
     /// The live-session slot this session holds until it closes (none when followed).
     slot: Mutex<Option<SessionSlot>>,
 }
@@ -41,7 +40,7 @@ impl WebSession {
     fn running(&self) -> bool {
         self.turn
             .lock()
-            .map(|t| t.as_ref().is_some_and(|h| !h.is_finished()))
+            .map(|t| t.as_ref().is_some_and(RunningTurn::is_running))
             .unwrap_or(false)
     }
     /// Followed from the store, or closed: kept in memory only as long as there is room.
@@ -399,16 +398,33 @@ impl WebAdapter {
                 session_id: session_id.to_string(),
             });
         };
+        let previous = {
+            let mut slot = web.turn.lock().unwrap_or_else(|e| e.into_inner());
+            match slot.take() {
+                Some(turn) if turn.busy() => {
+                    *slot = Some(turn);
+                    return Err(WebError::TurnInProgress {
+                        session_id: session_id.to_string(),
+                    });
+                }
+                previous => previous,
+            }
+        };
+        if let Some(turn) = previous {
+            // It already published (or is publishing) `turn.completed`: a client that saw it may
+            // go on at once. Let its task end first so the log stays in order.
+            turn.finish().await;
+        }
         // Hold the slot while the turn is registered so two requests cannot both start one.
         let mut slot = web.turn.lock().unwrap_or_else(|e| e.into_inner());
-        if slot.as_ref().is_some_and(|h| !h.is_finished()) {
+        if slot.as_ref().is_some_and(RunningTurn::is_running) {
             return Err(WebError::TurnInProgress {
                 session_id: session_id.to_string(),
             });
         }
         let hub = Arc::clone(&web.hub);
         let after_event_id = hub.last_seq();
-        *slot = Some(tokio::spawn(turns::drive(session, hub, prompt)));
+        *slot = Some(RunningTurn::start(session, hub, prompt));
         Ok(TurnAccepted {
             session_id: session_id.to_string(),
             after_event_id,
