@@ -193,6 +193,11 @@ pub struct Harness2 {
 }
 
 impl Harness2 {
+    /// `base` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
     /// Stops it gracefully.
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {

@@ -5,54 +5,21 @@ use super::auth::TenantId;
 use super::config::WebConfig;
 use super::error::WebError;
 use super::hub::Hub;
+pub use super::info::{SessionInfo, TurnAccepted};
+use super::limits::{SessionLimit, SessionSlot, SessionSlots};
 use super::live_tail::{self, Notifier};
 pub use super::runtime_adapter::RuntimeAdapter;
 use super::sse::SseEnvelope;
 use super::store::{scope_of, SessionKey};
 use super::subscriber::{Delivery, Filter, Subscriber};
-use super::turns;
+use super::turns::RunningTurn;
 use crate::persistence::{now_millis, Conversation, ListConversations, NewConversation};
 use crate::runtime::{Client, Session};
 use futures::Stream;
-use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-
-/// A web session as the API lists it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[non_exhaustive]
-pub struct SessionInfo {
-    /// The web session id.
-    pub id: String,
-    /// The codex thread behind it.
-    pub thread_id: Option<String>,
-    /// Its name, if given.
-    pub name: Option<String>,
-    /// Creation time, milliseconds since the Unix epoch.
-    pub created_at_ms: i64,
-    /// True once closed.
-    pub closed: bool,
-    /// True while a turn runs (on this instance).
-    pub running: bool,
-    /// True when this instance runs the session (it can start turns and answer approvals);
-    /// false for a session of another instance sharing the store (replay and live tail only).
-    pub live_here: bool,
-    /// The sequence of its last event (`Last-Event-ID` of a client that saw everything).
-    pub last_event_id: u64,
-}
-
-/// What [`WebAdapter::create_turn`] answers: the turn was accepted and runs in the background.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[non_exhaustive]
-pub struct TurnAccepted {
-    /// The session.
-    pub session_id: String,
-    /// The last event before the turn; the turn's events follow it.
-    pub after_event_id: u64,
-}
 
 /// One web session: live (a runtime session on this instance) or followed (run by another
 /// instance sharing the store; replay and live tail only).
@@ -64,15 +31,21 @@ struct WebSession {
     name: Option<String>,
     created_at_ms: i64,
     closed: AtomicBool,
-    turn: Mutex<Option<JoinHandle<()>>>,
+    turn: Mutex<Option<RunningTurn>>,
+    /// The live-session slot this session holds until it closes (none when followed).
+    slot: Mutex<Option<SessionSlot>>,
 }
 
 impl WebSession {
     fn running(&self) -> bool {
         self.turn
             .lock()
-            .map(|t| t.as_ref().is_some_and(|h| !h.is_finished()))
+            .map(|t| t.as_ref().is_some_and(RunningTurn::is_running))
             .unwrap_or(false)
+    }
+    /// Followed from the store, or closed: kept in memory only as long as there is room.
+    fn remembered(&self) -> bool {
+        self.session.is_none() || self.closed.load(Ordering::SeqCst)
     }
     fn info(&self) -> SessionInfo {
         SessionInfo {
@@ -93,6 +66,7 @@ pub(crate) struct AdapterInner {
     runtime: Arc<dyn RuntimeAdapter>,
     sessions: Mutex<HashMap<String, Arc<WebSession>>>,
     approvals: Arc<ApprovalBridge>,
+    slots: SessionSlots,
     pub(crate) shutdown: CancellationToken,
     notifier: Option<Notifier>,
 }
@@ -126,17 +100,31 @@ impl WebAdapter {
     /// Call it inside a tokio runtime: with [`WebConfig::with_postgres_live_tail`] it spawns the
     /// task that listens for other instances' events.
     pub fn spawn_with_adapter(runtime: Arc<dyn RuntimeAdapter>, config: WebConfig) -> WebAdapter {
-        let inner = Arc::new_cyclic(|weak| AdapterInner {
-            notifier: config
-                .live_tail
-                .clone()
-                .map(|url| live_tail::start(url, weak.clone())),
+        // The listener task starts only once the adapter exists. (It used to be spawned from
+        // inside `Arc::new_cyclic`; when a worker thread ran it before the `Arc` was complete,
+        // its first `Weak::upgrade` failed and it quit for good: that instance then never
+        // followed other instances live, nor sent its own notifications.)
+        let (notifier, outbox) = match &config.live_tail {
+            Some(_) => {
+                let (notifier, outbox) = live_tail::channel();
+                (Some(notifier), Some(outbox))
+            }
+            None => (None, None),
+        };
+        let live_tail_url = config.live_tail.clone();
+        let slots = SessionSlots::new(config.max_sessions, config.max_sessions_per_tenant);
+        let inner = Arc::new(AdapterInner {
+            notifier,
+            slots,
             config,
             runtime,
             sessions: Mutex::new(HashMap::new()),
             approvals: Arc::new(ApprovalBridge::default()),
             shutdown: CancellationToken::new(),
         });
+        if let (Some(url), Some(outbox)) = (live_tail_url, outbox) {
+            live_tail::spawn(url, Arc::downgrade(&inner), outbox, inner.shutdown.clone());
+        }
         WebAdapter { inner }
     }
 
@@ -183,11 +171,13 @@ impl WebAdapter {
             return Err(Self::not_found(session_id));
         };
         let web = Arc::new(self.followed(tenant, conversation)?);
-        let web = Arc::clone(
-            self.sessions()
-                .entry(session_id.to_string())
-                .or_insert_with(|| web),
-        );
+        let web = {
+            let mut sessions = self.sessions();
+            if !sessions.contains_key(session_id) {
+                self.make_room(&mut sessions)?;
+            }
+            Arc::clone(sessions.entry(session_id.to_string()).or_insert(web))
+        };
         // Events appended between reading the conversation and registering it: no
         // notification will name them again.
         web.hub.catch_up().await?;
@@ -221,6 +211,36 @@ impl WebAdapter {
             created_at_ms: conversation.created_at,
             closed: AtomicBool::new(conversation.archived),
             turn: Mutex::new(None),
+            slot: Mutex::new(None),
+        })
+    }
+
+    /// Forgets the oldest remembered sessions no client follows until one more fits under
+    /// [`WebConfig::max_remembered_sessions`]; refuses when every one has a client.
+    fn make_room(&self, sessions: &mut HashMap<String, Arc<WebSession>>) -> Result<(), WebError> {
+        let max = self.inner.config.max_remembered_sessions;
+        let mut idle: Vec<(i64, String)> = Vec::new();
+        let mut remembered = 0usize;
+        for (id, web) in sessions.iter().filter(|(_, w)| w.remembered()) {
+            remembered += 1;
+            if !web.hub.has_subscribers() {
+                idle.push((web.created_at_ms, id.clone()));
+            }
+        }
+        if remembered < max {
+            return Ok(());
+        }
+        idle.sort_unstable();
+        for (_, id) in idle.into_iter().take(remembered + 1 - max) {
+            sessions.remove(&id);
+            remembered -= 1;
+        }
+        if remembered < max {
+            return Ok(());
+        }
+        Err(WebError::TooManySessions {
+            limit: SessionLimit::Remembered,
+            max,
         })
     }
 
@@ -239,6 +259,8 @@ impl WebAdapter {
         name: Option<String>,
     ) -> Result<SessionInfo, WebError> {
         self.check_running()?;
+        // Taken before the session opens, so concurrent creates cannot overshoot the caps.
+        let slot = self.inner.slots.take(tenant)?;
         let key = SessionKey {
             tenant: tenant.clone(),
             session_id: super::new_session_id(),
@@ -259,6 +281,7 @@ impl WebAdapter {
                     bridge: Arc::clone(&self.inner.approvals),
                     key: key.clone(),
                     hub: Arc::downgrade(&hub),
+                    max_pending: self.inner.config.max_pending_approvals,
                 });
         if let Some(n) = &name {
             config = config.with_name(n.clone());
@@ -286,6 +309,7 @@ impl WebAdapter {
             created_at_ms: now_millis(),
             closed: AtomicBool::new(false),
             turn: Mutex::new(None),
+            slot: Mutex::new(Some(slot)),
         });
         let info = web.info();
         self.sessions().insert(key.session_id.clone(), web);
@@ -374,16 +398,33 @@ impl WebAdapter {
                 session_id: session_id.to_string(),
             });
         };
+        let previous = {
+            let mut slot = web.turn.lock().unwrap_or_else(|e| e.into_inner());
+            match slot.take() {
+                Some(turn) if turn.busy() => {
+                    *slot = Some(turn);
+                    return Err(WebError::TurnInProgress {
+                        session_id: session_id.to_string(),
+                    });
+                }
+                previous => previous,
+            }
+        };
+        if let Some(turn) = previous {
+            // It already published (or is publishing) `turn.completed`: a client that saw it may
+            // go on at once. Let its task end first so the log stays in order.
+            turn.finish().await;
+        }
         // Hold the slot while the turn is registered so two requests cannot both start one.
         let mut slot = web.turn.lock().unwrap_or_else(|e| e.into_inner());
-        if slot.as_ref().is_some_and(|h| !h.is_finished()) {
+        if slot.as_ref().is_some_and(RunningTurn::is_running) {
             return Err(WebError::TurnInProgress {
                 session_id: session_id.to_string(),
             });
         }
         let hub = Arc::clone(&web.hub);
         let after_event_id = hub.last_seq();
-        *slot = Some(tokio::spawn(turns::drive(session, hub, prompt)));
+        *slot = Some(RunningTurn::start(session, hub, prompt));
         Ok(TurnAccepted {
             session_id: session_id.to_string(),
             after_event_id,
@@ -420,6 +461,16 @@ impl WebAdapter {
                 .await?;
         }
         web.hub.closed().cancel();
+        // The live slot is free again; the closed session is remembered while there is room.
+        drop(web.slot.lock().unwrap_or_else(|e| e.into_inner()).take());
+        {
+            let mut sessions = self.sessions();
+            if let Some(mine) = sessions.remove(&web.key.session_id) {
+                if self.make_room(&mut sessions).is_ok() {
+                    sessions.insert(web.key.session_id.clone(), mine);
+                }
+            }
+        }
         closed?;
         Ok(())
     }

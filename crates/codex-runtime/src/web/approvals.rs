@@ -61,17 +61,77 @@ enum State {
 struct Entry {
     key: SessionKey,
     state: State,
+    /// Registration order (to forget the oldest answered requests first).
+    order: u64,
 }
 
-/// Every approval request of an adapter, by request id.
+#[derive(Debug, Default)]
+struct Requests {
+    by_id: HashMap<String, Entry>,
+    next_order: u64,
+}
+
+/// Every approval request of an adapter, by request id: per session at most
+/// `max_pending_approvals` pending plus [`crate::web::WebConfig::ANSWERED_APPROVALS_KEPT`]
+/// answered ones, and forgotten when the session closes.
 #[derive(Debug, Default)]
 pub(crate) struct ApprovalBridge {
-    requests: Mutex<HashMap<String, Entry>>,
+    requests: Mutex<Requests>,
+}
+
+/// What registering a new request gave.
+enum Registered {
+    /// It waits for an answer on this receiver.
+    Pending(oneshot::Receiver<ApprovalDecision>),
+    /// The session already has this many pending requests: it is declined at once.
+    OverLimit(usize),
 }
 
 impl ApprovalBridge {
-    fn requests(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Requests> {
         self.requests.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Registers `request_id` of `key`: pending, or (when `key` already has `max_pending`
+    /// requests waiting) answered `decline` at once. Forgets the oldest answered requests of
+    /// `key` beyond [`crate::web::WebConfig::ANSWERED_APPROVALS_KEPT`].
+    fn register(&self, key: &SessionKey, request_id: &str, max_pending: usize) -> Registered {
+        let mut requests = self.lock();
+        let order = requests.next_order;
+        requests.next_order += 1;
+        let (mut pending, mut answered) = (0usize, Vec::new());
+        for (id, e) in requests.by_id.iter().filter(|(_, e)| &e.key == key) {
+            match e.state {
+                State::Pending(_) => pending += 1,
+                State::Answered(_) => answered.push((e.order, id.clone())),
+            }
+        }
+        let keep = crate::web::WebConfig::ANSWERED_APPROVALS_KEPT.saturating_sub(1);
+        if answered.len() > keep {
+            answered.sort_unstable();
+            let excess = answered.len() - keep;
+            for (_, id) in answered.into_iter().take(excess) {
+                requests.by_id.remove(&id);
+            }
+        }
+        let (state, registered) = if pending >= max_pending {
+            (
+                State::Answered(WebDecision::Decline.as_str()),
+                Registered::OverLimit(pending),
+            )
+        } else {
+            let (tx, rx) = oneshot::channel();
+            (State::Pending(tx), Registered::Pending(rx))
+        };
+        requests.by_id.insert(
+            request_id.to_string(),
+            Entry {
+                key: key.clone(),
+                state,
+                order,
+            },
+        );
+        registered
     }
 
     /// Answers `request_id` of session `key`. Another session's or tenant's request is
@@ -87,8 +147,8 @@ impl ApprovalBridge {
             session_id: key.session_id.clone(),
             request_id: request_id.to_string(),
         };
-        let mut requests = self.requests();
-        let entry = requests.get_mut(request_id).ok_or_else(not_found)?;
+        let mut requests = self.lock();
+        let entry = requests.by_id.get_mut(request_id).ok_or_else(not_found)?;
         if &entry.key != key {
             return Err(not_found());
         }
@@ -117,7 +177,8 @@ impl ApprovalBridge {
 
     /// Request ids of `key` still waiting for an answer.
     pub fn pending(&self, key: &SessionKey) -> Vec<String> {
-        self.requests()
+        self.lock()
+            .by_id
             .iter()
             .filter(|(_, e)| &e.key == key && matches!(e.state, State::Pending(_)))
             .map(|(id, _)| id.clone())
@@ -127,7 +188,7 @@ impl ApprovalBridge {
     /// Forgets every request of `key` (the session closed; pending ones get the fail-closed
     /// answer as their senders drop).
     pub fn forget(&self, key: &SessionKey) {
-        self.requests().retain(|_, e| &e.key != key);
+        self.lock().by_id.retain(|_, e| &e.key != key);
     }
 }
 
@@ -136,6 +197,8 @@ pub(crate) struct SessionApprovals {
     pub bridge: Arc<ApprovalBridge>,
     pub key: SessionKey,
     pub hub: Weak<Hub>,
+    /// [`crate::web::WebConfig::max_pending_approvals`].
+    pub max_pending: usize,
 }
 
 impl SessionApprovals {
@@ -149,16 +212,39 @@ impl SessionApprovals {
         let bridge = Arc::clone(&self.bridge);
         let key = self.key.clone();
         let hub = self.hub.clone();
+        let max_pending = self.max_pending;
         Box::pin(async move {
             let request_id = super::new_session_id();
-            let (tx, rx) = oneshot::channel();
-            bridge.requests().insert(
-                request_id.clone(),
-                Entry {
-                    key,
-                    state: State::Pending(tx),
-                },
-            );
+            let rx = match bridge.register(&key, &request_id, max_pending) {
+                Registered::Pending(rx) => rx,
+                Registered::OverLimit(pending) => {
+                    let refused = WebError::TooManyPendingApprovals {
+                        session_id: key.session_id.clone(),
+                        max: max_pending,
+                    };
+                    tracing::warn!(pending, "declining an approval request: {refused}");
+                    if let Some(live) = hub.upgrade() {
+                        let records = vec![
+                            Record::ServerRequest {
+                                turn_id: Some(turn_id),
+                                request_id: request_id.clone(),
+                                method: method.to_string(),
+                                item_id: Some(item_id),
+                                params,
+                            },
+                            answered(
+                                &request_id,
+                                WebDecision::Decline.as_str(),
+                                OVER_LIMIT_ANSWERER,
+                            ),
+                        ];
+                        if let Err(err) = live.publish(records).await {
+                            tracing::warn!("cannot publish a declined approval request: {err}");
+                        }
+                    }
+                    return ApprovalDecision::Decline;
+                }
+            };
             let mut guard = Unanswered {
                 armed: true,
                 bridge,
@@ -187,6 +273,9 @@ impl SessionApprovals {
     }
 }
 
+/// Who answered a request declined because the session had too many pending ones.
+const OVER_LIMIT_ANSWERER: &str = "max_pending_approvals";
+
 /// Who answered a request the SDK's timeout answered.
 const TIMEOUT_ANSWERER: &str = "timeout";
 
@@ -214,8 +303,8 @@ impl Drop for Unanswered {
             return;
         }
         let timed_out = {
-            let mut requests = self.bridge.requests();
-            match requests.get_mut(&self.request_id) {
+            let mut requests = self.bridge.lock();
+            match requests.by_id.get_mut(&self.request_id) {
                 Some(e) if matches!(e.state, State::Pending(_)) => {
                     e.state = State::Answered("timeout");
                     true

@@ -39,6 +39,28 @@ pub struct WebConfig {
     /// How often followed sessions are read from the store even without a notification (the
     /// safety net for a lost `NOTIFY`; default 2 s).
     pub live_tail_catch_up: Duration,
+    /// Most sessions this instance runs at once, all tenants together (default
+    /// [`WebConfig::DEFAULT_MAX_SESSIONS`] = 1000). Closed sessions do not count. One more is
+    /// refused with HTTP 503 [`crate::web::WebError::TooManySessions`] (`limit: max_sessions`).
+    pub max_sessions: usize,
+    /// Most sessions one tenant runs at once on this instance (default
+    /// [`WebConfig::DEFAULT_MAX_SESSIONS_PER_TENANT`] = 100). One more is refused with HTTP 429
+    /// [`crate::web::WebError::TooManySessions`] (`limit: max_sessions_per_tenant`).
+    pub max_sessions_per_tenant: usize,
+    /// Most sessions kept in memory that this instance does not run: sessions of other
+    /// instances it follows from the store, and closed sessions (default
+    /// [`WebConfig::DEFAULT_MAX_REMEMBERED_SESSIONS`] = 1000). Past it, the oldest ones no
+    /// client follows are forgotten (with a store they are read again when asked for; without
+    /// one a forgotten closed session is 404); when every one has a client, following one more
+    /// is refused with HTTP 503 (`limit: max_remembered_sessions`).
+    pub max_remembered_sessions: usize,
+    /// Most approval requests of one session waiting for an answer at once (default
+    /// [`WebConfig::DEFAULT_MAX_PENDING_APPROVALS`] = 16). A request over it is declined at once
+    /// (fail-closed) and logged as `approval.resolved` with `answered_by:
+    /// "max_pending_approvals"`; answering it later is HTTP 409. Answered requests are
+    /// remembered (to refuse a second answer) up to [`WebConfig::ANSWERED_APPROVALS_KEPT`] per
+    /// session; older ones are forgotten (a late answer to those is HTTP 404).
+    pub max_pending_approvals: usize,
 }
 
 impl std::fmt::Debug for WebConfig {
@@ -52,11 +74,27 @@ impl std::fmt::Debug for WebConfig {
             .field("keepalive", &self.keepalive)
             .field("store", &self.store.as_ref().map(|s| s.backend()))
             .field("live_tail", &self.live_tail)
+            .field("max_sessions", &self.max_sessions)
+            .field("max_sessions_per_tenant", &self.max_sessions_per_tenant)
+            .field("max_remembered_sessions", &self.max_remembered_sessions)
+            .field("max_pending_approvals", &self.max_pending_approvals)
             .finish_non_exhaustive()
     }
 }
 
 impl WebConfig {
+    /// Default of [`WebConfig::max_sessions`].
+    pub const DEFAULT_MAX_SESSIONS: usize = 1000;
+    /// Default of [`WebConfig::max_sessions_per_tenant`].
+    pub const DEFAULT_MAX_SESSIONS_PER_TENANT: usize = 100;
+    /// Default of [`WebConfig::max_remembered_sessions`].
+    pub const DEFAULT_MAX_REMEMBERED_SESSIONS: usize = 1000;
+    /// Default of [`WebConfig::max_pending_approvals`].
+    pub const DEFAULT_MAX_PENDING_APPROVALS: usize = 16;
+    /// Answered approval requests remembered per session (see
+    /// [`WebConfig::max_pending_approvals`]).
+    pub const ANSWERED_APPROVALS_KEPT: usize = 256;
+
     /// Sessions from `session`, callers authenticated by `tokens`, default limits.
     pub fn new(session: SessionConfig, tokens: TenantTokens) -> Self {
         Self::with_authenticator(session, tokens)
@@ -75,6 +113,10 @@ impl WebConfig {
             store: None,
             live_tail: None,
             live_tail_catch_up: Duration::from_secs(2),
+            max_sessions: Self::DEFAULT_MAX_SESSIONS,
+            max_sessions_per_tenant: Self::DEFAULT_MAX_SESSIONS_PER_TENANT,
+            max_remembered_sessions: Self::DEFAULT_MAX_REMEMBERED_SESSIONS,
+            max_pending_approvals: Self::DEFAULT_MAX_PENDING_APPROVALS,
         }
     }
 
@@ -119,6 +161,25 @@ impl WebConfig {
     /// Sets how often followed sessions are caught up without a notification.
     pub fn with_live_tail_catch_up(mut self, every: Duration) -> Self {
         self.live_tail_catch_up = every;
+        self
+    }
+
+    /// Sets [`WebConfig::max_sessions`] and [`WebConfig::max_sessions_per_tenant`].
+    pub fn with_max_sessions(mut self, total: usize, per_tenant: usize) -> Self {
+        self.max_sessions = total;
+        self.max_sessions_per_tenant = per_tenant;
+        self
+    }
+
+    /// Sets [`WebConfig::max_remembered_sessions`].
+    pub fn with_max_remembered_sessions(mut self, sessions: usize) -> Self {
+        self.max_remembered_sessions = sessions;
+        self
+    }
+
+    /// Sets [`WebConfig::max_pending_approvals`] (0 declines every approval request at once).
+    pub fn with_max_pending_approvals(mut self, approvals: usize) -> Self {
+        self.max_pending_approvals = approvals;
         self
     }
 

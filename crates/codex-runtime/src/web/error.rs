@@ -4,6 +4,7 @@
 //! runtime failures) because every variant must carry its HTTP meaning: a handler returns it and
 //! axum turns it into a JSON body `{"error": {"code", "message"}}` with the right status.
 
+use super::limits::SessionLimit;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -87,6 +88,29 @@ pub enum WebError {
         /// The oldest sequence still held.
         oldest: u64,
     },
+    /// A session limit of [`crate::web::WebConfig`] is reached: HTTP 429 for
+    /// [`SessionLimit::PerTenant`] (that tenant should close a session first), HTTP 503 for
+    /// the instance-wide [`SessionLimit::Total`] and [`SessionLimit::Remembered`]. The JSON
+    /// error's `limit` names the configuration field.
+    #[error("too many sessions: the limit {limit} = {max} is reached; close a session first")]
+    TooManySessions {
+        /// Which limit.
+        limit: SessionLimit,
+        /// Its configured value.
+        max: usize,
+    },
+    /// A session already has [`crate::web::WebConfig::max_pending_approvals`] approval
+    /// requests waiting for an answer (HTTP 429). The request over the limit is declined at once
+    /// (fail-closed) and logged as `approval.resolved` answered by `max_pending_approvals`.
+    #[error(
+        "session `{session_id}` already has {max} approval requests waiting (max_pending_approvals)"
+    )]
+    TooManyPendingApprovals {
+        /// The session.
+        session_id: String,
+        /// The configured limit.
+        max: usize,
+    },
     /// The adapter is shutting down (HTTP 503).
     #[error("the web adapter is shutting down")]
     ShuttingDown,
@@ -115,7 +139,14 @@ impl WebError {
             }
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
             WebError::HistoryGone { .. } => StatusCode::GONE,
-            WebError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            WebError::TooManySessions {
+                limit: SessionLimit::PerTenant,
+                ..
+            }
+            | WebError::TooManyPendingApprovals { .. } => StatusCode::TOO_MANY_REQUESTS,
+            WebError::TooManySessions { .. } | WebError::ShuttingDown => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             WebError::Runtime(_) => StatusCode::BAD_GATEWAY,
             WebError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -135,9 +166,21 @@ impl WebError {
             WebError::BodyTooLarge { .. } => "body_too_large",
             WebError::BadRequest(_) => "bad_request",
             WebError::HistoryGone { .. } => "history_gone",
+            WebError::TooManySessions { .. } => "too_many_sessions",
+            WebError::TooManyPendingApprovals { .. } => "too_many_pending_approvals",
             WebError::ShuttingDown => "shutting_down",
             WebError::Runtime(_) => "runtime_error",
             WebError::Store(_) => "store_error",
+        }
+    }
+
+    /// The configuration field whose limit this error reports (`max_sessions`,
+    /// `max_sessions_per_tenant`, `max_remembered_sessions`, `max_pending_approvals`), if any.
+    pub fn limit(&self) -> Option<&'static str> {
+        match self {
+            WebError::TooManySessions { limit, .. } => Some(limit.as_str()),
+            WebError::TooManyPendingApprovals { .. } => Some("max_pending_approvals"),
+            _ => None,
         }
     }
 }
@@ -148,7 +191,11 @@ impl IntoResponse for WebError {
         if status.is_server_error() {
             tracing::warn!(code = self.code(), "web request failed: {self}");
         }
-        let body = axum::Json(json!({"error": {"code": self.code(), "message": self.to_string()}}));
+        let mut error = json!({"code": self.code(), "message": self.to_string()});
+        if let Some(limit) = self.limit() {
+            error["limit"] = json!(limit);
+        }
+        let body = axum::Json(json!({ "error": error }));
         let mut response = (status, body).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(

@@ -16,6 +16,7 @@ use std::sync::Weak;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_util::sync::CancellationToken;
 
 /// The notification channel.
 pub const CHANNEL: &str = "codex_web_events";
@@ -37,18 +38,34 @@ impl Notifier {
     }
 }
 
-/// Starts the listener task for `url`; returns the notifier hubs use.
-pub(crate) fn start(url: RedactedUrl, adapter: Weak<AdapterInner>) -> Notifier {
+/// The notifier hubs use, and the outbox the listener task (see [`spawn`]) drains.
+pub(crate) fn channel() -> (Notifier, Outbox) {
     let (outbox, rx) = mpsc::channel(OUTBOX);
-    tokio::spawn(run(url, adapter, rx));
-    Notifier { outbox }
+    (Notifier { outbox }, Outbox(rx))
 }
 
-async fn run(url: RedactedUrl, adapter: Weak<AdapterInner>, mut outbox: mpsc::Receiver<String>) {
-    let shutdown = match adapter.upgrade() {
-        Some(a) => a.shutdown.clone(),
-        None => return,
-    };
+/// The receiving side of the notifier, handed to the listener task.
+#[derive(Debug)]
+pub(crate) struct Outbox(mpsc::Receiver<String>);
+
+/// Starts the listener task for `url`. Call it only once `adapter` can be upgraded (after the
+/// adapter's `Arc` is built, never from inside `Arc::new_cyclic`): the task needs the adapter
+/// to catch up followed sessions. `shutdown` stops it.
+pub(crate) fn spawn(
+    url: RedactedUrl,
+    adapter: Weak<AdapterInner>,
+    outbox: Outbox,
+    shutdown: CancellationToken,
+) {
+    tokio::spawn(run(url, adapter, outbox.0, shutdown));
+}
+
+async fn run(
+    url: RedactedUrl,
+    adapter: Weak<AdapterInner>,
+    mut outbox: mpsc::Receiver<String>,
+    shutdown: CancellationToken,
+) {
     loop {
         let result = tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -95,8 +112,15 @@ async fn session(
         while let Some(message) = messages.next().await {
             match message {
                 Ok(AsyncMessage::Notification(n)) => {
-                    if seen_tx.send(n.payload().to_string()).await.is_err() {
-                        return Ok(());
+                    // Never wait here: this task also drives the connection the loop below
+                    // sends its NOTIFYs on, so blocking on a full queue would deadlock both.
+                    // A dropped notification only costs latency (the periodic catch-up).
+                    match seen_tx.try_send(n.payload().to_string()) {
+                        Ok(()) => {}
+                        Err(mpsc::error::TrySendError::Full(_)) => {
+                            tracing::debug!("live-tail notification dropped, queue full");
+                        }
+                        Err(mpsc::error::TrySendError::Closed(_)) => return Ok(()),
                     }
                 }
                 Ok(_) => {}

@@ -33,6 +33,8 @@ pub mod config;
 pub mod error;
 mod events;
 mod hub;
+mod info;
+mod limits;
 mod live_tail;
 pub mod routes;
 pub mod runtime_adapter;
@@ -47,6 +49,7 @@ pub use approvals::WebDecision;
 pub use auth::{hash_token, Authenticator, TenantId, TenantTokens};
 pub use config::WebConfig;
 pub use error::WebError;
+pub use limits::SessionLimit;
 pub use sse::{serialize_sse_envelope, SseEnvelope};
 pub use store::{SessionKey, WEB_ACTOR};
 

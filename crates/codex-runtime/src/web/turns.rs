@@ -7,7 +7,9 @@ use super::hub::Hub;
 use crate::persistence::{Record, TurnStatus};
 use crate::runtime::{Session, TurnEvent};
 use futures::{FutureExt, StreamExt};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use tokio::task::JoinHandle;
 
 /// Most turn events folded into one publish (one store append).
 const BATCH: usize = 256;
@@ -122,8 +124,46 @@ impl TurnRecords {
     }
 }
 
-/// Runs `prompt` on `session` and publishes its records on `hub` until the turn ends.
-pub(crate) async fn drive(session: Session, hub: Arc<Hub>, prompt: String) {
+/// A turn running in the background.
+#[derive(Debug)]
+pub(crate) struct RunningTurn {
+    handle: JoinHandle<()>,
+    /// Set just before the turn publishes its completion: only that publish is left.
+    ending: Arc<AtomicBool>,
+}
+
+impl RunningTurn {
+    /// Starts `prompt` on `session`, publishing on `hub`.
+    pub fn start(session: Session, hub: Arc<Hub>, prompt: String) -> Self {
+        let ending = Arc::new(AtomicBool::new(false));
+        let handle = tokio::spawn(drive(session, hub, prompt, Arc::clone(&ending)));
+        RunningTurn { handle, ending }
+    }
+
+    /// True until the task has ended.
+    pub fn is_running(&self) -> bool {
+        !self.handle.is_finished()
+    }
+
+    /// True while the turn runs and has not reached its completion. A client that saw
+    /// `turn.completed` may start the next turn while the task is still returning from that
+    /// publish; such a turn is not busy (see [`RunningTurn::finish`]).
+    pub fn busy(&self) -> bool {
+        self.is_running() && !self.ending.load(Ordering::SeqCst)
+    }
+
+    /// Waits for the task to end (for a turn that is no longer [`RunningTurn::busy`], at most
+    /// its last publish).
+    pub async fn finish(self) {
+        if let Err(err) = self.handle.await {
+            tracing::warn!("a turn task ended abnormally: {err}");
+        }
+    }
+}
+
+/// Runs `prompt` on `session` and publishes its records on `hub` until the turn ends; sets
+/// `ending` before it publishes the turn's completion.
+async fn drive(session: Session, hub: Arc<Hub>, prompt: String, ending: Arc<AtomicBool>) {
     let mut records = TurnRecords::new(prompt.clone());
     // Fused: the batching below may poll once more after the end.
     let mut stream = Box::pin(session.ask_stream(prompt).fuse());
@@ -140,6 +180,12 @@ pub(crate) async fn drive(session: Session, hub: Arc<Hub>, prompt: String) {
                 }
                 _ => break,
             }
+        }
+        if batch
+            .iter()
+            .any(|r| matches!(r, Record::TurnCompleted { .. }))
+        {
+            ending.store(true, Ordering::SeqCst);
         }
         if let Err(err) = hub.publish(batch).await {
             // Never run on unlogged: subscribers would miss what the turn does.
