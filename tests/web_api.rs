@@ -66,19 +66,29 @@ async fn a_turn_streams_and_its_approval_is_answered_only_through_post() {
         "turn.started",
         "approval.requested",
         "approval.resolved",
-        "command.output",
         "agent.delta",
         "item.completed",
         "turn.completed",
     ] {
         assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
     }
-    let output: String = all
+    // The command's output arrives as `command.output` deltas while it runs and, whole, in its
+    // completed item. codex streams deltas only for output it reads before the command ends, so
+    // a fast command may have none: the page shows either.
+    let streamed: String = all
         .iter()
         .filter(|e| e.kind == "command.output")
         .map(|e| e.data["delta"].as_str().unwrap())
         .collect();
-    assert!(output.contains("approved-output-42"), "{output}");
+    let completed: String = all
+        .iter()
+        .filter(|e| e.kind == "item.completed" && e.data["item"]["type"] == "commandExecution")
+        .filter_map(|e| e.data["item"]["aggregatedOutput"].as_str())
+        .collect();
+    assert!(
+        streamed.contains("approved-output-42") || completed.contains("approved-output-42"),
+        "streamed {streamed:?}, completed {completed:?}"
+    );
     let text: String = all
         .iter()
         .filter(|e| e.kind == "agent.delta")
