@@ -100,6 +100,17 @@ pub(crate) trait SqlTx: Send {
         sql: &str,
         params: &[SqlValue],
     ) -> impl Future<Output = PersistResult<Vec<SqlRow>>> + Send;
+    /// Runs a statement whose changed-row count the caller does not need, in order with the
+    /// others. A backend may hold it back and send it with the next statement or the commit
+    /// (PostgreSQL pipelines them: one round trip for all); its error then fails that statement
+    /// or the commit, so the transaction never commits without it.
+    fn execute_later(
+        &mut self,
+        sql: &str,
+        params: &[SqlValue],
+    ) -> impl Future<Output = PersistResult<()>> + Send {
+        async move { self.execute(sql, params).await.map(|_| ()) }
+    }
 }
 
 /// Builds an array of `SqlValue`s from expressions that convert into them.

@@ -48,7 +48,7 @@ pub(crate) async fn append<T: SqlTx>(
         }
         c.last_seq += 1;
         let payload = serde_json::to_string(&record)?;
-        tx.execute(
+        tx.execute_later(
             "INSERT INTO codex_events (tenant, actor, conversation_id, seq, kind, turn_id, \
              payload, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             &params![
@@ -72,7 +72,7 @@ pub(crate) async fn append<T: SqlTx>(
         });
     }
     if !events.is_empty() {
-        tx.execute(
+        tx.execute_later(
             "UPDATE codex_conversations SET last_seq = $4, item_count = $5, message_count = $6, \
              turn_count = $7, preview = $8, updated_at = $9 \
              WHERE tenant = $1 AND actor = $2 AND conversation_id = $3",
