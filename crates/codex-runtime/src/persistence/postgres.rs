@@ -238,31 +238,53 @@ impl SqlTx for PgConn {
         let st = self.statement(sql).await?;
         let args = refs(params);
         let rows = self.pipelined(async |c| c.query(&st, &args).await).await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            let mut values = Vec::with_capacity(row.len());
-            for (i, col) in row.columns().iter().enumerate() {
-                let v = match *col.type_() {
-                    Type::INT8 => SqlValue::Int(row.try_get(i).map_err(|e| pg_err("read", e))?),
-                    Type::INT4 => SqlValue::Int(
-                        row.try_get::<_, Option<i32>>(i)
-                            .map_err(|e| pg_err("read", e))?
-                            .map(i64::from),
-                    ),
-                    Type::TEXT | Type::VARCHAR => {
-                        SqlValue::Text(row.try_get(i).map_err(|e| pg_err("read", e))?)
-                    }
-                    ref other => {
-                        return Err(PersistenceError::Corrupt {
-                            table: "(query)",
-                            message: format!("column {i} has type {other}"),
-                        })
-                    }
-                };
-                values.push(v);
-            }
-            out.push(SqlRow(values));
-        }
-        Ok(out)
+        sql_rows(rows)
     }
+
+    async fn query_then_execute(
+        &mut self,
+        query: (&str, &[SqlValue]),
+        statement: (&str, &[SqlValue]),
+    ) -> PersistResult<(Vec<SqlRow>, u64)> {
+        let q = self.statement(query.0).await?;
+        let s = self.statement(statement.0).await?;
+        let (q_args, s_args) = (refs(query.1), refs(statement.1));
+        let (rows, n) = self
+            .pipelined(async |c| {
+                // `try_join!` polls (and so sends) in order: the query first.
+                futures::try_join!(c.query(&q, &q_args), c.execute(&s, &s_args))
+            })
+            .await?;
+        Ok((sql_rows(rows)?, n))
+    }
+}
+
+/// Converts PostgreSQL rows into [`SqlRow`]s.
+fn sql_rows(rows: Vec<tokio_postgres::Row>) -> PersistResult<Vec<SqlRow>> {
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let mut values = Vec::with_capacity(row.len());
+        for (i, col) in row.columns().iter().enumerate() {
+            let v = match *col.type_() {
+                Type::INT8 => SqlValue::Int(row.try_get(i).map_err(|e| pg_err("read", e))?),
+                Type::INT4 => SqlValue::Int(
+                    row.try_get::<_, Option<i32>>(i)
+                        .map_err(|e| pg_err("read", e))?
+                        .map(i64::from),
+                ),
+                Type::TEXT | Type::VARCHAR => {
+                    SqlValue::Text(row.try_get(i).map_err(|e| pg_err("read", e))?)
+                }
+                ref other => {
+                    return Err(PersistenceError::Corrupt {
+                        table: "(query)",
+                        message: format!("column {i} has type {other}"),
+                    })
+                }
+            };
+            values.push(v);
+        }
+        out.push(SqlRow(values));
+    }
+    Ok(out)
 }
