@@ -288,3 +288,81 @@ fn sql_rows(rows: Vec<tokio_postgres::Row>) -> PersistResult<Vec<SqlRow>> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::PostgresStore;
+    use crate::persistence::{ConversationStore, NewConversation, Record, Scope, TurnStatus};
+
+    /// A pipelined statement that fails (here the event insert held back for the `COMMIT`)
+    /// fails the whole append: the turn update sent before it does not commit, and the
+    /// connection is clean for the next call.
+    #[tokio::test]
+    async fn a_failing_pipelined_statement_commits_nothing() {
+        let db = codex_test_support::postgres::fresh_database("pipelined_failure")
+            .await
+            .expect("a test database");
+        let store = PostgresStore::connect(db.url()).await.expect("connect");
+        let scope = Scope::new("t", "alice").expect("scope");
+        store
+            .create_conversation(&scope, NewConversation::new("c"))
+            .await
+            .expect("create");
+        let started = Record::TurnStarted {
+            turn_id: "turn-1".into(),
+            prompt: Some("hi".into()),
+        };
+        let events = store
+            .append(&scope, "c", vec![started])
+            .await
+            .expect("start");
+        assert_eq!(events[0].seq, 1);
+        // Another row already holds seq 2: the completion's event insert must fail.
+        let client = store.pool().get().await.expect("a connection");
+        client
+            .batch_execute(
+                "INSERT INTO codex_events (tenant, actor, conversation_id, seq, kind, turn_id, \
+                 payload, created_at) VALUES ('t', 'alice', 'c', 2, 'squatter', NULL, '{}', 0)",
+            )
+            .await
+            .expect("squat seq 2");
+        let completed = || Record::TurnCompleted {
+            turn_id: "turn-1".into(),
+            status: TurnStatus::Completed,
+            error: None,
+            usage: None,
+        };
+        let failed = store.append(&scope, "c", vec![completed()]).await;
+        assert!(failed.is_err(), "the append must fail: {failed:?}");
+        let turns = store.read_turns(&scope, "c").await.expect("turns");
+        assert_eq!(turns[0].status, TurnStatus::InProgress, "nothing committed");
+        let row = client
+            .query_one(
+                "SELECT last_seq, (SELECT count(*) FROM codex_events) FROM codex_conversations",
+                &[],
+            )
+            .await
+            .expect("counters");
+        let (last_seq, events): (i64, i64) = (row.get(0), row.get(1));
+        assert_eq!(
+            (last_seq, events),
+            (1, 2),
+            "no event and no counter committed"
+        );
+
+        client
+            .batch_execute("DELETE FROM codex_events WHERE kind = 'squatter'")
+            .await
+            .expect("unsquat");
+        drop(client);
+        let events = store
+            .append(&scope, "c", vec![completed()])
+            .await
+            .expect("retry");
+        assert_eq!(events[0].seq, 2);
+        let turns = store.read_turns(&scope, "c").await.expect("turns");
+        assert_eq!(turns[0].status, TurnStatus::Completed);
+        drop(store);
+        db.drop_database().await.expect("drop the test database");
+    }
+}
