@@ -81,27 +81,20 @@ impl PostgresStore {
         Box::pin(async move {
             tokio::spawn(async move {
                 let client = pool.get().await.map_err(|e| pg_err(op, e))?;
-                let mut conn = PgConn { client };
-                conn.client
-                    .batch_execute("BEGIN")
-                    .await
-                    .map_err(|e| pg_err(op, e))?;
-                match f(&mut conn).await {
-                    Ok(v) => {
-                        if let Err(e) = conn.client.batch_execute("COMMIT").await {
-                            let _ = conn.client.batch_execute("ROLLBACK").await;
-                            return Err(pg_err(op, e));
-                        }
-                        Ok(v)
-                    }
-                    Err(e) => {
-                        if conn.client.batch_execute("ROLLBACK").await.is_err() {
-                            // A connection in an unknown state never goes back to the pool.
-                            let _ = deadpool_postgres::Object::take(conn.client);
-                        }
-                        Err(e)
+                let mut conn = PgConn::begin(client);
+                let result = match f(&mut conn).await {
+                    Ok(v) => conn.commit().await.map(|()| v),
+                    Err(e) => Err(e),
+                };
+                if result.is_err() && conn.in_transaction {
+                    // A failed pipelined `COMMIT` has already ended the transaction; a second
+                    // `ROLLBACK` then only warns. A connection in an unknown state never goes
+                    // back to the pool.
+                    if conn.client.batch_execute("ROLLBACK").await.is_err() {
+                        let _ = deadpool_postgres::Object::take(conn.client);
                     }
                 }
+                result
             })
             .await
             .map_err(|e| pg_err(op, e))?
@@ -123,8 +116,24 @@ fn migrations() -> Vec<codex_db::Migration> {
 }
 
 /// One pooled connection inside a transaction.
+///
+/// Round trips are what a local PostgreSQL costs a recorded turn, so statements whose result
+/// nobody reads (`BEGIN`, [`SqlTx::execute_later`]) wait in `pending` and go out pipelined with
+/// the next statement or the `COMMIT`: tokio-postgres sends the requests of futures polled
+/// together back to back on the connection, in the order they are first polled, and the server
+/// runs them in that order. An error in any of them aborts the transaction, so it fails the
+/// statement or the commit it went with: nothing commits without every statement before it.
 pub(crate) struct PgConn {
     client: deadpool_postgres::Object,
+    pending: Vec<Pending>,
+    /// `BEGIN` has been sent (a `ROLLBACK` is owed on failure).
+    in_transaction: bool,
+}
+
+/// A statement waiting to go out with the next one.
+enum Pending {
+    Begin,
+    Execute(tokio_postgres::Statement, Vec<SqlValue>),
 }
 
 impl ToSql for SqlValue {
@@ -148,11 +157,63 @@ impl ToSql for SqlValue {
 }
 
 impl PgConn {
+    /// A transaction whose `BEGIN` goes out with its first statement.
+    fn begin(client: deadpool_postgres::Object) -> PgConn {
+        PgConn {
+            client,
+            pending: vec![Pending::Begin],
+            in_transaction: false,
+        }
+    }
+
+    /// Sends the pending statements and then `last`'s, pipelined; returns `last`'s result.
+    async fn pipelined<R>(
+        &mut self,
+        last: impl AsyncFnOnce(&tokio_postgres::Client) -> Result<R, tokio_postgres::Error>,
+    ) -> PersistResult<R> {
+        let pending = std::mem::take(&mut self.pending);
+        if pending.iter().any(|p| matches!(p, Pending::Begin)) {
+            self.in_transaction = true;
+        }
+        let client: &tokio_postgres::Client = &self.client;
+        let before = async {
+            // `try_join_all` polls its futures in order on its first poll: that sends them in
+            // order, before `last` (polled after it by `try_join`).
+            futures::future::try_join_all(pending.iter().map(|p| send(client, p)))
+                .await
+                .map_err(|e| pg_err("execute", e))
+        };
+        let after = async { last(client).await.map_err(|e| pg_err("execute", e)) };
+        let ((), r) = futures::future::try_join(async { before.await.map(|_| ()) }, after).await?;
+        Ok(r)
+    }
+
+    /// Sends the pending statements with `COMMIT`.
+    async fn commit(&mut self) -> PersistResult<()> {
+        if self.pending.len() == 1 && matches!(self.pending[0], Pending::Begin) {
+            // Nothing ran: there is no transaction to commit.
+            self.pending.clear();
+            return Ok(());
+        }
+        self.pipelined(async |c| c.batch_execute("COMMIT").await)
+            .await?;
+        self.in_transaction = false;
+        Ok(())
+    }
+
     async fn statement(&mut self, sql: &str) -> PersistResult<tokio_postgres::Statement> {
         self.client
             .prepare_cached(sql)
             .await
             .map_err(|e| pg_err("prepare", e))
+    }
+}
+
+/// Sends one pending statement.
+async fn send(client: &tokio_postgres::Client, p: &Pending) -> Result<(), tokio_postgres::Error> {
+    match p {
+        Pending::Begin => client.batch_execute("BEGIN").await,
+        Pending::Execute(st, params) => client.execute(st, &refs(params)).await.map(|_| ()),
     }
 }
 
@@ -163,44 +224,145 @@ fn refs(params: &[SqlValue]) -> Vec<&(dyn ToSql + Sync)> {
 impl SqlTx for PgConn {
     async fn execute(&mut self, sql: &str, params: &[SqlValue]) -> PersistResult<u64> {
         let st = self.statement(sql).await?;
-        self.client
-            .execute(&st, &refs(params))
-            .await
-            .map_err(|e| pg_err("execute", e))
+        let args = refs(params);
+        self.pipelined(async |c| c.execute(&st, &args).await).await
+    }
+
+    async fn execute_later(&mut self, sql: &str, params: &[SqlValue]) -> PersistResult<()> {
+        let st = self.statement(sql).await?;
+        self.pending.push(Pending::Execute(st, params.to_vec()));
+        Ok(())
     }
 
     async fn query(&mut self, sql: &str, params: &[SqlValue]) -> PersistResult<Vec<SqlRow>> {
         let st = self.statement(sql).await?;
-        let rows = self
-            .client
-            .query(&st, &refs(params))
-            .await
-            .map_err(|e| pg_err("query", e))?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            let mut values = Vec::with_capacity(row.len());
-            for (i, col) in row.columns().iter().enumerate() {
-                let v = match *col.type_() {
-                    Type::INT8 => SqlValue::Int(row.try_get(i).map_err(|e| pg_err("read", e))?),
-                    Type::INT4 => SqlValue::Int(
-                        row.try_get::<_, Option<i32>>(i)
-                            .map_err(|e| pg_err("read", e))?
-                            .map(i64::from),
-                    ),
-                    Type::TEXT | Type::VARCHAR => {
-                        SqlValue::Text(row.try_get(i).map_err(|e| pg_err("read", e))?)
-                    }
-                    ref other => {
-                        return Err(PersistenceError::Corrupt {
-                            table: "(query)",
-                            message: format!("column {i} has type {other}"),
-                        })
-                    }
-                };
-                values.push(v);
-            }
-            out.push(SqlRow(values));
+        let args = refs(params);
+        let rows = self.pipelined(async |c| c.query(&st, &args).await).await?;
+        sql_rows(rows)
+    }
+
+    async fn query_then_execute(
+        &mut self,
+        query: (&str, &[SqlValue]),
+        statement: (&str, &[SqlValue]),
+    ) -> PersistResult<(Vec<SqlRow>, u64)> {
+        let q = self.statement(query.0).await?;
+        let s = self.statement(statement.0).await?;
+        let (q_args, s_args) = (refs(query.1), refs(statement.1));
+        let (rows, n) = self
+            .pipelined(async |c| {
+                // `try_join!` polls (and so sends) in order: the query first.
+                futures::try_join!(c.query(&q, &q_args), c.execute(&s, &s_args))
+            })
+            .await?;
+        Ok((sql_rows(rows)?, n))
+    }
+}
+
+/// Converts PostgreSQL rows into [`SqlRow`]s.
+fn sql_rows(rows: Vec<tokio_postgres::Row>) -> PersistResult<Vec<SqlRow>> {
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let mut values = Vec::with_capacity(row.len());
+        for (i, col) in row.columns().iter().enumerate() {
+            let v = match *col.type_() {
+                Type::INT8 => SqlValue::Int(row.try_get(i).map_err(|e| pg_err("read", e))?),
+                Type::INT4 => SqlValue::Int(
+                    row.try_get::<_, Option<i32>>(i)
+                        .map_err(|e| pg_err("read", e))?
+                        .map(i64::from),
+                ),
+                Type::TEXT | Type::VARCHAR => {
+                    SqlValue::Text(row.try_get(i).map_err(|e| pg_err("read", e))?)
+                }
+                ref other => {
+                    return Err(PersistenceError::Corrupt {
+                        table: "(query)",
+                        message: format!("column {i} has type {other}"),
+                    })
+                }
+            };
+            values.push(v);
         }
-        Ok(out)
+        out.push(SqlRow(values));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PostgresStore;
+    use crate::persistence::{ConversationStore, NewConversation, Record, Scope, TurnStatus};
+
+    /// A pipelined statement that fails (here the event insert held back for the `COMMIT`)
+    /// fails the whole append: the turn update sent before it does not commit, and the
+    /// connection is clean for the next call.
+    #[tokio::test]
+    async fn a_failing_pipelined_statement_commits_nothing() {
+        let db = codex_test_support::postgres::fresh_database("pipelined_failure")
+            .await
+            .expect("a test database");
+        let store = PostgresStore::connect(db.url()).await.expect("connect");
+        let scope = Scope::new("t", "alice").expect("scope");
+        store
+            .create_conversation(&scope, NewConversation::new("c"))
+            .await
+            .expect("create");
+        let started = Record::TurnStarted {
+            turn_id: "turn-1".into(),
+            prompt: Some("hi".into()),
+        };
+        let events = store
+            .append(&scope, "c", vec![started])
+            .await
+            .expect("start");
+        assert_eq!(events[0].seq, 1);
+        // Another row already holds seq 2: the completion's event insert must fail.
+        let client = store.pool().get().await.expect("a connection");
+        client
+            .batch_execute(
+                "INSERT INTO codex_events (tenant, actor, conversation_id, seq, kind, turn_id, \
+                 payload, created_at) VALUES ('t', 'alice', 'c', 2, 'squatter', NULL, '{}', 0)",
+            )
+            .await
+            .expect("squat seq 2");
+        let completed = || Record::TurnCompleted {
+            turn_id: "turn-1".into(),
+            status: TurnStatus::Completed,
+            error: None,
+            usage: None,
+        };
+        let failed = store.append(&scope, "c", vec![completed()]).await;
+        assert!(failed.is_err(), "the append must fail: {failed:?}");
+        let turns = store.read_turns(&scope, "c").await.expect("turns");
+        assert_eq!(turns[0].status, TurnStatus::InProgress, "nothing committed");
+        let row = client
+            .query_one(
+                "SELECT last_seq, (SELECT count(*) FROM codex_events) FROM codex_conversations",
+                &[],
+            )
+            .await
+            .expect("counters");
+        let (last_seq, events): (i64, i64) = (row.get(0), row.get(1));
+        assert_eq!(
+            (last_seq, events),
+            (1, 2),
+            "no event and no counter committed"
+        );
+
+        client
+            .batch_execute("DELETE FROM codex_events WHERE kind = 'squatter'")
+            .await
+            .expect("unsquat");
+        drop(client);
+        let events = store
+            .append(&scope, "c", vec![completed()])
+            .await
+            .expect("retry");
+        assert_eq!(events[0].seq, 2);
+        let turns = store.read_turns(&scope, "c").await.expect("turns");
+        assert_eq!(turns[0].status, TurnStatus::Completed);
+        drop(store);
+        db.drop_database().await.expect("drop the test database");
     }
 }

@@ -100,6 +100,30 @@ pub(crate) trait SqlTx: Send {
         sql: &str,
         params: &[SqlValue],
     ) -> impl Future<Output = PersistResult<Vec<SqlRow>>> + Send;
+    /// Runs a query, then a statement that does not depend on its rows; returns both results.
+    /// PostgreSQL sends them pipelined (one round trip).
+    fn query_then_execute(
+        &mut self,
+        query: (&str, &[SqlValue]),
+        statement: (&str, &[SqlValue]),
+    ) -> impl Future<Output = PersistResult<(Vec<SqlRow>, u64)>> + Send {
+        async move {
+            let rows = self.query(query.0, query.1).await?;
+            let n = self.execute(statement.0, statement.1).await?;
+            Ok((rows, n))
+        }
+    }
+    /// Runs a statement whose changed-row count the caller does not need, in order with the
+    /// others. A backend may hold it back and send it with the next statement or the commit
+    /// (PostgreSQL pipelines them: one round trip for all); its error then fails that statement
+    /// or the commit, so the transaction never commits without it.
+    fn execute_later(
+        &mut self,
+        sql: &str,
+        params: &[SqlValue],
+    ) -> impl Future<Output = PersistResult<()>> + Send {
+        async move { self.execute(sql, params).await.map(|_| ()) }
+    }
 }
 
 /// Builds an array of `SqlValue`s from expressions that convert into them.

@@ -24,14 +24,32 @@ pub(crate) async fn append<T: SqlTx>(
     id: &str,
     records: Vec<Record>,
 ) -> PersistResult<Vec<EventRecord>> {
-    let rows = tx
-        .query(
-            "UPDATE codex_conversations SET last_seq = last_seq \
-             WHERE tenant = $1 AND actor = $2 AND conversation_id = $3 \
-             RETURNING last_seq, item_count, message_count, turn_count, preview",
-            &params![&scope.tenant, &scope.actor, id],
-        )
-        .await?;
+    let now = now_millis();
+    let lock = (
+        "UPDATE codex_conversations SET last_seq = last_seq \
+         WHERE tenant = $1 AND actor = $2 AND conversation_id = $3 \
+         RETURNING last_seq, item_count, message_count, turn_count, preview",
+        params![&scope.tenant, &scope.actor, id],
+    );
+    // The write that ends a turn starts with its `turn_completed`, whose update needs nothing
+    // from the conversation row: it goes out with the lock (after it, so still under it).
+    let mut completed_early = None;
+    let rows = match records.first() {
+        Some(Record::TurnCompleted {
+            turn_id,
+            status,
+            error,
+            usage,
+        }) if !turn_id.trim().is_empty() => {
+            let p = complete_turn_params(scope, id, turn_id, status.as_str(), error, usage, now);
+            let (rows, n) = tx
+                .query_then_execute((lock.0, &lock.1), (COMPLETE_TURN, &p))
+                .await?;
+            completed_early = Some(n);
+            rows
+        }
+        _ => tx.query(lock.0, &lock.1).await?,
+    };
     let row = rows.first().ok_or_else(|| not_found(scope, id))?;
     let mut c = Counters {
         last_seq: row.int(0)?,
@@ -40,15 +58,15 @@ pub(crate) async fn append<T: SqlTx>(
         turn_count: row.int(3)?,
         preview: row.text(4)?,
     };
-    let now = now_millis();
     let mut events = Vec::new();
     for record in records {
-        if !project(tx, scope, id, &record, &mut c, now).await? {
+        let done = completed_early.take();
+        if !project(tx, scope, id, &record, &mut c, now, done).await? {
             continue;
         }
         c.last_seq += 1;
         let payload = serde_json::to_string(&record)?;
-        tx.execute(
+        tx.execute_later(
             "INSERT INTO codex_events (tenant, actor, conversation_id, seq, kind, turn_id, \
              payload, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             &params![
@@ -72,7 +90,7 @@ pub(crate) async fn append<T: SqlTx>(
         });
     }
     if !events.is_empty() {
-        tx.execute(
+        tx.execute_later(
             "UPDATE codex_conversations SET last_seq = $4, item_count = $5, message_count = $6, \
              turn_count = $7, preview = $8, updated_at = $9 \
              WHERE tenant = $1 AND actor = $2 AND conversation_id = $3",
@@ -93,7 +111,34 @@ pub(crate) async fn append<T: SqlTx>(
     Ok(events)
 }
 
+const COMPLETE_TURN: &str = "UPDATE codex_turns SET status = $5, error = $6, usage = $7, \
+     completed_at = $8 WHERE tenant = $1 AND actor = $2 AND conversation_id = $3 \
+     AND turn_id = $4 AND status = 'inProgress'";
+
+fn complete_turn_params(
+    scope: &Scope,
+    id: &str,
+    turn_id: &str,
+    status: &str,
+    error: &Option<serde_json::Value>,
+    usage: &Option<serde_json::Value>,
+    now: i64,
+) -> Vec<crate::persistence::sql::SqlValue> {
+    params![
+        &scope.tenant,
+        &scope.actor,
+        id,
+        turn_id,
+        status,
+        json_text(error),
+        json_text(usage),
+        now
+    ]
+    .to_vec()
+}
+
 /// Applies one record to the tables; `false` when it repeats what is stored (no event then).
+/// `completed`: the rows [`COMPLETE_TURN`] changed when it already ran for this record.
 async fn project<T: SqlTx>(
     tx: &mut T,
     scope: &Scope,
@@ -101,6 +146,7 @@ async fn project<T: SqlTx>(
     record: &Record,
     c: &mut Counters,
     now: i64,
+    completed: Option<u64>,
 ) -> PersistResult<bool> {
     let key = || params![&scope.tenant, &scope.actor, id].to_vec();
     match record {
@@ -226,22 +272,21 @@ async fn project<T: SqlTx>(
             usage,
         } => {
             require_id("turn_id", turn_id)?;
-            let mut p = key();
-            p.extend(params![
-                turn_id,
-                status.as_str(),
-                json_text(error),
-                json_text(usage),
-                now
-            ]);
-            let n = tx
-                .execute(
-                    "UPDATE codex_turns SET status = $5, error = $6, usage = $7, completed_at = $8 \
-                     WHERE tenant = $1 AND actor = $2 AND conversation_id = $3 AND turn_id = $4 \
-                     AND status = 'inProgress'",
-                    &p,
-                )
-                .await?;
+            let n = match completed {
+                Some(n) => n,
+                None => {
+                    let p = complete_turn_params(
+                        scope,
+                        id,
+                        turn_id,
+                        status.as_str(),
+                        error,
+                        usage,
+                        now,
+                    );
+                    tx.execute(COMPLETE_TURN, &p).await?
+                }
+            };
             if n == 1 {
                 return Ok(true);
             }
