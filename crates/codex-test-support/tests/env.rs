@@ -33,6 +33,19 @@ async fn wait_gone(pid: u32) -> bool {
     false
 }
 
+/// Waits (up to 10 s) until the scan sees `pid` with the environment's tag: a process that has
+/// just been spawned can be missed by one scan of `/proc` on a loaded machine.
+async fn wait_until_scanned(env: &CodexTestEnv, pid: u32) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !env.leftover_processes().contains(&pid) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "process {pid} never showed up tagged"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 fn tagged_sleep(env: &CodexTestEnv) -> Command {
     let mut command = Command::new("sleep");
     command
@@ -82,6 +95,7 @@ async fn leftover_scan_finds_a_tagged_process_and_drop_kills_it() {
     assert!(env.leftover_processes().is_empty());
     let mut child = tagged_sleep(&env).spawn().unwrap();
     let pid = child.id().unwrap();
+    wait_until_scanned(&env, pid).await;
     // Only codex itself: the generated config turns the `bash -lc` shell snapshot off.
     assert_eq!(env.leftover_processes(), [pid]);
     let err = env
@@ -139,6 +153,7 @@ async fn drop_kills_a_detached_grandchild_in_another_group() {
 async fn assert_no_leftover_processes_waits_for_an_exiting_process() {
     let env = CodexTestEnv::start(Scenario::empty()).await.unwrap();
     let mut child = tagged_sleep(&env).spawn().unwrap();
+    wait_until_scanned(&env, child.id().unwrap()).await;
     let killed = env.kill_leftover_processes();
     assert_eq!(killed, [child.id().unwrap()]);
     child.wait().await.unwrap();
