@@ -29,6 +29,9 @@ use codex_runtime::persistence::{
 use codex_runtime::runtime::{Client, Session, Turn};
 use codex_test_support::CodexTestEnv;
 use std::sync::Arc;
+#[path = "common/measure.rs"]
+mod measure;
+use measure::{env_usize, ms, process_cpu_time, stats};
 use std::time::{Duration, Instant};
 
 const DEFAULT_TURNS: usize = 100;
@@ -49,44 +52,6 @@ const NAMES: [&str; 4] = [
     "Recorder::ask, PostgreSQL",
     "unrecorded #2 (A/A)",
 ];
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        .filter(|n| *n > 0)
-        .unwrap_or(default)
-}
-
-fn process_cpu_time() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
-    if rc != 0 {
-        return Duration::ZERO;
-    }
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-/// Median and mean in milliseconds.
-fn stats(v: &[Duration]) -> (f64, f64) {
-    let mut s: Vec<f64> = v.iter().copied().map(ms).collect();
-    s.sort_by(|a, b| a.total_cmp(b));
-    let median = match s.len() {
-        0 => 0.0,
-        n if n % 2 == 1 => s[n / 2],
-        n => (s[n / 2 - 1] + s[n / 2]) / 2.0,
-    };
-    let mean = s.iter().sum::<f64>() / s.len().max(1) as f64;
-    (median, mean)
-}
 
 /// One driver of a block: a session, recorded or not.
 struct Driver {

@@ -41,8 +41,11 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout};
 
+#[path = "common/measure.rs"]
+mod measure;
 #[path = "turn_overhead/rss.rs"]
 mod rss;
+use measure::{env_usize, ms, process_cpu_time, stats};
 
 /// Measured warm turns per side (override with `TURNS`).
 const DEFAULT_TURNS: usize = 100;
@@ -257,20 +260,6 @@ async fn raw_turn(rt: &Runtime, thread_id: &str, cwd: &str, prompt: &str) -> (St
     }
 }
 
-/// CPU time consumed by this whole process so far (`CLOCK_PROCESS_CPUTIME_ID`, ns precision).
-fn process_cpu_time() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
-    if rc != 0 {
-        return Duration::ZERO;
-    }
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
-
 /// Median of `a[i] - b[i]` in milliseconds (negative when `a` is faster).
 fn paired_median_diff(a: &[Duration], b: &[Duration]) -> f64 {
     let mut d: Vec<f64> = a.iter().zip(b).map(|(x, y)| ms(*x) - ms(*y)).collect();
@@ -280,23 +269,6 @@ fn paired_median_diff(a: &[Duration], b: &[Duration]) -> f64 {
         n if n % 2 == 1 => d[n / 2],
         n => (d[n / 2 - 1] + d[n / 2]) / 2.0,
     }
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-/// Median and mean in milliseconds.
-fn stats(v: &[Duration]) -> (f64, f64) {
-    let mut s: Vec<f64> = v.iter().copied().map(ms).collect();
-    s.sort_by(|a, b| a.total_cmp(b));
-    let median = match s.len() {
-        0 => 0.0,
-        n if n % 2 == 1 => s[n / 2],
-        n => (s[n / 2 - 1] + s[n / 2]) / 2.0,
-    };
-    let mean = s.iter().sum::<f64>() / s.len().max(1) as f64;
-    (median, mean)
 }
 
 fn absolute(p: &Path) -> String {
@@ -531,14 +503,6 @@ async fn echo_round_trips() -> (Vec<Duration>, Vec<Duration>) {
     drop(stdin);
     let _ = child.wait().await;
     (sdk, bare)
-}
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        .filter(|n| *n > 0)
-        .unwrap_or(default)
 }
 
 #[tokio::main]
