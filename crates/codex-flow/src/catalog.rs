@@ -167,8 +167,9 @@ pub struct Discovery {
     pub problems: Vec<(PathBuf, FlowError)>,
 }
 
-/// The discovered flows, in discovery order, indexed by trigger event type.
-#[derive(Debug, Default)]
+/// The discovered flows, in discovery order, indexed by trigger event type. Cloning shares the
+/// loaded flows.
+#[derive(Debug, Clone, Default)]
 pub struct FlowCatalog {
     flows: Vec<Arc<LoadedFlow>>,
     shadowed: Vec<ShadowedFlow>,

@@ -68,7 +68,8 @@ pub use client::{
     normalize_dispatch, normalize_event_record, normalize_run, sign_body, verify_signature,
     DispatchOptions, DispatchResponse, DispatchStatus, EventDetail, FlowClient, FlowClientConfig,
     HttpFlowClient, HttpFlowClientConfig, LocalFlowClient, LocalFlowClientConfig, LocalHooks,
-    RunStepOptions, Secret, StateMode, LEGACY_SIGNATURE_HEADER, SIGNATURE_HEADER,
+    RunStepOptions, Secret, StateMode, DEFAULT_MAX_NEXT_DEPTH, LEGACY_SIGNATURE_HEADER,
+    SIGNATURE_HEADER,
 };
 pub use code_mode::{
     code_mode_enabled, code_mode_env_from_process, CodeModeDefaults, CodeModeExecutor,

@@ -198,6 +198,10 @@ pub enum Command {
         /// How long SIGTERM lets running steps finish, in milliseconds.
         #[arg(long, default_value_t = 30_000)]
         drain_ms: u64,
+        /// How deep chains of FLOW_RESULT `next` events may go; deeper ones are not recorded
+        /// (a run note says so). 0: next events are not dispatched.
+        #[arg(long, default_value_t = codex_flow::DEFAULT_MAX_NEXT_DEPTH)]
+        max_next_depth: u32,
     },
     /// Dispatch generated events in a loop, printing `ACK <event id>` after each (tests, benchmarks).
     #[command(hide = true)]

@@ -123,12 +123,14 @@ pub async fn run(cli: Cli) -> CliResult {
             lease_ttl_ms,
             heartbeat_ms,
             drain_ms,
+            max_next_depth,
         } => {
             let config = codex_flow::worker::WorkerConfig {
                 concurrency: concurrency.max(1),
                 lease_ttl: std::time::Duration::from_millis(lease_ttl_ms.max(100)),
                 heartbeat_interval: std::time::Duration::from_millis(heartbeat_ms.max(10)),
                 drain_timeout: std::time::Duration::from_millis(drain_ms),
+                max_next_depth,
                 ..Default::default()
             };
             crate::cli::services::worker(g, store, flows.as_deref(), config).await

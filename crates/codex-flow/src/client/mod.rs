@@ -8,7 +8,10 @@ mod secret;
 mod signature;
 
 pub use http::{HttpFlowClient, HttpFlowClientConfig};
-pub use local::{LocalFlowClient, LocalFlowClientConfig, LocalHooks, RunStepOptions, StateMode};
+pub use local::{
+    LocalFlowClient, LocalFlowClientConfig, LocalHooks, RunStepOptions, StateMode,
+    DEFAULT_MAX_NEXT_DEPTH,
+};
 pub use normalize::{normalize_dispatch, normalize_event_record, normalize_run};
 pub use secret::{redact_url, Secret};
 pub use signature::{

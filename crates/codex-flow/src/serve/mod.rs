@@ -27,11 +27,8 @@ use crate::catalog::FlowCatalog;
 use crate::error::{FlowError, Result};
 use crate::event::{FlowEvent, MAX_EVENT_BYTES};
 use crate::manifest::RetryPolicy;
-use crate::package_hash::package_hash;
-use crate::run_view::RunView;
-use crate::state::{Claim, EventFilter, EventRecord, RunFilter};
-use crate::store::{FlowStore, PostgresFlowStore, ReplayPlan};
-use crate::timestamp::now_rfc3339;
+use crate::state::{Claim, EventFilter, RunFilter};
+use crate::store::{package_hashes, queued_dispatch, FlowStore, PostgresFlowStore, ReplayPlan};
 
 /// Default largest request body, the event size limit.
 pub const DEFAULT_BODY_LIMIT: usize = MAX_EVENT_BYTES as usize;
@@ -56,10 +53,7 @@ impl FlowServer {
         auth: ServeAuth,
         body_limit: usize,
     ) -> Result<Self> {
-        let mut packages = HashMap::new();
-        for flow in catalog.flows() {
-            packages.insert(flow.name().to_string(), package_hash(flow)?);
-        }
+        let packages = package_hashes(&catalog)?;
         Ok(FlowServer {
             store,
             catalog,
@@ -145,37 +139,17 @@ async fn dispatch(State(server): State<Shared>, body: Bytes) -> Response {
         Ok(event) => event,
         Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
     };
-    let matches = server.catalog.match_event(&event);
-    let runs: Vec<(RunView, Option<RetryPolicy>)> = matches
-        .iter()
-        .map(|m| {
-            let mut run = RunView::queued(
-                crate::ids::run_id(&event.id, m.flow.name(), m.step().name(), None),
-                &event,
-                m.flow.name(),
-                m.step().name(),
-                false,
-            );
-            run.package_hash = server.packages.get(m.flow.name()).cloned();
-            (run, m.flow.manifest.retry)
-        })
-        .collect();
-    let run_ids: Vec<String> = runs.iter().map(|(r, _)| r.id.clone()).collect();
-    let record = EventRecord {
-        event: event.clone(),
-        run_ids: run_ids.clone(),
-        replays: 0,
-        depth: 0,
-        stored_at: now_rfc3339(),
-    };
+    let event_id = event.id.clone();
+    let (record, runs) = queued_dispatch(&server.catalog, &server.packages, event, 0);
+    let run_ids = record.run_ids.clone();
     match server.store.record_event_with_policies(record, runs).await {
         Ok(Claim::Claimed) => (
             StatusCode::ACCEPTED,
-            Json(json!({"status": "accepted", "eventId": event.id, "runIds": run_ids, "matched": run_ids.len()})),
+            Json(json!({"status": "accepted", "eventId": event_id, "runIds": run_ids, "matched": run_ids.len()})),
         )
             .into_response(),
         Ok(Claim::Duplicate(existing)) => Json(json!({
-            "status": "duplicate", "eventId": event.id, "runIds": existing,
+            "status": "duplicate", "eventId": event_id, "runIds": existing,
             "matched": 0, "idempotent": true
         }))
         .into_response(),

@@ -6,11 +6,17 @@
 //! - [`SqliteFlowStore`]: one machine, the embedded default (`<cwd>/.codex/flow-client`).
 //! - [`PostgresFlowStore`]: many machines; also implements leasing ([`PostgresFlowStore::lease`]),
 //!   heartbeats, fenced results, retries with backoff and dead-letter.
+//!
+//! [`queued_dispatch`] builds what dispatching an event records (the event and its queued runs
+//! with their retry policies), for `codex-flow serve` and for the `next` events workers
+//! dispatch.
 
+mod dispatch;
 mod postgres;
 mod postgres_lease;
 mod sqlite;
 
+pub use dispatch::{package_hashes, queued_dispatch, QueuedRun};
 pub use postgres::PostgresFlowStore;
 pub use postgres_lease::{AttemptEnd, Heartbeat, LeasedRun, StoreMetrics};
 pub use sqlite::SqliteFlowStore;

@@ -26,6 +26,9 @@ pub struct LeasedRun {
     pub attempt_id: String,
     /// The event of the run.
     pub event: FlowEvent,
+    /// The depth of the run's event (0 for a caller's event, n+1 for a `next` event of a
+    /// depth-n event); the run's own `next` events are recorded at this depth + 1.
+    pub event_depth: u32,
     /// The run was taken over from a worker whose lease expired.
     pub taken_over: bool,
 }
@@ -186,13 +189,13 @@ impl PostgresFlowStore {
         let mut by_id = std::collections::HashMap::new();
         for row in &events {
             let record: EventRecord = self.decode(row.get(1), "event")?;
-            by_id.insert(row.get::<_, String>(0), record.event);
+            by_id.insert(row.get::<_, String>(0), (record.event, record.depth));
         }
         tx.commit().await.map_err(|e| self.err(e))?;
         leased
             .into_iter()
             .map(|(run, attempt_id, taken_over)| {
-                let event = by_id
+                let (event, event_depth) = by_id
                     .get(&run.event_id)
                     .cloned()
                     .ok_or_else(|| self.err(format!("run {} has no stored event", run.id)))?;
@@ -200,6 +203,7 @@ impl PostgresFlowStore {
                     run,
                     attempt_id,
                     event,
+                    event_depth,
                     taken_over,
                 })
             })
@@ -250,6 +254,21 @@ impl PostgresFlowStore {
         attempt_id: &str,
         end: AttemptEnd,
     ) -> Result<bool> {
+        Ok(self
+            .finish_attempt_run(run_id, attempt_id, end)
+            .await?
+            .is_some())
+    }
+
+    /// [`Self::finish_attempt`], answering the run as written (`None`: fenced, nothing was
+    /// written). A run queued again for a retry is `queued` and its attempt's result was not
+    /// kept; otherwise the run is over and `result` is the attempt's FLOW_RESULT.
+    pub async fn finish_attempt_run(
+        &self,
+        run_id: &str,
+        attempt_id: &str,
+        end: AttemptEnd,
+    ) -> Result<Option<RunView>> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(|e| self.err(e))?;
         let Some(row) = tx
@@ -262,7 +281,7 @@ impl PostgresFlowStore {
             .await
             .map_err(|e| self.err(e))?
         else {
-            return Ok(false);
+            return Ok(None);
         };
         let mut run: RunView = self.decode(row.get(0), "run")?;
         let failures = row.get::<_, i32>(1) as u32;
@@ -333,7 +352,36 @@ impl PostgresFlowStore {
         .await
         .map_err(|e| self.err(e))?;
         tx.commit().await.map_err(|e| self.err(e))?;
-        Ok(true)
+        Ok(Some(run))
+    }
+
+    /// Appends `notes` to run `run_id`'s notes (whatever its status). An unknown id is
+    /// [`crate::FlowError::UnknownRun`].
+    pub async fn add_run_notes(&self, run_id: &str, notes: Vec<String>) -> Result<()> {
+        if notes.is_empty() {
+            return Ok(());
+        }
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(|e| self.err(e))?;
+        let row = tx
+            .query_opt(
+                "SELECT record FROM flow_runs WHERE id = $1 FOR UPDATE",
+                &[&run_id],
+            )
+            .await
+            .map_err(|e| self.err(e))?
+            .ok_or_else(|| crate::error::FlowError::UnknownRun(run_id.to_string()))?;
+        let mut run: RunView = self.decode(row.get(0), "run")?;
+        run.notes.extend(notes);
+        run.updated_at = Some(now_rfc3339());
+        tx.execute(
+            "UPDATE flow_runs SET record = $2 WHERE id = $1",
+            &[&run_id, &self.encode(&run)?],
+        )
+        .await
+        .map_err(|e| self.err(e))?;
+        tx.commit().await.map_err(|e| self.err(e))?;
+        Ok(())
     }
 
     /// Hands the lease of `attempt_id` back (a draining worker): the run is queued again at

@@ -8,6 +8,13 @@
 //! - [`WorkerStop::Drain`] (SIGTERM): stop leasing, let running steps finish for up to the drain
 //!   timeout, then stop the rest and hand their leases back. [`WorkerStop::Kill`] (SIGINT): stop
 //!   every step's process group now and hand the leases back.
+//! - The `next` events of a run's FLOW_RESULT are dispatched by the worker whose attempt won
+//!   (its end was written, not fenced, and the run was not queued again for a retry): each is
+//!   matched against this worker's flows and recorded with its queued runs in one transaction
+//!   ([`crate::store::queued_dispatch`], as `codex-flow serve` records a `POST /events`), at
+//!   the run's event depth + 1, up to [`WorkerConfig::max_next_depth`]. A duplicate event id is
+//!   not an error; a next event that is not recorded is logged and noted on the run. A worker
+//!   that dies between writing a run's end and recording its next events loses them.
 
 mod identity;
 
@@ -25,11 +32,14 @@ use tokio_util::sync::CancellationToken;
 use crate::catalog::{FlowCatalog, LoadedFlow};
 use crate::context::RuntimeMetadata;
 use crate::error::Result;
-use crate::package_hash::package_hash;
 use crate::progress::no_progress;
 use crate::run_limits::RunLimits;
+use crate::run_view::{ProcessStatus, RunView};
+use crate::state::Claim;
 use crate::step_runner::{RunnerConfig, StepRunner};
-use crate::store::{AttemptEnd, Heartbeat, LeasedRun, PostgresFlowStore};
+use crate::store::{
+    package_hashes, queued_dispatch, AttemptEnd, Heartbeat, LeasedRun, PostgresFlowStore,
+};
 
 /// How a worker runs.
 #[derive(Debug, Clone)]
@@ -44,6 +54,11 @@ pub struct WorkerConfig {
     pub poll_interval: Duration,
     /// How long a draining worker lets running steps finish (default 30 s).
     pub drain_timeout: Duration,
+    /// How deep `next` chains may go (default [`crate::DEFAULT_MAX_NEXT_DEPTH`], as the local
+    /// client): the `next` events of a run whose event has depth `d` are recorded at depth
+    /// `d + 1` only when `d + 1 <= max_next_depth`; otherwise they are dropped with a warning
+    /// and a run note. 0 turns next-event dispatch off.
+    pub max_next_depth: u32,
     /// How steps run.
     pub runner: RunnerConfig,
 }
@@ -56,6 +71,7 @@ impl Default for WorkerConfig {
             heartbeat_interval: Duration::from_secs(1),
             poll_interval: Duration::from_millis(250),
             drain_timeout: Duration::from_secs(30),
+            max_next_depth: crate::client::DEFAULT_MAX_NEXT_DEPTH,
             runner: RunnerConfig::default(),
         }
     }
@@ -92,6 +108,9 @@ pub struct Worker {
     id: String,
     store: PostgresFlowStore,
     packages: HashMap<String, Arc<LoadedFlow>>,
+    /// The flows `next` events are matched against, and their package hashes by flow name.
+    catalog: FlowCatalog,
+    hashes: HashMap<String, String>,
     config: WorkerConfig,
     runner: StepRunner,
     limits: Arc<RunLimits>,
@@ -114,14 +133,18 @@ impl Worker {
         catalog: &FlowCatalog,
         config: WorkerConfig,
     ) -> Result<Self> {
-        let mut packages = HashMap::new();
-        for flow in catalog.flows() {
-            packages.insert(package_hash(flow)?, flow.clone());
-        }
+        let hashes = package_hashes(catalog)?;
+        let packages = catalog
+            .flows()
+            .iter()
+            .filter_map(|flow| Some((hashes.get(flow.name())?.clone(), flow.clone())))
+            .collect();
         Ok(Worker {
             id: new_worker_id(),
             store,
             packages,
+            catalog: catalog.clone(),
+            hashes,
             runner: StepRunner::new(config.runner.clone()),
             limits: Arc::new(RunLimits::new(config.concurrency)),
             config,
@@ -322,7 +345,7 @@ impl Worker {
                 }
             }
             None => AttemptEnd {
-                process_status: crate::run_view::ProcessStatus::Failed,
+                process_status: ProcessStatus::Failed,
                 result: None,
                 error: Some(format!(
                     "step {}/{} is not in this worker's package {}",
@@ -356,9 +379,12 @@ impl Worker {
         if lost.load(Ordering::SeqCst) {
             return RunEnd::Fenced;
         }
-        match self.store.finish_attempt(&run_id, &attempt, end).await {
-            Ok(true) => RunEnd::Finished,
-            Ok(false) => {
+        match self.store.finish_attempt_run(&run_id, &attempt, end).await {
+            Ok(Some(run)) => {
+                self.dispatch_next(&run, leased.event_depth).await;
+                RunEnd::Finished
+            }
+            Ok(None) => {
                 tracing::warn!(run_id, attempt, "result refused: the lease was taken over");
                 RunEnd::Fenced
             }
@@ -366,6 +392,65 @@ impl Worker {
                 tracing::error!(run_id, error = %e, "cannot record the run's end");
                 RunEnd::NotRecorded
             }
+        }
+    }
+}
+
+impl Worker {
+    /// Records the `next` events of `run`, whose end this worker's attempt just wrote, at
+    /// `event_depth + 1`. Never fails: what is not recorded is logged and noted on the run.
+    async fn dispatch_next(&self, run: &RunView, event_depth: u32) {
+        if run.process_status == Some(ProcessStatus::Queued) {
+            // Queued again for a retry: this attempt's result (and its next events) was not kept.
+            return;
+        }
+        let Some(next) = run.result.as_ref().and_then(|r| r.next.as_ref()) else {
+            return;
+        };
+        if next.is_empty() {
+            return;
+        }
+        let limit = self.config.max_next_depth;
+        let depth = event_depth.saturating_add(1);
+        let mut notes = Vec::new();
+        if depth > limit {
+            tracing::warn!(run_id = %run.id, limit, "next-event depth limit reached");
+            for event in next {
+                notes.push(format!(
+                    "next event `{}` not dispatched: depth limit {limit} reached",
+                    event.id
+                ));
+            }
+        } else {
+            for event in next {
+                if let Err(e) = event.validate() {
+                    tracing::warn!(run_id = %run.id, event_id = %event.id, error = %e, "next event not dispatched");
+                    notes.push(format!("next event `{}` not dispatched: {e}", event.id));
+                    continue;
+                }
+                let (record, runs) =
+                    queued_dispatch(&self.catalog, &self.hashes, event.clone(), depth);
+                let matched = runs.len();
+                match self.store.record_event_with_policies(record, runs).await {
+                    Ok(Claim::Claimed) => {
+                        tracing::debug!(run_id = %run.id, event_id = %event.id, depth, matched, "next event recorded");
+                    }
+                    Ok(Claim::Duplicate(_)) => {
+                        tracing::info!(run_id = %run.id, event_id = %event.id, "next event already stored: nothing new runs");
+                        notes.push(format!(
+                            "next event `{}` was already stored: nothing ran",
+                            event.id
+                        ));
+                    }
+                    Err(e) => {
+                        tracing::warn!(run_id = %run.id, event_id = %event.id, error = %e, "next event not dispatched");
+                        notes.push(format!("next event `{}` not dispatched: {e}", event.id));
+                    }
+                }
+            }
+        }
+        if let Err(e) = self.store.add_run_notes(&run.id, notes).await {
+            tracing::warn!(run_id = %run.id, error = %e, "cannot note the run's next events");
         }
     }
 }

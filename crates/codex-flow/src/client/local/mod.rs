@@ -107,8 +107,12 @@ fn default_max_concurrent_runs() -> usize {
     DEFAULT_MAX_CONCURRENT_RUNS
 }
 
+/// Default of [`LocalFlowClientConfig::max_next_depth`] and of
+/// [`crate::worker::WorkerConfig::max_next_depth`]: how deep `next` chains may go.
+pub const DEFAULT_MAX_NEXT_DEPTH: u32 = 8;
+
 fn default_max_next_depth() -> u32 {
-    8
+    DEFAULT_MAX_NEXT_DEPTH
 }
 fn default_max_memory_events() -> usize {
     crate::state::memory_default_max()

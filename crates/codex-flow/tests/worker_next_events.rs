@@ -1,0 +1,209 @@
+//! `next` events through a `codex-flow worker` process on PostgreSQL: a run's FLOW_RESULT
+//! `next` event is recorded by the worker whose attempt won, at the run's event depth + 1, and
+//! its runs execute exactly once; a next event beyond the worker's depth limit is not recorded
+//! (a run note says so).
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use codex_flow::ids::run_id;
+use codex_flow::store::{package_hashes, queued_dispatch};
+use codex_flow::{
+    FlowCatalog, FlowEvent, FlowStore, PostgresFlowStore, ProcessStatus, RunFilter, RunView,
+};
+use codex_test_support::postgres::fresh_database;
+use serde_json::json;
+use support::FlowTree;
+
+/// Kills the process on drop (SIGKILL), so a failing test leaves nothing behind.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `codex-flow worker` on `store` for the flows under `flows` (after its id line).
+fn worker(store: &str, flows: &Path, extra: &[&str]) -> Proc {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_codex-flow"))
+        .args([
+            "worker",
+            "--store",
+            store,
+            "--flows",
+            flows.to_str().unwrap(),
+            "--concurrency",
+            "2",
+            "--heartbeat-ms",
+            "250",
+        ])
+        .args(extra)
+        .env("CODEX_FLOW_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("worker "), "{line:?}");
+    Proc(child)
+}
+
+/// Flow `a` (step `s`, on `chain.start`) answers `next: [chain-next-1 (chain.next)]`; flow `b`
+/// (step `s`, on `chain.next`) appends `<run id> <attempt id>` to `<cwd>/chain.txt`.
+fn chain_flows(tree: &FlowTree) -> FlowCatalog {
+    tree.sh_flow(
+        "flows",
+        "a",
+        "a",
+        "s",
+        "chain.start",
+        "#!/bin/sh\ncat >/dev/null\necho 'FLOW_RESULT {\"status\":\"completed\",\"next\":[{\"id\":\"chain-next-1\",\"type\":\"chain.next\",\"payload\":{\"n\":1}}]}'\n",
+    );
+    let effects = tree.cwd().join("chain.txt");
+    tree.sh_flow(
+        "flows",
+        "b",
+        "b",
+        "s",
+        "chain.next",
+        &format!(
+            "#!/bin/sh\ncat >/dev/null\necho \"$CODEX_FLOW_RUN_ID $CODEX_FLOW_ATTEMPT_ID\" >> '{}'\necho 'FLOW_RESULT {{\"status\":\"completed\"}}'\n",
+            effects.display()
+        ),
+    );
+    FlowCatalog::load(&[tree.cwd().join("flows")]).unwrap()
+}
+
+/// Records the `chain-1` `chain.start` event at `depth` with its queued run, as serve would.
+async fn dispatch_start(store: &PostgresFlowStore, catalog: &FlowCatalog, depth: u32) -> String {
+    let event = FlowEvent::from_value(json!({"id": "chain-1", "type": "chain.start"})).unwrap();
+    let hashes = package_hashes(catalog).unwrap();
+    let (record, runs) = queued_dispatch(catalog, &hashes, event, depth);
+    assert_eq!(record.run_ids, vec![run_id("chain-1", "a", "s", None)]);
+    assert!(runs[0].0.package_hash.is_some());
+    store
+        .record_event_with_policies(record, runs)
+        .await
+        .unwrap();
+    run_id("chain-1", "a", "s", None)
+}
+
+/// Polls run `id` until `done` holds for it (30 s at most).
+async fn wait_for_run(
+    store: &PostgresFlowStore,
+    id: &str,
+    what: &str,
+    done: impl Fn(&RunView) -> bool,
+) -> RunView {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let run = store.get_run(id.to_string()).await.unwrap();
+        if let Some(run) = run.filter(|r| done(r)) {
+            return run;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: run {id} never got there"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_dispatches_a_finished_runs_next_event_which_runs_exactly_once() {
+    let db = fresh_database("flow_worker_next").await.unwrap();
+    let store = PostgresFlowStore::connect(db.url()).await.unwrap();
+    let tree = FlowTree::new();
+    let catalog = chain_flows(&tree);
+    let a_id = dispatch_start(&store, &catalog, 0).await;
+    let _worker = worker(db.url(), &tree.cwd().join("flows"), &[]);
+
+    let b_id = run_id("chain-next-1", "b", "s", None);
+    let b = wait_for_run(&store, &b_id, "b completes", |r| {
+        r.process_status == Some(ProcessStatus::Completed)
+    })
+    .await;
+    let a = store.get_run(a_id.clone()).await.unwrap().unwrap();
+    assert_eq!(a.process_status, Some(ProcessStatus::Completed), "{a:#?}");
+    assert!(a.notes.is_empty(), "{:?}", a.notes);
+
+    // Give a duplicate dispatch or a second execution time to show up.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    // The next event: stored once, at depth 1, with B's run only.
+    let next = store
+        .get_event("chain-next-1".into())
+        .await
+        .unwrap()
+        .expect("the next event is stored");
+    assert_eq!(next.depth, 1);
+    assert_eq!(next.event.event_type, "chain.next");
+    assert_eq!(next.event.payload, json!({"n": 1}));
+    assert_eq!(next.run_ids, vec![b_id.clone()]);
+    let runs = store
+        .list_runs(RunFilter {
+            event_id: Some("chain-next-1".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(runs.len(), 1, "{runs:#?}");
+    let b_now = store.get_run(b_id.clone()).await.unwrap().unwrap();
+    assert_eq!(b_now.process_status, Some(ProcessStatus::Completed));
+    assert_eq!(b_now.attempts.len(), 1, "{b_now:#?}");
+    assert_eq!(b_now.package_hash, b.package_hash);
+    assert!(b_now.package_hash.is_some());
+
+    // B's side effect happened exactly once, from its one attempt.
+    let effects = std::fs::read_to_string(tree.cwd().join("chain.txt")).unwrap();
+    let lines: Vec<&str> = effects.lines().collect();
+    assert_eq!(
+        lines,
+        vec![format!("{} {}", b_id, b_now.attempts[0].id).as_str()]
+    );
+    // The origin event is still depth 0; only two events exist.
+    let origin = store.get_event("chain-1".into()).await.unwrap().unwrap();
+    assert_eq!(origin.depth, 0);
+    let events = store.list_events(Default::default()).await.unwrap();
+    assert_eq!(events.len(), 2, "{events:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_next_event_beyond_the_workers_depth_limit_is_not_recorded() {
+    let db = fresh_database("flow_worker_next_depth").await.unwrap();
+    let store = PostgresFlowStore::connect(db.url()).await.unwrap();
+    let tree = FlowTree::new();
+    let catalog = chain_flows(&tree);
+    // The start event is itself a next event of depth 1; its next would be depth 2 > 1.
+    let a_id = dispatch_start(&store, &catalog, 1).await;
+    let _worker = worker(
+        db.url(),
+        &tree.cwd().join("flows"),
+        &["--max-next-depth", "1"],
+    );
+
+    let a = wait_for_run(&store, &a_id, "a is noted", |r| !r.notes.is_empty()).await;
+    assert_eq!(a.process_status, Some(ProcessStatus::Completed), "{a:#?}");
+    assert_eq!(
+        a.notes,
+        vec!["next event `chain-next-1` not dispatched: depth limit 1 reached".to_string()]
+    );
+    assert!(store
+        .get_event("chain-next-1".into())
+        .await
+        .unwrap()
+        .is_none());
+    let events = store.list_events(Default::default()).await.unwrap();
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert!(!tree.cwd().join("chain.txt").exists());
+}
