@@ -19,7 +19,8 @@
 //!   2-core machine one worker already keeps both busy, so this shows the machine's limit, not
 //!   how workers scale.
 //! - **one machine each**: each worker process (and the steps it spawns) runs in its own CPU
-//!   cgroup with a quota of `WORKER_CPUS` cores (default 0.5), the stand-in for a worker on its
+//!   cgroup with a quota of `WORKER_CPUS` cores (default: a fifth of the host's cores, 0.4 on 2 cores, so that
+//!   three of them stay below what the host can give next to PostgreSQL), the stand-in for a worker on its
 //!   own small machine; PostgreSQL and this process stay outside the quotas. This is the
 //!   deployment workers are for (one server, workers on other machines) and the placement the
 //!   scaling target is judged on. It needs a writable cgroup `cpu` controller (root; v1 or v2):
@@ -263,7 +264,11 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(3usize)
         .max(1);
-    let cpus = env_f64("WORKER_CPUS", 0.5);
+    // Default: a fifth of this machine per worker, so three emulated machines (3 × 0.2 of the
+    // cores) stay below what the host can give them next to PostgreSQL: the measurement then
+    // shows how workers scale, not the host's ceiling.
+    let host = std::thread::available_parallelism().map_or(2, |p| p.get()) as f64;
+    let cpus = env_f64("WORKER_CPUS", host / 5.0);
     let dir = tempfile::tempdir().expect("temp dir");
     write_flow(dir.path());
     let slices: Result<Vec<CpuSlice>, String> = (0..3)
