@@ -169,7 +169,7 @@ async fn consume(mut sub: Subscription, count: u64, per_sec: Option<f64>) -> (u6
     while received + lagged < count {
         match sub.recv().await {
             Ok(ev) => {
-                if let ServerNotification::ItemAgentMessageDelta(n) = &ev.notification {
+                if let ServerNotification::ItemAgentMessageDelta(n) = ev.notification() {
                     text += n.delta.len();
                 }
                 received += 1;
@@ -196,7 +196,7 @@ async fn consume_many(mut sub: Subscription, count: u64) -> (u64, u64, Instant) 
         match sub.recv_many(&mut batch, 256).await {
             Ok(_) => {
                 for ev in batch.drain(..) {
-                    if let ServerNotification::ItemAgentMessageDelta(n) = &ev.notification {
+                    if let ServerNotification::ItemAgentMessageDelta(n) = ev.notification() {
                         text += n.delta.len();
                     }
                     received += 1;

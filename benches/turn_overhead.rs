@@ -248,7 +248,7 @@ async fn raw_turn(rt: &Runtime, thread_id: &str, cwd: &str, prompt: &str) -> (St
             .await
             .expect("codex went silent")
             .expect("subscription");
-        match &ev.notification {
+        match ev.notification() {
             ServerNotification::ItemCompleted(n) => {
                 if let ThreadItem::AgentMessage(m) = &n.item {
                     text = m.text.clone();
@@ -384,7 +384,7 @@ async fn warm_block(env: &CodexTestEnv, cwd: &str, turns: usize, samples: &mut S
     let mut watch = client.runtime().subscribe_thread(session.thread_id());
     let watcher = tokio::spawn(async move {
         while let Ok(ev) = watch.recv().await {
-            if matches!(ev.notification, ServerNotification::TurnCompleted(_))
+            if matches!(ev.notification(), ServerNotification::TurnCompleted(_))
                 && done_tx.send(Instant::now()).await.is_err()
             {
                 return;

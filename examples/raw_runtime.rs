@@ -38,7 +38,7 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     loop {
         let event = tokio::time::timeout(Duration::from_secs(120), events.recv()).await??;
-        match &event.notification {
+        match event.notification() {
             ServerNotification::ItemAgentMessageDelta(n) => {
                 print!("{}", n.delta);
                 std::io::stdout().flush()?;

@@ -82,7 +82,7 @@ async fn recorded_0171_payloads_with_every_changed_shape_complete_a_turn_through
     // Every notification decoded typed; the new fields are there.
     let mut seen = HashSet::new();
     while let Some(Ok(ev)) = all.try_recv() {
-        match &ev.notification {
+        match ev.notification() {
             ServerNotification::Unknown { method, .. } => panic!("{method} did not decode"),
             ServerNotification::AccountUpdated(n) => {
                 assert_eq!(n.reason, Some(AccountUpdateReason::WorkspaceRoutingReady))

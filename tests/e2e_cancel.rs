@@ -39,7 +39,7 @@ async fn next_turn_started(sub: &mut Subscription) -> String {
             .await
             .expect("turn/started in time")
             .expect("subscription open");
-        if let ServerNotification::TurnStarted(n) = &ev.notification {
+        if let ServerNotification::TurnStarted(n) = ev.notification() {
             return n.turn.id.clone();
         }
     }
@@ -52,7 +52,7 @@ async fn completion_of(sub: &mut Subscription, turn_id: &str) -> TurnStatus {
             .await
             .expect("turn/completed in time")
             .expect("subscription open");
-        if let ServerNotification::TurnCompleted(n) = &ev.notification {
+        if let ServerNotification::TurnCompleted(n) = ev.notification() {
             if n.turn.id == turn_id {
                 return n.turn.status.clone();
             }
@@ -302,7 +302,7 @@ async fn a_post_tool_use_block_ends_the_turn_before_ask_returns_and_the_next_ask
     // The blocked turn has already completed when `ask` returns.
     let mut completed = None;
     while let Some(Ok(ev)) = sub.try_recv() {
-        if let ServerNotification::TurnCompleted(n) = &ev.notification {
+        if let ServerNotification::TurnCompleted(n) = ev.notification() {
             completed = Some((n.turn.id.clone(), n.turn.status.clone()));
         }
     }

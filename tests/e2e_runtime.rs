@@ -38,7 +38,7 @@ async fn a_turn_through_the_raw_runtime_returns_the_mock_text() {
             .await
             .expect("turn did not complete")
             .unwrap();
-        match &ev.notification {
+        match ev.notification() {
             ServerNotification::ItemCompleted(n) => {
                 if let codex_runtime::runtime::ThreadItem::AgentMessage(m) = &n.item {
                     agent_text = Some(m.text.clone());

@@ -95,7 +95,7 @@ async fn a_slow_reader_gets_the_latest_diff_and_usage_and_every_approval() {
             .await
             .expect("turn/completed in time");
         if let Ok(ev) = ev {
-            if matches!(ev.notification, ServerNotification::TurnCompleted(_)) {
+            if matches!(ev.notification(), ServerNotification::TurnCompleted(_)) {
                 break;
             }
         }

@@ -73,7 +73,7 @@ async fn consumers_that_keep_up_on_average_lose_nothing_of_a_burst_with_defaults
                 assert!(ev.seq > last_seq, "events arrive in order");
                 last_seq = ev.seq;
                 assert!(matches!(
-                    ev.notification,
+                    ev.notification(),
                     ServerNotification::ItemAgentMessageDelta(_)
                 ));
                 received += 1;
@@ -159,7 +159,7 @@ async fn undecodable_notifications_still_reach_thread_and_turn_subscribers() {
         // The changed shapes arrive as `Unknown`, with their ids read from the raw params.
         for ev in &events[2..] {
             assert!(
-                matches!(ev.notification, ServerNotification::Unknown { .. }),
+                matches!(ev.notification(), ServerNotification::Unknown { .. }),
                 "{ev:?}"
             );
             assert_eq!(ev.thread_id(), Some("thr_fake"));

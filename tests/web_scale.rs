@@ -99,7 +99,7 @@ async fn the_delta_rate_to_one_sse_client_is_at_least_half_the_in_process_rate()
                 Ok(ev) => ev,
                 Err(err) => panic!("subscription ended: {err:?}"),
             };
-            if let ServerNotification::ItemAgentMessageDelta(_) = &ev.notification {
+            if let ServerNotification::ItemAgentMessageDelta(_) = ev.notification() {
                 first.get_or_insert_with(Instant::now);
                 count += 1;
             }

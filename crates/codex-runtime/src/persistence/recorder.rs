@@ -438,7 +438,7 @@ impl TurnRecording {
                 turn_id: Some(turn_id),
                 dropped: *n,
             }],
-            TurnEvent::Other(ev) => match &ev.notification {
+            TurnEvent::Other(ev) => match ev.notification() {
                 codex_runtime_protocol::ServerNotification::Error(n) if !n.will_retry => {
                     vec![Record::Error {
                         turn_id: Some(turn_id),

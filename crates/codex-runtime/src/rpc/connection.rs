@@ -381,30 +381,32 @@ impl ReadLoop {
                 params,
                 emitted_at_ms,
             }) => {
-                let notification = match ServerNotification::decode(&method, params) {
-                    Ok(n) => n,
-                    Err(e) => {
-                        Metrics::inc(&m.decode_fallbacks);
-                        self.issue(
-                            ProtocolIssueKind::DecodeFallback,
-                            format!("`{method}` params did not fit the typed shape ({e}); delivered as Unknown"),
-                        );
-                        ServerNotification::Unknown {
-                            method: method.to_string(),
-                            params: serde_json::from_str(params.get())
-                                .unwrap_or(serde_json::Value::Null),
-                        }
+                let seq = self.shared.seq.fetch_add(1, Ordering::Relaxed) + 1;
+                let event = match Event::lazy_delta(&method, params, emitted_at_ms, seq) {
+                    Some(event) => event,
+                    None => {
+                        let notification = match ServerNotification::decode(&method, params) {
+                            Ok(n) => n,
+                            Err(e) => {
+                                Metrics::inc(&m.decode_fallbacks);
+                                self.issue(
+                                    ProtocolIssueKind::DecodeFallback,
+                                    format!("`{method}` params did not fit the typed shape ({e}); delivered as Unknown"),
+                                );
+                                ServerNotification::Unknown {
+                                    method: method.to_string(),
+                                    params: serde_json::from_str(params.get())
+                                        .unwrap_or(serde_json::Value::Null),
+                                }
+                            }
+                        };
+                        Event::new(notification, emitted_at_ms, seq)
                     }
                 };
-                let seq = self.shared.seq.fetch_add(1, Ordering::Relaxed) + 1;
                 batch.push(Routed {
                     droppable: is_droppable(&method),
                     cost: line.len() + EVENT_OVERHEAD_BYTES,
-                    event: Arc::new(Event {
-                        notification,
-                        emitted_at_ms,
-                        seq,
-                    }),
+                    event: Arc::new(event),
                 });
             }
             Ok(Msg::Request { id, method, params }) => {

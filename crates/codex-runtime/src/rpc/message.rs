@@ -8,6 +8,7 @@ use codex_runtime_protocol::{RequestId, ServerNotification};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
+use std::sync::OnceLock;
 
 /// A JSON-RPC error object.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -165,22 +166,147 @@ pub(crate) fn encode_response(
     }
 }
 
-/// One server notification, decoded into its typed form, as delivered to subscribers.
-#[derive(Debug, Clone, PartialEq)]
+/// One server notification, as delivered to subscribers.
+///
+/// The streaming deltas (`item/agentMessage/delta`, `item/plan/delta`,
+/// `item/commandExecution/outputDelta`, `item/fileChange/outputDelta`,
+/// `item/reasoning/textDelta`, `item/reasoning/summaryTextDelta`), which are nearly all of a
+/// busy connection's traffic, are **decoded lazily**: the connection's reader checks their
+/// shape and reads the routing ids from the envelope, and the typed form is built the first
+/// time [`Event::notification`] is called, on the consumer's thread (then cached). Every other
+/// notification is decoded by the reader. Either way the typed form is the same.
+#[derive(Clone)]
 pub struct Event {
-    /// The typed notification. Unknown methods (or params this SDK cannot decode) arrive as
-    /// `ServerNotification::Unknown` with the raw params: nothing is dropped.
-    pub notification: ServerNotification,
+    decoded: OnceLock<ServerNotification>,
+    /// The raw params of a lazily decoded delta (`None`: decoded by the reader).
+    raw: Option<Box<RawDelta>>,
     /// The server's `emittedAtMs` timestamp, when present.
     pub emitted_at_ms: Option<i64>,
     /// Position of this notification in the connection's inbound order (1-based).
     pub seq: u64,
 }
 
+/// A delta kept as its wire params until someone reads it.
+#[derive(Clone)]
+struct RawDelta {
+    method: &'static str,
+    params: Box<RawValue>,
+    thread: std::ops::Range<u32>,
+    turn: std::ops::Range<u32>,
+}
+
+/// The methods decoded lazily; all have `threadId`, `turnId`, `itemId` and `delta` strings.
+const LAZY_DELTAS: [&str; 6] = [
+    "item/agentMessage/delta",
+    "item/plan/delta",
+    "item/commandExecution/outputDelta",
+    "item/fileChange/outputDelta",
+    "item/reasoning/textDelta",
+    "item/reasoning/summaryTextDelta",
+];
+
+/// The fields of a delta whose presence and types make its typed decode succeed: the ids are
+/// borrowed (an id with escapes falls back to the reader's typed decode).
+#[derive(Deserialize)]
+struct DeltaShape<'a> {
+    #[serde(rename = "threadId", borrow)]
+    thread_id: &'a str,
+    #[serde(rename = "turnId", borrow)]
+    turn_id: &'a str,
+    #[serde(rename = "itemId", borrow)]
+    _item_id: Cow<'a, str>,
+    #[serde(rename = "delta", borrow)]
+    _delta: Cow<'a, str>,
+    #[serde(rename = "contentIndex", default)]
+    content_index: Option<i64>,
+    #[serde(rename = "summaryIndex", default)]
+    summary_index: Option<i64>,
+}
+
 impl Event {
+    /// An event holding an already decoded notification.
+    pub fn new(notification: ServerNotification, emitted_at_ms: Option<i64>, seq: u64) -> Event {
+        Event {
+            decoded: OnceLock::from(notification),
+            raw: None,
+            emitted_at_ms,
+            seq,
+        }
+    }
+
+    /// An event for a delta whose params were checked against the typed shape, kept raw until
+    /// read; `None` when `method` is not decoded lazily or `params` does not have the shape (the
+    /// caller then decodes it, reporting a fallback as usual).
+    pub(crate) fn lazy_delta(
+        method: &str,
+        params: &RawValue,
+        emitted_at_ms: Option<i64>,
+        seq: u64,
+    ) -> Option<Event> {
+        let method = *LAZY_DELTAS.iter().find(|m| **m == method)?;
+        let text = params.get();
+        let shape: DeltaShape<'_> = serde_json::from_str(text).ok()?;
+        let indexed = match method {
+            "item/reasoning/textDelta" => shape.content_index.is_some(),
+            "item/reasoning/summaryTextDelta" => shape.summary_index.is_some(),
+            _ => true,
+        };
+        if !indexed {
+            return None;
+        }
+        let range = |part: &str| -> Option<std::ops::Range<u32>> {
+            let start = (part.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
+            let end = start.checked_add(part.len())?;
+            (end <= text.len()).then_some(u32::try_from(start).ok()?..u32::try_from(end).ok()?)
+        };
+        let raw = RawDelta {
+            method,
+            thread: range(shape.thread_id)?,
+            turn: range(shape.turn_id)?,
+            params: params.to_owned(),
+        };
+        Some(Event {
+            decoded: OnceLock::new(),
+            raw: Some(Box::new(raw)),
+            emitted_at_ms,
+            seq,
+        })
+    }
+
+    /// The typed notification. Unknown methods (or params this SDK cannot decode) arrive as
+    /// `ServerNotification::Unknown` with the raw params: nothing is dropped. A lazily decoded
+    /// delta is decoded on the first call (on the caller's thread) and cached.
+    pub fn notification(&self) -> &ServerNotification {
+        self.decoded.get_or_init(|| match &self.raw {
+            Some(raw) => match ServerNotification::decode(raw.method, &raw.params) {
+                Ok(n) => n,
+                Err(e) => {
+                    // The reader checked the shape, so this needs a type the shape check does
+                    // not see; deliver it raw, as the reader would.
+                    tracing::warn!(
+                        method = raw.method,
+                        "delta params did not fit the typed shape ({e}); delivered as Unknown"
+                    );
+                    ServerNotification::Unknown {
+                        method: raw.method.to_string(),
+                        params: serde_json::from_str(raw.params.get())
+                            .unwrap_or(serde_json::Value::Null),
+                    }
+                }
+            },
+            None => ServerNotification::Unknown {
+                method: String::new(),
+                params: serde_json::Value::Null,
+            },
+        })
+    }
+
     /// The notification method, e.g. `turn/completed`.
     pub fn method(&self) -> &str {
-        self.notification.method()
+        match &self.raw {
+            Some(raw) => raw.method,
+            None => self.notification().method(),
+        }
     }
 
     /// The thread this notification belongs to, when it has one.
@@ -189,7 +315,13 @@ impl Event {
     /// not know, or params that did not fit the typed shape) this is read from the raw params:
     /// `threadId`, else `thread.id`. Such events are therefore routed to thread subscribers too.
     pub fn thread_id(&self) -> Option<&str> {
-        match &self.notification {
+        if let Some(raw) = &self.raw {
+            return raw
+                .params
+                .get()
+                .get(raw.thread.start as usize..raw.thread.end as usize);
+        }
+        match self.notification() {
             ServerNotification::Unknown { params, .. } => raw_id(params, "threadId", "thread"),
             n => n.thread_id(),
         }
@@ -198,10 +330,34 @@ impl Event {
     /// The turn this notification belongs to, when it has one (for `Unknown`, read from the raw
     /// params: `turnId`, else `turn.id`).
     pub fn turn_id(&self) -> Option<&str> {
-        match &self.notification {
+        if let Some(raw) = &self.raw {
+            return raw
+                .params
+                .get()
+                .get(raw.turn.start as usize..raw.turn.end as usize);
+        }
+        match self.notification() {
             ServerNotification::Unknown { params, .. } => raw_id(params, "turnId", "turn"),
             n => n.turn_id(),
         }
+    }
+}
+
+impl std::fmt::Debug for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Event")
+            .field("notification", self.notification())
+            .field("emitted_at_ms", &self.emitted_at_ms)
+            .field("seq", &self.seq)
+            .finish()
+    }
+}
+
+impl PartialEq for Event {
+    fn eq(&self, other: &Event) -> bool {
+        self.seq == other.seq
+            && self.emitted_at_ms == other.emitted_at_ms
+            && self.notification() == other.notification()
     }
 }
 
@@ -275,13 +431,15 @@ mod tests {
 
     #[test]
     fn unknown_notifications_keep_their_thread_and_turn() {
-        let ev = |params: serde_json::Value| Event {
-            notification: ServerNotification::Unknown {
-                method: "turn/completed".into(),
-                params,
-            },
-            emitted_at_ms: None,
-            seq: 1,
+        let ev = |params: serde_json::Value| {
+            Event::new(
+                ServerNotification::Unknown {
+                    method: "turn/completed".into(),
+                    params,
+                },
+                None,
+                1,
+            )
         };
         let flat = ev(serde_json::json!({"threadId": "th", "turnId": "tu"}));
         assert_eq!((flat.thread_id(), flat.turn_id()), (Some("th"), Some("tu")));
@@ -291,6 +449,56 @@ mod tests {
         assert_eq!((thread.thread_id(), thread.turn_id()), (Some("th"), None));
         let none = ev(serde_json::json!([1, 2]));
         assert_eq!((none.thread_id(), none.turn_id()), (None, None));
+    }
+
+    fn raw(v: serde_json::Value) -> Box<RawValue> {
+        serde_json::value::to_raw_value(&v).unwrap()
+    }
+
+    #[test]
+    fn lazy_deltas_decode_exactly_like_the_reader() {
+        for method in LAZY_DELTAS {
+            let params = raw(serde_json::json!({
+                "threadId": "th-1", "turnId": "tu-1", "itemId": "it-1",
+                "delta": "a \"quoted\" \u{e9}\n delta", "contentIndex": 0, "summaryIndex": 2
+            }));
+            let lazy = Event::lazy_delta(method, &params, Some(9), 4)
+                .unwrap_or_else(|| panic!("{method} is decoded lazily"));
+            let eager = Event::new(ServerNotification::decode(method, &params).unwrap(), Some(9), 4);
+            // Routing reads the ids without decoding.
+            assert!(lazy.decoded.get().is_none(), "{method}");
+            assert_eq!(lazy.method(), method);
+            assert_eq!(lazy.thread_id(), Some("th-1"));
+            assert_eq!(lazy.turn_id(), Some("tu-1"));
+            assert!(lazy.decoded.get().is_none(), "{method}: ids need no decode");
+            assert!(!matches!(lazy.notification(), ServerNotification::Unknown { .. }));
+            assert_eq!(lazy, eager, "{method}");
+            assert_eq!(lazy.clone(), eager);
+            assert_eq!(lazy.thread_id(), eager.thread_id());
+            assert_eq!(lazy.turn_id(), eager.turn_id());
+        }
+    }
+
+    #[test]
+    fn params_without_the_delta_shape_go_through_the_readers_decode() {
+        let delta = "item/agentMessage/delta";
+        let cases = [
+            // An id with an escape cannot be borrowed.
+            serde_json::json!({"threadId": "t\\h", "turnId": "tu", "itemId": "i", "delta": "x"}),
+            // A missing or mistyped field would not decode.
+            serde_json::json!({"threadId": "th", "turnId": "tu", "itemId": "i"}),
+            serde_json::json!({"threadId": "th", "turnId": "tu", "itemId": "i", "delta": 5}),
+            serde_json::json!(["not", "an", "object"]),
+        ];
+        for params in cases {
+            assert!(Event::lazy_delta(delta, &raw(params.clone()), None, 1).is_none(), "{params}");
+        }
+        let good = raw(serde_json::json!({"threadId": "th", "turnId": "tu", "itemId": "i", "delta": "x"}));
+        // The indexed reasoning deltas need their index; other methods are decoded by the reader.
+        assert!(Event::lazy_delta("item/reasoning/textDelta", &good, None, 1).is_none());
+        assert!(Event::lazy_delta("item/reasoning/summaryTextDelta", &good, None, 1).is_none());
+        assert!(Event::lazy_delta("turn/completed", &good, None, 1).is_none());
+        assert!(Event::lazy_delta(delta, &good, None, 1).is_some());
     }
 
     #[test]

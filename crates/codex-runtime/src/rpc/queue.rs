@@ -432,14 +432,14 @@ mod tests {
 
     fn routed(seq: u64, droppable: bool, cost: usize) -> Routed {
         Routed {
-            event: Arc::new(Event {
-                notification: ServerNotification::Unknown {
+            event: Arc::new(Event::new(
+                ServerNotification::Unknown {
                     method: if droppable { "x/delta" } else { "x/done" }.into(),
                     params: serde_json::Value::Null,
                 },
-                emitted_at_ms: None,
+                None,
                 seq,
-            }),
+            )),
             cost,
             droppable,
         }

@@ -362,16 +362,17 @@ mod tests {
         let params =
             serde_json::json!({"threadId": thread, "turnId": "t1", "itemId": "i", "delta": "x"});
         let raw = serde_json::value::to_raw_value(&params).unwrap();
-        Event {
-            notification: ServerNotification::decode(method, &raw).unwrap_or(
-                ServerNotification::Unknown {
+        // The reader's two paths: a lazily decoded delta, else a decoded notification.
+        Event::lazy_delta(method, &raw, None, seq).unwrap_or_else(|| {
+            Event::new(
+                ServerNotification::decode(method, &raw).unwrap_or(ServerNotification::Unknown {
                     method: method.into(),
                     params,
-                },
-            ),
-            emitted_at_ms: None,
-            seq,
-        }
+                }),
+                None,
+                seq,
+            )
+        })
     }
 
     fn router(delta: usize, life: usize) -> Arc<Router> {

@@ -155,7 +155,7 @@ impl TurnAccumulator {
     /// Applies one event; returns the stream event to emit, if any.
     pub fn apply(&mut self, event: &Arc<Event>) -> Option<TurnEvent> {
         use ServerNotification as N;
-        match &event.notification {
+        match event.notification() {
             N::TurnStarted(n) => Some(TurnEvent::Started {
                 turn_id: n.turn.id.clone(),
             }),
