@@ -464,14 +464,21 @@ mod tests {
             }));
             let lazy = Event::lazy_delta(method, &params, Some(9), 4)
                 .unwrap_or_else(|| panic!("{method} is decoded lazily"));
-            let eager = Event::new(ServerNotification::decode(method, &params).unwrap(), Some(9), 4);
+            let eager = Event::new(
+                ServerNotification::decode(method, &params).unwrap(),
+                Some(9),
+                4,
+            );
             // Routing reads the ids without decoding.
             assert!(lazy.decoded.get().is_none(), "{method}");
             assert_eq!(lazy.method(), method);
             assert_eq!(lazy.thread_id(), Some("th-1"));
             assert_eq!(lazy.turn_id(), Some("tu-1"));
             assert!(lazy.decoded.get().is_none(), "{method}: ids need no decode");
-            assert!(!matches!(lazy.notification(), ServerNotification::Unknown { .. }));
+            assert!(!matches!(
+                lazy.notification(),
+                ServerNotification::Unknown { .. }
+            ));
             assert_eq!(lazy, eager, "{method}");
             assert_eq!(lazy.clone(), eager);
             assert_eq!(lazy.thread_id(), eager.thread_id());
@@ -491,9 +498,13 @@ mod tests {
             serde_json::json!(["not", "an", "object"]),
         ];
         for params in cases {
-            assert!(Event::lazy_delta(delta, &raw(params.clone()), None, 1).is_none(), "{params}");
+            assert!(
+                Event::lazy_delta(delta, &raw(params.clone()), None, 1).is_none(),
+                "{params}"
+            );
         }
-        let good = raw(serde_json::json!({"threadId": "th", "turnId": "tu", "itemId": "i", "delta": "x"}));
+        let good =
+            raw(serde_json::json!({"threadId": "th", "turnId": "tu", "itemId": "i", "delta": "x"}));
         // The indexed reasoning deltas need their index; other methods are decoded by the reader.
         assert!(Event::lazy_delta("item/reasoning/textDelta", &good, None, 1).is_none());
         assert!(Event::lazy_delta("item/reasoning/summaryTextDelta", &good, None, 1).is_none());
