@@ -1,7 +1,9 @@
 //! `next` events through a `codex-flow worker` process on PostgreSQL: a run's FLOW_RESULT
 //! `next` event is recorded by the worker whose attempt won, at the run's event depth + 1, and
 //! its runs execute exactly once; a next event beyond the worker's depth limit is not recorded
-//! (a run note says so).
+//! (a run note says so). Through the store API: a finish and its next events commit in one
+//! transaction (a next event that cannot be recorded keeps the end from committing; a fenced
+//! finish records neither).
 
 mod support;
 
@@ -11,9 +13,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use codex_flow::ids::run_id;
-use codex_flow::store::{package_hashes, queued_dispatch};
+use codex_flow::store::{
+    next_dispatch, package_hashes, queued_dispatch, AttemptEnd, Heartbeat, NextEvents,
+};
 use codex_flow::{
-    FlowCatalog, FlowEvent, FlowStore, PostgresFlowStore, ProcessStatus, RunFilter, RunView,
+    EventRecord, FlowCatalog, FlowEvent, FlowResult, FlowStore, PostgresFlowStore, ProcessStatus,
+    RunFilter, RunView,
 };
 use codex_test_support::postgres::fresh_database;
 use serde_json::json;
@@ -206,4 +211,183 @@ async fn a_next_event_beyond_the_workers_depth_limit_is_not_recorded() {
     let events = store.list_events(Default::default()).await.unwrap();
     assert_eq!(events.len(), 1, "{events:#?}");
     assert!(!tree.cwd().join("chain.txt").exists());
+}
+
+/// A completed attempt's end whose FLOW_RESULT names `next`.
+fn completed_with_next(next: serde_json::Value) -> (AttemptEnd, FlowResult) {
+    let result: FlowResult =
+        serde_json::from_value(json!({"status": "completed", "next": next})).unwrap();
+    let end = AttemptEnd {
+        process_status: ProcessStatus::Completed,
+        result: Some(result.clone()),
+        error: None,
+        exit_code: Some(0),
+        stdout: Default::default(),
+        stderr: Default::default(),
+    };
+    (end, result)
+}
+
+fn chain_next_1() -> serde_json::Value {
+    json!({"id": "chain-next-1", "type": "chain.next", "payload": {"n": 1}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_next_event_that_cannot_be_recorded_keeps_the_runs_end_from_committing() {
+    let db = fresh_database("flow_next_atomic_rollback").await.unwrap();
+    let store = PostgresFlowStore::connect(db.url()).await.unwrap();
+    let tree = FlowTree::new();
+    let catalog = chain_flows(&tree);
+    let hashes = package_hashes(&catalog).unwrap();
+    let a_id = dispatch_start(&store, &catalog, 0).await;
+    let leased = store
+        .lease("w1", &[hashes["a"].clone()], 1, Duration::from_secs(60))
+        .await
+        .unwrap()
+        .pop()
+        .expect("a is leased");
+
+    // A run row already holds the id the next event's run gets (under another event), so
+    // recording the next event fails inside the finish's transaction.
+    let b_id = run_id("chain-next-1", "b", "s", None);
+    let blocker = FlowEvent::from_value(json!({"id": "blocker", "type": "other"})).unwrap();
+    let blocking_run = RunView::queued(b_id.clone(), &blocker, "b", "s", false);
+    let record = EventRecord {
+        event: blocker,
+        run_ids: vec![b_id.clone()],
+        replays: 0,
+        depth: 0,
+        stored_at: String::new(),
+    };
+    store
+        .record_event_with_policies(record, vec![(blocking_run, None)])
+        .await
+        .unwrap();
+
+    let (end, result) = completed_with_next(json!([chain_next_1()]));
+    let next = next_dispatch(&catalog, &hashes, Some(&result), leased.event_depth, 8);
+    assert_eq!(next.dispatches.len(), 1, "{next:#?}");
+    let finish = store
+        .finish_attempt_run(&a_id, &leased.attempt_id, end, next)
+        .await;
+    assert!(finish.is_err(), "{finish:#?}");
+
+    // Nothing of the finish committed: the run is still running under the same lease, without
+    // a result, and the next event is not stored.
+    let a = store.get_run(a_id.clone()).await.unwrap().unwrap();
+    assert_eq!(a.process_status, Some(ProcessStatus::Running), "{a:#?}");
+    assert!(a.result.is_none(), "{a:#?}");
+    assert!(a.finished_at.is_none(), "{a:#?}");
+    assert_eq!(a.attempts.len(), 1);
+    assert_eq!(a.attempts[0].status, Some(ProcessStatus::Running));
+    assert!(a.output.is_empty(), "{a:#?}");
+    assert!(store
+        .get_event("chain-next-1".into())
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        store
+            .heartbeat(
+                std::slice::from_ref(&leased.attempt_id),
+                Duration::from_secs(60)
+            )
+            .await
+            .unwrap(),
+        vec![(
+            leased.attempt_id.clone(),
+            Heartbeat::Held {
+                cancel_requested: false
+            }
+        )]
+    );
+    // The blocking run is untouched.
+    let blocking = store.get_run(b_id).await.unwrap().unwrap();
+    assert_eq!(blocking.event_id, "blocker");
+    // The attempt still wins: its end, without next events, is written now.
+    let (end, _) = completed_with_next(json!([chain_next_1()]));
+    let run = store
+        .finish_attempt_run(&a_id, &leased.attempt_id, end, NextEvents::default())
+        .await
+        .unwrap()
+        .expect("the attempt still holds its lease");
+    assert_eq!(run.process_status, Some(ProcessStatus::Completed));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fenced_finish_records_no_next_event_and_a_winning_one_records_them_with_its_end() {
+    let db = fresh_database("flow_next_atomic_fence").await.unwrap();
+    let store = PostgresFlowStore::connect(db.url()).await.unwrap();
+    let tree = FlowTree::new();
+    let catalog = chain_flows(&tree);
+    let hashes = package_hashes(&catalog).unwrap();
+    let packages = [hashes["a"].clone()];
+    let a_id = dispatch_start(&store, &catalog, 0).await;
+    let stale = store
+        .lease("w1", &packages, 1, Duration::from_millis(1))
+        .await
+        .unwrap()
+        .pop()
+        .expect("a is leased");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let current = store
+        .lease("w2", &packages, 1, Duration::from_secs(60))
+        .await
+        .unwrap()
+        .pop()
+        .expect("a is taken over");
+    assert!(current.taken_over);
+
+    // `chain-1` (the run's own event) is already stored: a duplicate, noted, not an error.
+    let next_events = json!([chain_next_1(), {"id": "chain-1", "type": "chain.start"}]);
+
+    // The fenced attempt writes nothing: neither its end nor its next events.
+    let (end, result) = completed_with_next(next_events.clone());
+    let next = next_dispatch(&catalog, &hashes, Some(&result), stale.event_depth, 8);
+    assert_eq!(next.dispatches.len(), 2, "{next:#?}");
+    let fenced = store
+        .finish_attempt_run(&a_id, &stale.attempt_id, end, next)
+        .await
+        .unwrap();
+    assert!(fenced.is_none(), "{fenced:#?}");
+    assert!(store
+        .get_event("chain-next-1".into())
+        .await
+        .unwrap()
+        .is_none());
+    let a = store.get_run(a_id.clone()).await.unwrap().unwrap();
+    assert_eq!(a.process_status, Some(ProcessStatus::Running), "{a:#?}");
+    assert!(a.notes.is_empty(), "{:?}", a.notes);
+
+    // The winning attempt's end and next events are visible as soon as the finish returns.
+    let (end, result) = completed_with_next(next_events);
+    let next = next_dispatch(&catalog, &hashes, Some(&result), current.event_depth, 8);
+    let run = store
+        .finish_attempt_run(&a_id, &current.attempt_id, end, next)
+        .await
+        .unwrap()
+        .expect("the winning attempt's end is written");
+    assert_eq!(run.process_status, Some(ProcessStatus::Completed));
+    let a = store.get_run(a_id.clone()).await.unwrap().unwrap();
+    assert_eq!(a.process_status, Some(ProcessStatus::Completed), "{a:#?}");
+    assert!(a.result.as_ref().and_then(|r| r.next.as_ref()).is_some());
+    assert_eq!(
+        a.notes,
+        vec!["next event `chain-1` was already stored: nothing ran".to_string()]
+    );
+    let b_id = run_id("chain-next-1", "b", "s", None);
+    let next = store
+        .get_event("chain-next-1".into())
+        .await
+        .unwrap()
+        .expect("the next event is stored with the end");
+    assert_eq!(next.depth, 1);
+    assert_eq!(next.run_ids, vec![b_id.clone()]);
+    let b = store.get_run(b_id).await.unwrap().unwrap();
+    assert_eq!(b.process_status, Some(ProcessStatus::Queued), "{b:#?}");
+    assert_eq!(b.package_hash.as_deref(), Some(hashes["b"].as_str()));
+    let origin = store.get_event("chain-1".into()).await.unwrap().unwrap();
+    assert_eq!(origin.run_ids, vec![a_id]);
+    let events = store.list_events(Default::default()).await.unwrap();
+    assert_eq!(events.len(), 2, "{events:#?}");
 }

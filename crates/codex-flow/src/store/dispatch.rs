@@ -3,13 +3,16 @@
 //! catalog, as an [`EventRecord`] plus one queued run per matching step, each pinned to its
 //! flow package's hash and carrying its flow's `[retry]` policy. Recording them
 //! ([`crate::PostgresFlowStore::record_event_with_policies`]) is one transaction (an outbox);
-//! workers execute the runs later.
+//! workers execute the runs later. A worker records the `next` events of a run
+//! ([`next_dispatch`]) in the same transaction as the run's end
+//! ([`crate::PostgresFlowStore::finish_attempt_run`]).
 
 use std::collections::HashMap;
 
 use crate::catalog::FlowCatalog;
 use crate::error::Result;
 use crate::event::FlowEvent;
+use crate::flow_result::FlowResult;
 use crate::manifest::RetryPolicy;
 use crate::package_hash::package_hash;
 use crate::run_view::RunView;
@@ -64,4 +67,50 @@ pub fn queued_dispatch(
         stored_at: now_rfc3339(),
     };
     (record, runs)
+}
+
+/// The `next` events of an attempt's FLOW_RESULT, ready to be recorded with the attempt's end
+/// by [`crate::PostgresFlowStore::finish_attempt_run`] (in its transaction, only when the
+/// attempt won and the run is over; a fenced or retried attempt records none of it).
+#[derive(Debug, Default)]
+pub struct NextEvents {
+    /// Each next event to record, with its queued runs ([`queued_dispatch`]).
+    pub dispatches: Vec<(EventRecord, Vec<QueuedRun>)>,
+    /// Notes for the run about next events that are not recorded (past the depth limit,
+    /// invalid).
+    pub notes: Vec<String>,
+}
+
+/// The [`NextEvents`] of `result`, the FLOW_RESULT of a run whose event has depth
+/// `event_depth`: each valid `next` event dispatched against `catalog` ([`queued_dispatch`])
+/// at `event_depth + 1`. Past `max_depth` (0 turns next events off) none is dispatched and each
+/// gets a note `next event `…` not dispatched: depth limit N reached`; an invalid event gets a
+/// note too. Nothing is written.
+pub fn next_dispatch(
+    catalog: &FlowCatalog,
+    hashes: &HashMap<String, String>,
+    result: Option<&FlowResult>,
+    event_depth: u32,
+    max_depth: u32,
+) -> NextEvents {
+    let mut next = NextEvents::default();
+    let Some(events) = result.and_then(|r| r.next.as_ref()) else {
+        return next;
+    };
+    let depth = event_depth.saturating_add(1);
+    for event in events {
+        if depth > max_depth {
+            next.notes.push(format!(
+                "next event `{}` not dispatched: depth limit {max_depth} reached",
+                event.id
+            ));
+        } else if let Err(e) = event.validate() {
+            next.notes
+                .push(format!("next event `{}` not dispatched: {e}", event.id));
+        } else {
+            next.dispatches
+                .push(queued_dispatch(catalog, hashes, event.clone(), depth));
+        }
+    }
+    next
 }

@@ -16,7 +16,7 @@ mod postgres;
 mod postgres_lease;
 mod sqlite;
 
-pub use dispatch::{package_hashes, queued_dispatch, QueuedRun};
+pub use dispatch::{next_dispatch, package_hashes, queued_dispatch, NextEvents, QueuedRun};
 pub use postgres::PostgresFlowStore;
 pub use postgres_lease::{AttemptEnd, Heartbeat, LeasedRun, StoreMetrics};
 pub use sqlite::SqliteFlowStore;

@@ -160,6 +160,7 @@ impl PostgresFlowStore {
     }
 
     /// Like [`FlowStore::record_event`], with each run's retry policy (from its flow manifest).
+    /// One transaction: the event and its runs are stored together or not at all.
     pub async fn record_event_with_policies(
         &self,
         record: EventRecord,
@@ -167,6 +168,21 @@ impl PostgresFlowStore {
     ) -> Result<Claim> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(|e| self.err(e))?;
+        let claim = self.record_event_in(&tx, &record, &runs).await?;
+        tx.commit().await.map_err(|e| self.err(e))?;
+        Ok(claim)
+    }
+
+    /// Stores `record` and its queued `runs` (with their retry policies) inside `tx`, which the
+    /// caller commits. An event id already stored is [`Claim::Duplicate`] with the stored
+    /// record's run ids, and nothing is written; any database error is returned as is (the
+    /// caller's transaction is then aborted and must not be committed).
+    pub(crate) async fn record_event_in(
+        &self,
+        tx: &deadpool_postgres::Transaction<'_>,
+        record: &EventRecord,
+        runs: &[(RunView, Option<crate::manifest::RetryPolicy>)],
+    ) -> Result<Claim> {
         let inserted = tx
             .execute(
                 "INSERT INTO flow_events (id, type, record) VALUES ($1, $2, $3) \
@@ -174,7 +190,7 @@ impl PostgresFlowStore {
                 &[
                     &record.event.id,
                     &record.event.event_type,
-                    &self.encode(&record)?,
+                    &self.encode(record)?,
                 ],
             )
             .await
@@ -190,10 +206,9 @@ impl PostgresFlowStore {
             let existing: EventRecord = self.decode(row.get(0), "event")?;
             return Ok(Claim::Duplicate(existing.run_ids));
         }
-        for (run, retry) in &runs {
-            self.insert_run(&tx, run, *retry).await?;
+        for (run, retry) in runs {
+            self.insert_run(tx, run, *retry).await?;
         }
-        tx.commit().await.map_err(|e| self.err(e))?;
         Ok(Claim::Claimed)
     }
 

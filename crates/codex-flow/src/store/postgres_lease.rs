@@ -12,9 +12,9 @@ use crate::event::FlowEvent;
 use crate::flow_result::FlowResult;
 use crate::output_capture::CapturedOutput;
 use crate::run_view::{AttemptView, ProcessStatus, RunOutput, RunView};
-use crate::state::EventRecord;
+use crate::state::{Claim, EventRecord};
 use crate::store::postgres::status_of;
-use crate::store::PostgresFlowStore;
+use crate::store::{NextEvents, PostgresFlowStore};
 use crate::timestamp::now_rfc3339;
 
 /// A run leased by a worker: run it, heartbeat it, then [`PostgresFlowStore::finish_attempt`].
@@ -255,19 +255,26 @@ impl PostgresFlowStore {
         end: AttemptEnd,
     ) -> Result<bool> {
         Ok(self
-            .finish_attempt_run(run_id, attempt_id, end)
+            .finish_attempt_run(run_id, attempt_id, end, NextEvents::default())
             .await?
             .is_some())
     }
 
-    /// [`Self::finish_attempt`], answering the run as written (`None`: fenced, nothing was
-    /// written). A run queued again for a retry is `queued` and its attempt's result was not
-    /// kept; otherwise the run is over and `result` is the attempt's FLOW_RESULT.
+    /// [`Self::finish_attempt`] that also records the attempt's `next` events, answering the
+    /// run as written (`None`: fenced, nothing was written, `next` included). A run queued
+    /// again for a retry is `queued`: its attempt's result was not kept and `next` is not
+    /// recorded. Otherwise the run is over, `result` is the attempt's FLOW_RESULT, and `next`
+    /// (see [`crate::store::next_dispatch`]) is recorded in the same transaction as the end:
+    /// each event with its queued runs, an event id already stored noted on the run
+    /// (`next event `…` was already stored: nothing ran`) next to `next.notes`. Both commit
+    /// together or not at all: if recording a next event fails, the end is not written either
+    /// (the error is returned and the attempt still holds its lease).
     pub async fn finish_attempt_run(
         &self,
         run_id: &str,
         attempt_id: &str,
         end: AttemptEnd,
+        next: NextEvents,
     ) -> Result<Option<RunView>> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(|e| self.err(e))?;
@@ -333,6 +340,34 @@ impl PostgresFlowStore {
                 run.notes
                     .push(format!("dead-letter: all {max_attempts} attempts failed"));
                 bump(&tx, "dead_letter", 1).await.map_err(|e| self.err(e))?;
+            }
+            // The run is over: its next events go into this transaction, so they commit with
+            // its end or not at all.
+            let NextEvents { dispatches, notes } = next;
+            run.notes.extend(notes);
+            for (record, runs) in &dispatches {
+                let event_id = &record.event.id;
+                match self.record_event_in(&tx, record, runs).await? {
+                    Claim::Claimed => {
+                        tracing::debug!(
+                            run_id,
+                            event_id,
+                            depth = record.depth,
+                            matched = runs.len(),
+                            "next event recorded"
+                        );
+                    }
+                    Claim::Duplicate(_) => {
+                        tracing::info!(
+                            run_id,
+                            event_id,
+                            "next event already stored: nothing new runs"
+                        );
+                        run.notes.push(format!(
+                            "next event `{event_id}` was already stored: nothing ran"
+                        ));
+                    }
+                }
             }
         }
         run.refresh();

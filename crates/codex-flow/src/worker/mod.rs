@@ -10,11 +10,12 @@
 //!   every step's process group now and hand the leases back.
 //! - The `next` events of a run's FLOW_RESULT are dispatched by the worker whose attempt won
 //!   (its end was written, not fenced, and the run was not queued again for a retry): each is
-//!   matched against this worker's flows and recorded with its queued runs in one transaction
-//!   ([`crate::store::queued_dispatch`], as `codex-flow serve` records a `POST /events`), at
-//!   the run's event depth + 1, up to [`WorkerConfig::max_next_depth`]. A duplicate event id is
-//!   not an error; a next event that is not recorded is logged and noted on the run. A worker
-//!   that dies between writing a run's end and recording its next events loses them.
+//!   matched against this worker's flows ([`crate::store::next_dispatch`], as `codex-flow
+//!   serve` matches a `POST /events`), at the run's event depth + 1, up to
+//!   [`WorkerConfig::max_next_depth`], and recorded with its queued runs in the same
+//!   transaction as the run's end ([`PostgresFlowStore::finish_attempt_run`]): the end and its
+//!   next events commit together or not at all. A duplicate event id is not an error; a next
+//!   event that is not recorded (depth limit, invalid) is logged and noted on the run.
 
 mod identity;
 
@@ -34,11 +35,10 @@ use crate::context::RuntimeMetadata;
 use crate::error::Result;
 use crate::progress::no_progress;
 use crate::run_limits::RunLimits;
-use crate::run_view::{ProcessStatus, RunView};
-use crate::state::Claim;
+use crate::run_view::ProcessStatus;
 use crate::step_runner::{RunnerConfig, StepRunner};
 use crate::store::{
-    package_hashes, queued_dispatch, AttemptEnd, Heartbeat, LeasedRun, PostgresFlowStore,
+    next_dispatch, package_hashes, AttemptEnd, Heartbeat, LeasedRun, PostgresFlowStore,
 };
 
 /// How a worker runs.
@@ -379,9 +379,26 @@ impl Worker {
         if lost.load(Ordering::SeqCst) {
             return RunEnd::Fenced;
         }
-        match self.store.finish_attempt_run(&run_id, &attempt, end).await {
+        let next = next_dispatch(
+            &self.catalog,
+            &self.hashes,
+            end.result.as_ref(),
+            leased.event_depth,
+            self.config.max_next_depth,
+        );
+        let skipped = next.notes.clone();
+        match self
+            .store
+            .finish_attempt_run(&run_id, &attempt, end, next)
+            .await
+        {
             Ok(Some(run)) => {
-                self.dispatch_next(&run, leased.event_depth).await;
+                if run.process_status != Some(ProcessStatus::Queued) {
+                    // The end was written with the next events; these were left out.
+                    for note in &skipped {
+                        tracing::warn!(run_id, "{note}");
+                    }
+                }
                 RunEnd::Finished
             }
             Ok(None) => {
@@ -389,68 +406,9 @@ impl Worker {
                 RunEnd::Fenced
             }
             Err(e) => {
-                tracing::error!(run_id, error = %e, "cannot record the run's end");
+                tracing::error!(run_id, error = %e, "cannot record the run's end (nor its next events)");
                 RunEnd::NotRecorded
             }
-        }
-    }
-}
-
-impl Worker {
-    /// Records the `next` events of `run`, whose end this worker's attempt just wrote, at
-    /// `event_depth + 1`. Never fails: what is not recorded is logged and noted on the run.
-    async fn dispatch_next(&self, run: &RunView, event_depth: u32) {
-        if run.process_status == Some(ProcessStatus::Queued) {
-            // Queued again for a retry: this attempt's result (and its next events) was not kept.
-            return;
-        }
-        let Some(next) = run.result.as_ref().and_then(|r| r.next.as_ref()) else {
-            return;
-        };
-        if next.is_empty() {
-            return;
-        }
-        let limit = self.config.max_next_depth;
-        let depth = event_depth.saturating_add(1);
-        let mut notes = Vec::new();
-        if depth > limit {
-            tracing::warn!(run_id = %run.id, limit, "next-event depth limit reached");
-            for event in next {
-                notes.push(format!(
-                    "next event `{}` not dispatched: depth limit {limit} reached",
-                    event.id
-                ));
-            }
-        } else {
-            for event in next {
-                if let Err(e) = event.validate() {
-                    tracing::warn!(run_id = %run.id, event_id = %event.id, error = %e, "next event not dispatched");
-                    notes.push(format!("next event `{}` not dispatched: {e}", event.id));
-                    continue;
-                }
-                let (record, runs) =
-                    queued_dispatch(&self.catalog, &self.hashes, event.clone(), depth);
-                let matched = runs.len();
-                match self.store.record_event_with_policies(record, runs).await {
-                    Ok(Claim::Claimed) => {
-                        tracing::debug!(run_id = %run.id, event_id = %event.id, depth, matched, "next event recorded");
-                    }
-                    Ok(Claim::Duplicate(_)) => {
-                        tracing::info!(run_id = %run.id, event_id = %event.id, "next event already stored: nothing new runs");
-                        notes.push(format!(
-                            "next event `{}` was already stored: nothing ran",
-                            event.id
-                        ));
-                    }
-                    Err(e) => {
-                        tracing::warn!(run_id = %run.id, event_id = %event.id, error = %e, "next event not dispatched");
-                        notes.push(format!("next event `{}` not dispatched: {e}", event.id));
-                    }
-                }
-            }
-        }
-        if let Err(e) = self.store.add_run_notes(&run.id, notes).await {
-            tracing::warn!(run_id = %run.id, error = %e, "cannot note the run's next events");
         }
     }
 }
