@@ -7,9 +7,7 @@
 mod support;
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use codex_flow::{
@@ -18,37 +16,14 @@ use codex_flow::{
 use codex_test_support::postgres::fresh_database;
 use futures::StreamExt;
 use serde_json::json;
-use support::{process_gone, FlowTree};
+use support::{process_gone, start_codex_flow, FlowTree, Proc};
 
 const TOKEN: &str = "mw-token";
 const SECRET: &str = "mw-secret";
 const LEASE_TTL_MS: u64 = 2000;
 
-/// Kills the process on drop (SIGKILL), so a failing test leaves nothing behind.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `codex-flow <args>` and returns it with the first stdout line.
 fn start(args: &[&str]) -> (Proc, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_codex-flow"))
-        .args(args)
-        .env("CODEX_FLOW_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    (Proc(child), line.trim().to_string())
+    start_codex_flow(args)
 }
 
 fn worker(store: &str, flows: &Path) -> (Proc, String) {

@@ -7,9 +7,7 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use codex_flow::ids::run_id;
@@ -22,45 +20,25 @@ use codex_flow::{
 };
 use codex_test_support::postgres::fresh_database;
 use serde_json::json;
-use support::FlowTree;
-
-/// Kills the process on drop (SIGKILL), so a failing test leaves nothing behind.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use support::{start_codex_flow, FlowTree, Proc};
 
 /// Starts `codex-flow worker` on `store` for the flows under `flows` (after its id line).
 fn worker(store: &str, flows: &Path, extra: &[&str]) -> Proc {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_codex-flow"))
-        .args([
-            "worker",
-            "--store",
-            store,
-            "--flows",
-            flows.to_str().unwrap(),
-            "--concurrency",
-            "2",
-            "--heartbeat-ms",
-            "250",
-        ])
-        .args(extra)
-        .env("CODEX_FLOW_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let mut args = vec![
+        "worker",
+        "--store",
+        store,
+        "--flows",
+        flows.to_str().unwrap(),
+        "--concurrency",
+        "2",
+        "--heartbeat-ms",
+        "250",
+    ];
+    args.extend_from_slice(extra);
+    let (proc, line) = start_codex_flow(&args);
     assert!(line.starts_with("worker "), "{line:?}");
-    Proc(child)
+    proc
 }
 
 /// Flow `a` (step `s`, on `chain.start`) answers `next: [chain-next-1 (chain.next)]`; flow `b`

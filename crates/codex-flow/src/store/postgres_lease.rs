@@ -390,35 +390,6 @@ impl PostgresFlowStore {
         Ok(Some(run))
     }
 
-    /// Appends `notes` to run `run_id`'s notes (whatever its status). An unknown id is
-    /// [`crate::FlowError::UnknownRun`].
-    pub async fn add_run_notes(&self, run_id: &str, notes: Vec<String>) -> Result<()> {
-        if notes.is_empty() {
-            return Ok(());
-        }
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(|e| self.err(e))?;
-        let row = tx
-            .query_opt(
-                "SELECT record FROM flow_runs WHERE id = $1 FOR UPDATE",
-                &[&run_id],
-            )
-            .await
-            .map_err(|e| self.err(e))?
-            .ok_or_else(|| crate::error::FlowError::UnknownRun(run_id.to_string()))?;
-        let mut run: RunView = self.decode(row.get(0), "run")?;
-        run.notes.extend(notes);
-        run.updated_at = Some(now_rfc3339());
-        tx.execute(
-            "UPDATE flow_runs SET record = $2 WHERE id = $1",
-            &[&run_id, &self.encode(&run)?],
-        )
-        .await
-        .map_err(|e| self.err(e))?;
-        tx.commit().await.map_err(|e| self.err(e))?;
-        Ok(())
-    }
-
     /// Hands the lease of `attempt_id` back (a draining worker): the run is queued again at
     /// once and the attempt does not count as a failure. Returns whether the lease was held.
     pub async fn release(&self, run_id: &str, attempt_id: &str, why: &str) -> Result<bool> {

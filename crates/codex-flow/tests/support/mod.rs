@@ -101,3 +101,32 @@ pub async fn eventually(mut check: impl FnMut() -> bool) -> bool {
     }
     check()
 }
+
+/// A child process killed on drop (SIGKILL), so a failing test leaves nothing behind.
+pub struct Proc(pub std::process::Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `codex-flow <args>` and returns it with its first stdout line (trimmed).
+pub fn start_codex_flow(args: &[&str]) -> (Proc, String) {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_codex-flow"))
+        .args(args)
+        .env("CODEX_FLOW_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn codex-flow");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("piped stdout"))
+        .read_line(&mut line)
+        .expect("first stdout line");
+    (Proc(child), line.trim().to_string())
+}
