@@ -10,15 +10,27 @@ use crate::MockError;
 pub const SCRATCH_ROOT_ENV: &str = "CODEX_RUNTIME_TEST_HOME_ROOT";
 
 /// The root under which scratch directories are made: `$CODEX_RUNTIME_TEST_HOME_ROOT` when set,
-/// else the workspace `target/` directory. Codex homes must live outside `/tmp`: under `/tmp`
-/// codex refuses to create its helper aliases and sandboxed commands fail.
+/// else the workspace `target/` directory, unless that is under `/tmp` (a checkout in a temporary
+/// directory): then `$HOME/.cache/codex-runtime-tests`, else `/var/tmp/codex-runtime-tests`.
+/// Codex homes must live outside `/tmp`: under `/tmp` codex refuses to create its helper aliases
+/// and sandboxed commands fail.
 pub fn scratch_root() -> PathBuf {
-    match std::env::var_os(SCRATCH_ROOT_ENV) {
-        Some(root) if !root.is_empty() => PathBuf::from(root),
-        _ => Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("..")
-            .join("..")
-            .join("target"),
+    if let Some(root) = std::env::var_os(SCRATCH_ROOT_ENV).filter(|r| !r.is_empty()) {
+        return PathBuf::from(root);
+    }
+    let target = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("..")
+        .join("target");
+    let resolved = target.canonicalize().unwrap_or_else(|_| target.clone());
+    if !resolved.starts_with("/tmp") {
+        return target;
+    }
+    match std::env::var_os("HOME").filter(|h| !h.is_empty() && !Path::new(h).starts_with("/tmp")) {
+        Some(home) => PathBuf::from(home)
+            .join(".cache")
+            .join("codex-runtime-tests"),
+        None => PathBuf::from("/var/tmp/codex-runtime-tests"),
     }
 }
 
