@@ -18,13 +18,16 @@
 //!   then verification of every item id). Reported: items per second of the whole job, and of
 //!   the store alone (the same turns appended, one transaction per turn, no codex).
 //!
+//! `ASK_FLUSH_MS=N` sets `RecorderOptions::ask_flush_interval` (0: every event stored as it
+//! arrives, the write pattern of `Recorder::ask_stream`); unset, the recorders use the defaults.
+//!
 //! Run: `cargo bench --bench persistence_overhead`. The benchmark reports; it never fails the
 //! build.
 
 use codex_mock_model::{Reply, Scenario};
 use codex_runtime::persistence::{
     ConversationStore, Conversations, Jobs, NewConversation, OpenConversation, PostgresStore,
-    Record, Recorder, Scope, SqliteStore, TurnStatus,
+    Record, Recorder, RecorderOptions, Scope, SqliteStore, TurnStatus,
 };
 use codex_runtime::runtime::{Client, Session, Turn};
 use codex_test_support::CodexTestEnv;
@@ -83,10 +86,23 @@ async fn driver(
                 config: env.session_config(),
             };
             let c = control.open_conversation(scope, open).await.expect("open");
+            // `ASK_FLUSH_MS` (unset: the default) sets `RecorderOptions::ask_flush_interval`;
+            // 0 stores every event as it arrives, as `ask_stream` does.
+            let recorder = match std::env::var("ASK_FLUSH_MS").ok() {
+                None => c.recorder,
+                Some(ms) => {
+                    let mut options = RecorderOptions::default();
+                    options.ask_flush_interval =
+                        Duration::from_millis(ms.parse().expect("ASK_FLUSH_MS in milliseconds"));
+                    Recorder::with_options(Arc::clone(store), scope.clone(), id, options)
+                        .await
+                        .expect("recorder")
+                }
+            };
             Driver {
                 client,
                 session: c.session,
-                recorder: Some(c.recorder),
+                recorder: Some(recorder),
             }
         }
     }
@@ -225,7 +241,11 @@ async fn main() {
     let (base_med, base_mean) = stats(&pooled);
     let base_cpu = (ms(samples.cpu[PLAIN]) + ms(samples.cpu[CONTROL])) / (2 * turns) as f64;
     println!(
-        "## recording overhead ({turns} turns per side in {blocks} blocks with fresh processes, interleaved, {WARMUP_TURNS} warm-up turns per block)"
+        "## recording overhead ({turns} turns per side in {blocks} blocks with fresh processes, interleaved, {WARMUP_TURNS} warm-up turns per block; Recorder::ask with {})",
+        match std::env::var("ASK_FLUSH_MS") {
+            Ok(ms) => format!("ask_flush_interval = {ms} ms (ASK_FLUSH_MS)"),
+            Err(_) => "the default options".to_string(),
+        }
     );
     println!(
         "{:<28} {:>9} {:>9} {:>9} {:>9} {:>12} {:>14}",

@@ -69,8 +69,10 @@ impl OfflineModel {
 }
 
 /// Where offline codex homes are made: `$XDG_CACHE_HOME/codex-runtime`, else
-/// `$HOME/.cache/codex-runtime`, else `<cwd>/target/codex-runtime`; the first that is not
-/// under `/tmp` (codex refuses its helper aliases there). Homes live in `demo-codex-home/`.
+/// `$HOME/.cache/codex-runtime`, else `<cwd>/target/codex-runtime`, else
+/// `/var/tmp/codex-runtime`; the first that is not under `/tmp` (codex refuses its helper
+/// aliases there, so a checkout in a temporary directory must not put its homes in its own
+/// `target/`). Homes live in `demo-codex-home/`.
 pub fn home_root(cwd: &Path) -> PathBuf {
     choose_home_root(
         std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from),
@@ -83,12 +85,13 @@ fn choose_home_root(xdg_cache: Option<PathBuf>, home: Option<PathBuf>, cwd: &Pat
     let candidates = [
         xdg_cache.map(|d| d.join("codex-runtime")),
         home.map(|d| d.join(".cache").join("codex-runtime")),
+        Some(cwd.join("target").join("codex-runtime")),
     ];
     candidates
         .into_iter()
         .flatten()
         .find(|p| p.is_absolute() && !p.starts_with("/tmp"))
-        .unwrap_or_else(|| cwd.join("target").join("codex-runtime"))
+        .unwrap_or_else(|| PathBuf::from("/var/tmp/codex-runtime"))
         .join("demo-codex-home")
 }
 
@@ -173,6 +176,11 @@ mod tests {
         assert_eq!(
             pick(None, Some("/tmp/home")),
             Path::new("/work/project/target/codex-runtime/demo-codex-home")
+        );
+        // A checkout under /tmp with no usable cache dir: never its own target/.
+        assert_eq!(
+            choose_home_root(None, Some("/tmp/home".into()), Path::new("/tmp/x/checkout")),
+            Path::new("/var/tmp/codex-runtime/demo-codex-home")
         );
     }
 }

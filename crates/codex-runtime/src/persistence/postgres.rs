@@ -190,8 +190,8 @@ impl PgConn {
 
     /// Sends the pending statements with `COMMIT`.
     async fn commit(&mut self) -> PersistResult<()> {
-        if self.pending.len() == 1 && matches!(self.pending[0], Pending::Begin) {
-            // Nothing ran: there is no transaction to commit.
+        if !self.in_transaction && self.pending.iter().all(|p| matches!(p, Pending::Begin)) {
+            // Nothing ran, or `query_all_and_commit` already committed: nothing to commit.
             self.pending.clear();
             return Ok(());
         }
@@ -222,6 +222,30 @@ fn refs(params: &[SqlValue]) -> Vec<&(dyn ToSql + Sync)> {
 }
 
 impl SqlTx for PgConn {
+    const ONE_FLIGHT: bool = true;
+
+    async fn query_all_and_commit(
+        &mut self,
+        statements: Vec<(&'static str, Vec<SqlValue>)>,
+    ) -> PersistResult<Vec<Vec<SqlRow>>> {
+        let mut prepared = Vec::with_capacity(statements.len());
+        for (sql, _) in &statements {
+            prepared.push(self.statement(sql).await?);
+        }
+        let args: Vec<_> = statements.iter().map(|(_, p)| refs(p)).collect();
+        let rows = self
+            .pipelined(async |c| {
+                // Polled in order on the first poll: the statements go out before `COMMIT`.
+                let all = futures::future::try_join_all(
+                    prepared.iter().zip(&args).map(|(st, a)| c.query(st, a)),
+                );
+                futures::try_join!(all, c.batch_execute("COMMIT")).map(|(rows, ())| rows)
+            })
+            .await?;
+        self.in_transaction = false;
+        rows.into_iter().map(sql_rows).collect()
+    }
+
     async fn execute(&mut self, sql: &str, params: &[SqlValue]) -> PersistResult<u64> {
         let st = self.statement(sql).await?;
         let args = refs(params);

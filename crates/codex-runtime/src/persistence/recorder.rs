@@ -23,8 +23,10 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-/// Most session events stored in one transaction.
+/// Most session events taken from the stream at once (one transaction when stored at once).
 const MAX_BATCH: usize = 64;
+/// Most events [`Recorder::ask`] holds before storing them, whatever their age.
+const MAX_HELD: usize = 1024;
 
 /// How a [`Recorder`] coalesces deltas.
 #[derive(Debug, Clone)]
@@ -34,6 +36,16 @@ pub struct RecorderOptions {
     pub delta_flush_interval: Duration,
     /// ... or this large, in bytes (default 8 KiB).
     pub delta_flush_bytes: usize,
+    /// How long [`Recorder::ask`] may hold a turn's records before it stores them with later
+    /// ones (default 250 ms). Approvals and the turn's end are stored at once, and everything
+    /// before `ask` returns, so a caller never holds an answer the store lacks; a turn lands in
+    /// a few transactions instead of one per event. A process that dies mid-turn loses at most
+    /// this much of what it had not yet returned: a turn that ran longer is stored as started
+    /// and marked abandoned on resume. The runtime status ([`Recorder::with_status`]) follows
+    /// the turn as it happens either way. `Duration::ZERO` stores every event as it arrives.
+    /// The streaming methods ([`Recorder::ask_stream`]) always store each event before
+    /// yielding it.
+    pub ask_flush_interval: Duration,
     /// Record into a store that is not durable (tests only; off by default: fail closed).
     pub allow_volatile: bool,
 }
@@ -43,6 +55,7 @@ impl Default for RecorderOptions {
         RecorderOptions {
             delta_flush_interval: Duration::from_millis(250),
             delta_flush_bytes: 8 * 1024,
+            ask_flush_interval: Duration::from_millis(250),
             allow_volatile: false,
         }
     }
@@ -186,7 +199,8 @@ impl Recorder {
         prompt: impl Into<String>,
         overrides: TurnOverrides,
     ) -> PersistResult<TurnOutput> {
-        let mut stream = Box::pin(self.ask_stream_with(session, prompt, overrides));
+        let hold = self.options.ask_flush_interval;
+        let mut stream = Box::pin(self.recorded_stream(session, prompt.into(), overrides, hold));
         let mut failure = None;
         let mut output = None;
         while let Some(ev) = stream.next().await {
@@ -232,14 +246,48 @@ impl Recorder {
         prompt: impl Into<String>,
         overrides: TurnOverrides,
     ) -> impl Stream<Item = PersistResult<RecordedEvent>> + Send + 'static {
-        let (tx, rx) = mpsc::channel(1024);
-        let prompt = prompt.into();
+        self.recorded_stream(session, prompt.into(), overrides, Duration::ZERO)
+    }
+
+    /// Runs one turn in a task that records it; `hold`: how long item, delta and error records
+    /// may wait to be stored with later ones (zero: each batch is stored as it arrives).
+    fn recorded_stream(
+        &self,
+        session: &Session,
+        prompt: String,
+        overrides: TurnOverrides,
+        hold: Duration,
+    ) -> impl Stream<Item = PersistResult<RecordedEvent>> + Send + 'static {
+        let (tx, rx) = mpsc::channel(MAX_HELD + MAX_BATCH);
         let events = session.ask_stream_with(prompt.clone(), overrides);
         let mut turn = TurnRecording::new(self.clone(), session.thread_id().to_string(), prompt);
         tokio::spawn(async move {
             turn.status(RuntimePhase::Starting, RuntimeStateSource::Runtime, None);
             let mut events = Box::pin(events.fuse());
-            while let Some(first) = events.next().await {
+            let mut held: Vec<crate::Result<TurnEvent>> = Vec::new();
+            let mut held_since = None;
+            loop {
+                let next = match held_since {
+                    Some(since) => tokio::select! {
+                        ev = events.next() => Some(ev),
+                        () = tokio::time::sleep_until(since + hold) => None,
+                    },
+                    None => Some(events.next().await),
+                };
+                let first = match next {
+                    Some(Some(ev)) => ev,
+                    // The held records are due, or the stream ended: store what is held.
+                    Some(None) | None => {
+                        held_since = None;
+                        for out in turn.handle_batch(std::mem::take(&mut held)).await {
+                            let _ = tx.send(out).await;
+                        }
+                        if next.is_some() {
+                            break;
+                        }
+                        continue;
+                    }
+                };
                 // Group commit: the events that arrived during the last write go in one.
                 let mut batch = vec![first];
                 while batch.len() < MAX_BATCH {
@@ -248,7 +296,17 @@ impl Recorder {
                         _ => break,
                     }
                 }
-                for out in turn.handle_batch(batch).await {
+                batch.iter().for_each(|ev| turn.observe(ev));
+                let store_now = hold.is_zero()
+                    || held.len() + batch.len() >= MAX_HELD
+                    || batch.iter().any(stored_at_once);
+                held.extend(batch);
+                if !store_now {
+                    held_since.get_or_insert_with(Instant::now);
+                    continue;
+                }
+                held_since = None;
+                for out in turn.handle_batch(std::mem::take(&mut held)).await {
                     // A dropped receiver stops the events, not the recording.
                     let _ = tx.send(out).await;
                 }
@@ -256,6 +314,15 @@ impl Recorder {
         });
         futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|i| (i, rx)) })
     }
+}
+
+/// The events [`Recorder::ask`] stores as soon as they arrive (with what it holds): its
+/// approvals and the turn's end.
+fn stored_at_once(ev: &crate::Result<TurnEvent>) -> bool {
+    matches!(
+        ev,
+        Err(_) | Ok(TurnEvent::ApprovalRequested { .. } | TurnEvent::Completed(_))
+    )
 }
 
 /// The state of one recorded turn.
@@ -297,6 +364,14 @@ impl TurnRecording {
                 },
                 message,
             );
+        }
+    }
+
+    /// Follows the turn's lifecycle as events arrive, whenever their records are stored.
+    fn observe(&mut self, event: &crate::Result<TurnEvent>) {
+        if let Ok(TurnEvent::Started { turn_id }) = event {
+            self.turn_id = Some(turn_id.clone());
+            self.status(RuntimePhase::Running, RuntimeStateSource::Runtime, None);
         }
     }
 
@@ -380,7 +455,6 @@ impl TurnRecording {
         match event {
             TurnEvent::Started { turn_id } => {
                 self.turn_id = Some(turn_id.clone());
-                self.status(RuntimePhase::Running, RuntimeStateSource::Runtime, None);
                 vec![Record::TurnStarted {
                     turn_id: turn_id.clone(),
                     prompt: self.prompt.take(),

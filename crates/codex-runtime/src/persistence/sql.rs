@@ -88,6 +88,9 @@ impl SqlRow {
 
 /// One open transaction. Statements use `$1`, `$2`, ... for parameters.
 pub(crate) trait SqlTx: Send {
+    /// Whether [`SqlTx::query_all_and_commit`] is one round trip and the backend runs
+    /// PostgreSQL's data-modifying CTEs (`queries::append_flight` is written for it).
+    const ONE_FLIGHT: bool = false;
     /// Runs a statement; returns the rows it changed.
     fn execute(
         &mut self,
@@ -111,6 +114,21 @@ pub(crate) trait SqlTx: Send {
             let rows = self.query(query.0, query.1).await?;
             let n = self.execute(statement.0, statement.1).await?;
             Ok((rows, n))
+        }
+    }
+    /// Runs `statements` in order and ends the transaction with them: it commits when all
+    /// succeed (PostgreSQL sends all of it, `COMMIT` included, as one pipeline). Nothing may
+    /// run in the transaction after it. Returns each statement's rows.
+    fn query_all_and_commit(
+        &mut self,
+        statements: Vec<(&'static str, Vec<SqlValue>)>,
+    ) -> impl Future<Output = PersistResult<Vec<Vec<SqlRow>>>> + Send {
+        async move {
+            let mut out = Vec::with_capacity(statements.len());
+            for (sql, params) in statements {
+                out.push(self.query(sql, &params).await?);
+            }
+            Ok(out)
         }
     }
     /// Runs a statement whose changed-row count the caller does not need, in order with the

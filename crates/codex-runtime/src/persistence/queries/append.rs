@@ -24,6 +24,9 @@ pub(crate) async fn append<T: SqlTx>(
     id: &str,
     records: Vec<Record>,
 ) -> PersistResult<Vec<EventRecord>> {
+    if T::ONE_FLIGHT && super::append_flight::takes(&records) {
+        return super::append_flight::append(tx, scope, id, records).await;
+    }
     let now = now_millis();
     let lock = (
         "UPDATE codex_conversations SET last_seq = last_seq \

@@ -7,6 +7,7 @@
 //! numbers its events from the committed `last_seq`.
 
 mod append;
+mod append_flight;
 mod jobs;
 mod lifecycle;
 mod read;
