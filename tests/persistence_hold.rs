@@ -108,11 +108,12 @@ async fn held_items_reach_the_store_while_the_turn_runs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_hold_stores_the_turn_before_ask_returns_and_the_status_stays_live() {
-    let (env, st, s, status, ask) = stalled_ask(Duration::from_secs(3600)).await;
+    // `Duration::MAX`: held to the turn's end (no deadline overflows the clock).
+    let (env, st, s, status, ask) = stalled_ask(Duration::MAX).await;
     let store = st.store.as_ref();
     // The turn started and its user message completed before the model was asked (the other
-    // test sees them stored mid-turn); held for an hour, longer than this test, they are not
-    // stored yet, while the status already says the turn runs.
+    // test sees them stored mid-turn); held to the turn's end, they are not stored yet, while
+    // the status already says the turn runs.
     eventually("the status follows the running turn", || async {
         let now = status.snapshot();
         now.phase == RuntimePhase::Running && now.turn_id.is_some()

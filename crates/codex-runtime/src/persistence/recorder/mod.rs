@@ -43,7 +43,8 @@ pub struct RecorderOptions {
     /// a few transactions instead of one per event. A process that dies mid-turn loses at most
     /// this much of what it had not yet returned: a turn that ran longer is stored as started
     /// and marked abandoned on resume. The runtime status ([`Recorder::with_status`]) follows
-    /// the turn as it happens either way. `Duration::ZERO` stores every event as it arrives.
+    /// the turn as it happens either way. `Duration::ZERO` stores every event as it arrives;
+    /// `Duration::MAX` holds everything but approvals to the turn's end.
     /// The streaming methods ([`Recorder::ask_stream`]) always store each event before
     /// yielding it.
     pub ask_flush_interval: Duration,
@@ -268,10 +269,12 @@ impl Recorder {
             let mut held: Vec<crate::Result<TurnEvent>> = Vec::new();
             let mut held_since = None;
             loop {
-                let next = match held_since {
-                    Some(since) => tokio::select! {
+                // No deadline past the clock's range (`Duration::MAX`: held to the turn's end).
+                let due = held_since.and_then(|since: Instant| since.checked_add(hold));
+                let next = match due {
+                    Some(due) => tokio::select! {
                         ev = events.next() => Some(ev),
-                        () = tokio::time::sleep_until(since + hold) => None,
+                        () = tokio::time::sleep_until(due) => None,
                     },
                     None => Some(events.next().await),
                 };
