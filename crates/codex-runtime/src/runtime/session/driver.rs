@@ -29,6 +29,9 @@ use tokio::time::Instant;
 /// How long a turn that was interrupted (deadline, hook block) may take to report
 /// `turn/completed` before the driver gives up on it.
 const SETTLE_GRACE: Duration = Duration::from_secs(10);
+/// Most streamed output kept per running command for its `PostToolUse` hooks (used when codex
+/// completes the item without `aggregatedOutput`).
+const HOOK_OUTPUT_CAP: usize = 64 * 1024;
 
 /// A turn ready to start.
 struct Prepared {
@@ -185,6 +188,8 @@ async fn drive_turn(
         .state
         .send_replace(TurnState::Running(turn_id.clone()));
     let mut acc = TurnAccumulator::new(&inner.thread_id, &turn_id);
+    // Streamed command output by item, for hooks when the completed item lacks it.
+    let mut streamed: BTreeMap<String, String> = BTreeMap::new();
     let deadline = Instant::now() + profile.timeout;
 
     while !acc.done {
@@ -212,8 +217,21 @@ async fn drive_turn(
                     continue;
                 }
                 let emitted = acc.apply(&ev);
+                if let Some(TurnEvent::CommandOutputDelta { item_id, delta }) = &emitted {
+                    let kept = streamed.entry(item_id.clone()).or_default();
+                    if kept.len() + delta.len() <= HOOK_OUTPUT_CAP {
+                        kept.push_str(delta);
+                    }
+                }
                 if let Some(TurnEvent::ItemCompleted(item)) = &emitted {
-                    if let Some(b) = session.post_tool_use(item, &turn_id, &metadata).await {
+                    let output = match item {
+                        ThreadItem::CommandExecution(c) => streamed.remove(&c.id),
+                        _ => None,
+                    };
+                    if let Some(b) = session
+                        .post_tool_use(item, output, &turn_id, &metadata)
+                        .await
+                    {
                         interrupt_and_settle(session, &turn_id, &mut sub, &mut acc).await;
                         return Err(blocked(b));
                     }
@@ -312,9 +330,12 @@ fn tool_result(status: &str, exit_code: Option<i32>, output: Option<String>) -> 
 
 impl Session {
     /// Runs the `PostToolUse` hooks for a completed tool item; `Some` when one blocked.
+    /// `streamed`: the command's output as it was streamed, used when codex completes the item
+    /// without `aggregatedOutput` (seen under load).
     async fn post_tool_use(
         &self,
         item: &ThreadItem,
+        streamed: Option<String>,
         turn_id: &str,
         metadata: &BTreeMap<String, Value>,
     ) -> Option<Blocked> {
@@ -322,7 +343,11 @@ impl Session {
             ThreadItem::CommandExecution(c) => (
                 "exec_command".to_string(),
                 json!({"command": c.command, "cwd": c.cwd}),
-                tool_result(c.status.as_str(), c.exit_code, c.aggregated_output.clone()),
+                tool_result(
+                    c.status.as_str(),
+                    c.exit_code,
+                    c.aggregated_output.clone().or(streamed),
+                ),
             ),
             ThreadItem::FileChange(f) => (
                 "apply_patch".to_string(),
