@@ -17,7 +17,8 @@
 //!   get `Lagged(n)` with memory flat (the same for both sizes) and bounded by the byte budget.
 //!
 //! Run: `cargo bench --bench notification_flood` (`FLOOD_COUNT=N`, `ROUNDS=N` change the
-//! sizes). It reports PASS/FAIL lines; it never fails the build.
+//! sizes; with `FLOOD_THREADS=1` a child prints its threads' CPU ticks, with `FLOOD_METRICS=1`
+//! an SDK child prints the runtime's metrics, e.g. `consumer_reads`, to stderr). It reports PASS/FAIL lines; it never fails the build.
 
 use codex_runtime::rpc::{RecvError, Subscription, DEFAULT_QUEUE_BUDGET_BYTES};
 use codex_runtime::runtime::{Runtime, RuntimeConfig, ServerNotification};
@@ -233,6 +234,9 @@ async fn sdk_child(variant: Variant, count: u64, per_sec: Option<f64>) -> Run {
         _ => consume(sub, count, per_sec).await,
     };
     flood.await.expect("flood task");
+    if std::env::var("FLOOD_METRICS").is_ok_and(|v| v == "1") {
+        eprintln!("{:?}", rt.metrics());
+    }
     let run = Run {
         secs: end.duration_since(start).as_secs_f64(),
         received,

@@ -1,24 +1,23 @@
-//! One live connection: a reader task that decodes and routes every inbound frame, a writer
-//! task that batches outbound lines, the pending map, and the child process (if any).
+//! One live connection: a reader task that decodes and routes every inbound frame (see
+//! [`super::reader`]), a writer task that batches outbound lines, the pending map, and the child
+//! process (if any).
 //!
 //! Ownership: the `Connection` owns the child. The tasks only hold weak references to it, so
 //! dropping the connection kills the child's process group, which ends the tasks.
 
-use super::message::{self, Event, Inbound as Msg};
+use super::message;
 use super::metrics::Metrics;
 use super::pending::{ClosedInfo, PendingMap};
-use super::queue::{Routed, EVENT_OVERHEAD_BYTES};
+use super::reader::{read_loop, ReadLoop, Seat};
 use super::retry::{RetryPolicy, OVERLOADED};
-use super::router::{is_droppable, CloseReason, Router};
-use super::server_requests::{Answered, HandlerRegistry, IncomingServerRequest};
+use super::router::Router;
+use super::server_requests::HandlerRegistry;
 use crate::error::{Error, Result};
-use crate::transport::{Inbound, MessageReceiver, MessageSender, ProcessHandle, Transport};
-use codex_runtime_protocol::{ServerNotification, ServerRequest};
-use futures::FutureExt;
+use crate::transport::{MessageSender, ProcessHandle, Transport};
 use serde::Serialize;
 use serde_json::value::RawValue;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc, oneshot, watch, Mutex};
 use tokio::task::JoinHandle;
@@ -27,10 +26,6 @@ use tokio::task::JoinHandle;
 const OUTGOING_CAPACITY: usize = 4096;
 /// Most lines the writer takes before one flush.
 const WRITE_BATCH: usize = 512;
-/// Most notifications the reader decodes before handing them to the router as one batch. A
-/// batch also ends as soon as no further frame is already readable, so batching adds no
-/// latency: it only groups what arrived together.
-const ROUTE_BATCH: usize = 256;
 
 /// A protocol problem seen on the inbound stream. Reported, counted, never fatal.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,7 +61,7 @@ pub(crate) struct Shared {
     pub seq: AtomicU64,
 }
 
-enum Outgoing {
+pub(crate) enum Outgoing {
     Line(Vec<u8>),
     Close(oneshot::Sender<()>),
 }
@@ -124,15 +119,20 @@ impl Connection {
         let (out_tx, out_rx) = mpsc::channel(OUTGOING_CAPACITY);
         let (closed_tx, closed_rx) = watch::channel(None);
         let writer = tokio::spawn(write_loop(sender, out_rx, Arc::clone(&shared.metrics)));
-        let reader = tokio::spawn(read_loop(ReadLoop {
+        let seat = Arc::new(Seat::new(
             receiver,
-            shared: Arc::clone(&shared),
-            pending: Arc::clone(&pending),
-            outgoing: out_tx.clone(),
-            process: Arc::downgrade(&process),
-            closed: closed_tx,
-            close_router_on_exit,
-        }));
+            ReadLoop {
+                shared: Arc::clone(&shared),
+                pending: Arc::clone(&pending),
+                outgoing: out_tx.clone(),
+                process: Arc::downgrade(&process),
+                closed: closed_tx,
+                close_router_on_exit,
+            },
+        ));
+        // Consumers that wait may read this connection while its reader task steps back.
+        shared.router.set_seat(Arc::downgrade(&seat));
+        let reader = tokio::spawn(read_loop(seat));
         Connection {
             outgoing: out_tx,
             pending,
@@ -323,205 +323,4 @@ async fn write_loop(
         }
     }
     let _ = sender.close().await;
-}
-
-struct ReadLoop {
-    receiver: Box<dyn MessageReceiver>,
-    shared: Arc<Shared>,
-    pending: Arc<PendingMap>,
-    outgoing: mpsc::Sender<Outgoing>,
-    process: Weak<Mutex<Option<ProcessHandle>>>,
-    closed: watch::Sender<Option<ClosedInfo>>,
-    close_router_on_exit: bool,
-}
-
-fn snippet(line: &[u8]) -> String {
-    let s = String::from_utf8_lossy(&line[..line.len().min(160)]);
-    if line.len() > 160 {
-        format!("{s}…")
-    } else {
-        s.into_owned()
-    }
-}
-
-impl ReadLoop {
-    fn issue(&self, kind: ProtocolIssueKind, detail: String) {
-        tracing::warn!(?kind, "{detail}");
-        let _ = self.shared.issues.send(ProtocolIssue { kind, detail });
-    }
-
-    /// Hands the decoded notifications to the router (without pausing: used between frames).
-    fn flush(&self, batch: &mut Vec<Routed>) {
-        self.shared.router.route_batch(batch, false);
-        batch.clear();
-    }
-
-    /// Handles one inbound line. Notifications are appended to `batch`; anything else first
-    /// flushes `batch`, so callers and subscribers see the server's order.
-    fn handle_line(&self, line: &[u8], batch: &mut Vec<Routed>) {
-        let m = &self.shared.metrics;
-        Metrics::inc(&m.messages_in);
-        match message::classify(line) {
-            Err(why) => {
-                Metrics::inc(&m.malformed_lines);
-                self.issue(
-                    ProtocolIssueKind::Malformed,
-                    format!("malformed line from codex ({why}): {}", snippet(line)),
-                );
-            }
-            Ok(Msg::Response { id, outcome }) => {
-                self.flush(batch);
-                if !self.pending.complete(&id, outcome.map(|r| r.to_owned())) {
-                    Metrics::inc(&m.unmatched_responses);
-                    tracing::debug!(%id, "response for no pending call (late reply after a timeout?)");
-                }
-            }
-            Ok(Msg::Notification {
-                method,
-                params,
-                emitted_at_ms,
-            }) => {
-                let seq = self.shared.seq.fetch_add(1, Ordering::Relaxed) + 1;
-                let event = match Event::lazy_delta(&method, params, emitted_at_ms, seq) {
-                    Some(event) => event,
-                    None => {
-                        let notification = match ServerNotification::decode(&method, params) {
-                            Ok(n) => n,
-                            Err(e) => {
-                                Metrics::inc(&m.decode_fallbacks);
-                                self.issue(
-                                    ProtocolIssueKind::DecodeFallback,
-                                    format!("`{method}` params did not fit the typed shape ({e}); delivered as Unknown"),
-                                );
-                                ServerNotification::Unknown {
-                                    method: method.to_string(),
-                                    params: serde_json::from_str(params.get())
-                                        .unwrap_or(serde_json::Value::Null),
-                                }
-                            }
-                        };
-                        Event::new(notification, emitted_at_ms, seq)
-                    }
-                };
-                batch.push(Routed {
-                    droppable: is_droppable(&method),
-                    cost: line.len() + EVENT_OVERHEAD_BYTES,
-                    event: Arc::new(event),
-                });
-            }
-            Ok(Msg::Request { id, method, params }) => {
-                self.flush(batch);
-                Metrics::inc(&m.server_requests);
-                let value: serde_json::Value =
-                    serde_json::from_str(params.get()).unwrap_or(serde_json::Value::Null);
-                let request = ServerRequest::decode(&method, params).unwrap_or_else(|e| {
-                    tracing::warn!(%method, "server request params did not fit the typed shape: {e}");
-                    ServerRequest::Unknown {
-                        method: method.to_string(),
-                        params: value.clone(),
-                    }
-                });
-                let req = IncomingServerRequest {
-                    id: id.clone(),
-                    method: method.to_string(),
-                    request,
-                    params: value,
-                };
-                let handlers = Arc::clone(&self.shared.handlers);
-                let metrics = Arc::clone(&self.shared.metrics);
-                let outgoing = self.outgoing.clone();
-                tokio::spawn(async move {
-                    let (outcome, how) = handlers.answer(req).await;
-                    if how == Answered::Defaulted {
-                        Metrics::inc(&metrics.server_requests_defaulted);
-                    }
-                    match message::encode_response(&id, &outcome) {
-                        Ok(line) => {
-                            let _ = outgoing.send(Outgoing::Line(line)).await;
-                        }
-                        Err(e) => tracing::error!("cannot encode a server-request reply: {e}"),
-                    }
-                });
-            }
-        }
-    }
-
-    async fn finish(self) {
-        let mut info = ClosedInfo {
-            exit_code: None,
-            signal: None,
-            stderr_tail: String::new(),
-        };
-        if let Some(process) = self.process.upgrade() {
-            let mut guard = process.lock().await;
-            if let Some(p) = guard.as_mut() {
-                let exit = match p.wait_timeout(Duration::from_millis(500)).await {
-                    Some(e) => Some(e),
-                    None => {
-                        tracing::warn!("codex closed its stdout but kept running; killing it");
-                        p.kill().await
-                    }
-                };
-                p.stderr().wait_closed(Duration::from_millis(300)).await;
-                info.exit_code = exit.and_then(|e| e.code);
-                info.signal = exit.and_then(|e| e.signal);
-                info.stderr_tail = p.stderr().snapshot();
-            }
-        }
-        tracing::debug!(exit_code = ?info.exit_code, signal = ?info.signal, "codex connection closed");
-        self.pending.close_all(info.clone());
-        self.closed.send_replace(Some(info));
-        if self.close_router_on_exit {
-            self.shared.router.close_all(CloseReason::ConnectionClosed);
-        }
-    }
-}
-
-async fn read_loop(mut rl: ReadLoop) {
-    let router = Arc::clone(&rl.shared.router);
-    let mut batch: Vec<Routed> = Vec::new();
-    loop {
-        // Wait for the next frame, then take every frame that is already readable (up to
-        // ROUTE_BATCH notifications) without waiting, and route them as one batch.
-        let mut next = Some(rl.receiver.recv().await);
-        while let Some(frame) = next.take() {
-            match frame {
-                Ok(Some(Inbound::Message(line))) => rl.handle_line(&line, &mut batch),
-                Ok(Some(Inbound::Oversize { len })) => {
-                    Metrics::inc(&rl.shared.metrics.messages_in);
-                    Metrics::inc(&rl.shared.metrics.malformed_lines);
-                    Metrics::inc(&rl.shared.metrics.oversize_lines);
-                    rl.issue(
-                        ProtocolIssueKind::Oversize,
-                        format!(
-                            "discarded an inbound line of {len} bytes (over the maximum line size)"
-                        ),
-                    );
-                }
-                Ok(None) => {
-                    rl.flush(&mut batch);
-                    return rl.finish().await;
-                }
-                Err(e) => {
-                    tracing::warn!("reading from codex failed: {e}");
-                    rl.flush(&mut batch);
-                    return rl.finish().await;
-                }
-            }
-            if batch.len() < ROUTE_BATCH {
-                // `recv` is cancel safe: a frame that is not complete yet stays buffered.
-                next = rl.receiver.recv().now_or_never();
-            }
-        }
-        // When a subscriber that keeps up on average overflowed, pause reading until it has
-        // caught up (bounded by the overflow pause).
-        let paused = router.route_batch(&batch, true);
-        batch.clear();
-        for p in paused {
-            router.resume(p).await;
-        }
-        if batch.capacity() > ROUTE_BATCH {
-            batch.shrink_to(ROUTE_BATCH);
-        }
-    }
 }

@@ -18,6 +18,7 @@ pub struct Metrics {
     pub(crate) timeouts: AtomicU64,
     pub(crate) overload_retries: AtomicU64,
     pub(crate) unmatched_responses: AtomicU64,
+    pub(crate) consumer_reads: AtomicU64,
 }
 
 /// A point-in-time copy of the counters.
@@ -53,6 +54,10 @@ pub struct MetricsSnapshot {
     pub overload_retries: u64,
     /// Responses whose id matched no pending call (late replies after a timeout, mostly).
     pub unmatched_responses: u64,
+    /// Batches of frames read and routed by a consumer waiting in `recv` on its own thread,
+    /// instead of by the connection's reader task (floods read from outside a tokio task; see
+    /// the guide's "Reading events").
+    pub consumer_reads: u64,
 }
 
 impl Metrics {
@@ -78,6 +83,7 @@ impl Metrics {
             timeouts: r(&self.timeouts),
             overload_retries: r(&self.overload_retries),
             unmatched_responses: r(&self.unmatched_responses),
+            consumer_reads: r(&self.consumer_reads),
         }
     }
 }

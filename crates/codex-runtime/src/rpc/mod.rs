@@ -2,13 +2,15 @@
 //! requests, routing of notifications to subscribers, and server-request dispatch.
 //!
 //! `connection::Connection` ties them together over one [`crate::transport::Transport`]:
-//! a reader task decodes and routes every inbound frame, a writer task batches outbound lines.
+//! a reader task decodes and routes every inbound frame (a consumer waiting in `recv` may do
+//! that on its own thread during a flood: `reader`), a writer task batches outbound lines.
 
 pub mod connection;
 pub mod message;
 pub mod metrics;
 pub mod pending;
 pub mod queue;
+mod reader;
 pub mod retry;
 pub mod router;
 pub mod server_requests;

@@ -25,6 +25,7 @@
 //!   the reader and the other subscribers are not held back again.
 
 use super::message::Event;
+pub(crate) use super::reader::Pull;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -56,6 +57,19 @@ pub const EVENT_OVERHEAD_BYTES: usize = std::mem::size_of::<Event>() + 64;
 
 /// Most queued items the consumer moves to its local buffer under one lock.
 pub(crate) const DRAIN_CHUNK: usize = 256;
+
+/// A consumer reading the connection while it waits gives other tasks of its thread a turn
+/// after this many reads that brought nothing for it.
+const PULLS_BEFORE_YIELD: u32 = 16;
+
+/// What a waiting consumer does about an empty queue besides waiting: read the connection
+/// itself, on its own thread (implemented by the router over the connection's read seat).
+pub(crate) trait ReadWhileWaiting: Sync {
+    /// Reads and routes what is readable without waiting; never blocks.
+    fn pull(&self) -> Pull;
+    /// Completes when the seat may have become free (create and enable it before `pull`).
+    fn stepped_back(&self) -> tokio::sync::futures::Notified<'_>;
+}
 
 /// Why a subscription ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -334,6 +348,11 @@ impl QueueReader {
         }
     }
 
+    /// Events (or a marker) already taken from the shared queue and not handed out yet.
+    pub fn has_local(&self) -> bool {
+        !self.local.is_empty()
+    }
+
     /// Refills the local buffer if it is empty. False when nothing is available right now.
     fn refill(&mut self) -> bool {
         if !self.local.is_empty() {
@@ -361,8 +380,10 @@ impl QueueReader {
         self.closed.clone().map(|r| Err(RecvError::Closed(r)))
     }
 
-    /// Waits until an item is available (or the queue is closed).
-    async fn ready(&mut self) {
+    /// Waits until an item is available (or the queue is closed). With a `puller`, a wait that
+    /// finds the queue empty first reads the connection itself (see [`ReadWhileWaiting`]).
+    async fn ready(&mut self, puller: Option<&dyn ReadWhileWaiting>) {
+        let mut pulls = 0u32;
         loop {
             if self.refill() || self.closed.is_some() {
                 return;
@@ -372,19 +393,48 @@ impl QueueReader {
             tokio::pin!(notified);
             // Register before the re-check, so a push between the check and the wait wakes us.
             notified.as_mut().enable();
+            let Some(puller) = puller else {
+                if self.refill() || self.closed.is_some() {
+                    return;
+                }
+                notified.await;
+                continue;
+            };
+            let stepped_back = puller.stepped_back();
+            tokio::pin!(stepped_back);
+            stepped_back.as_mut().enable();
             if self.refill() || self.closed.is_some() {
                 return;
             }
-            notified.await;
+            match puller.pull() {
+                Pull::Read => {
+                    // Routed frames, maybe none for us: look again, and let other tasks of
+                    // this thread run now and then during a long flood for others.
+                    pulls += 1;
+                    if pulls.is_multiple_of(PULLS_BEFORE_YIELD) {
+                        tokio::task::yield_now().await;
+                    }
+                }
+                Pull::Busy => {
+                    tokio::select! {
+                        _ = notified => {}
+                        _ = stepped_back => {}
+                    }
+                }
+                Pull::Idle => notified.await,
+            }
         }
     }
 
     /// The next event, a `Lagged(n)` marker, or `Closed`. Cancel safe.
-    pub async fn recv(&mut self) -> Result<Arc<Event>, RecvError> {
+    pub async fn recv(
+        &mut self,
+        puller: Option<&dyn ReadWhileWaiting>,
+    ) -> Result<Arc<Event>, RecvError> {
         if let Some(item) = self.pop_local() {
             return item;
         }
-        self.ready().await;
+        self.ready(puller).await;
         match self.try_recv() {
             Some(item) => item,
             None => Err(RecvError::Closed(CloseReason::ConnectionClosed)),
@@ -396,9 +446,10 @@ impl QueueReader {
         &mut self,
         out: &mut Vec<Arc<Event>>,
         limit: usize,
+        puller: Option<&dyn ReadWhileWaiting>,
     ) -> Result<usize, RecvError> {
         let limit = limit.max(1);
-        self.ready().await;
+        self.ready(puller).await;
         let mut n = 0;
         while n < limit && self.refill() {
             match self.local.front() {
@@ -491,7 +542,7 @@ mod tests {
         );
         // Draining frees the budget.
         assert_eq!(q.push_batch(&[routed(7, true, 900)]), 0);
-        assert_eq!(r.recv().await.map(|e| e.seq), Ok(7));
+        assert_eq!(r.recv(None).await.map(|e| e.seq), Ok(7));
     }
 
     #[tokio::test]
@@ -500,8 +551,8 @@ mod tests {
         assert_eq!(q.push_batch(&[routed(1, true, 500)]), 0);
         assert_eq!(q.push_batch(&[routed(2, true, 500)]), 1);
         let mut r = QueueReader::new(q);
-        assert_eq!(r.recv().await.map(|e| e.seq), Ok(1));
-        assert_eq!(r.recv().await.map(|e| e.seq), Err(RecvError::Lagged(1)));
+        assert_eq!(r.recv(None).await.map(|e| e.seq), Ok(1));
+        assert_eq!(r.recv(None).await.map(|e| e.seq), Err(RecvError::Lagged(1)));
     }
 
     #[tokio::test]
@@ -512,13 +563,16 @@ mod tests {
         q.push_batch(&[routed(5, false, 1)]);
         let mut r = QueueReader::new(Arc::clone(&q));
         let mut out = Vec::new();
-        assert_eq!(r.recv_many(&mut out, 10).await, Ok(2));
-        assert_eq!(r.recv_many(&mut out, 10).await, Err(RecvError::Lagged(2)));
-        assert_eq!(r.recv_many(&mut out, 10).await, Ok(1));
+        assert_eq!(r.recv_many(&mut out, 10, None).await, Ok(2));
+        assert_eq!(
+            r.recv_many(&mut out, 10, None).await,
+            Err(RecvError::Lagged(2))
+        );
+        assert_eq!(r.recv_many(&mut out, 10, None).await, Ok(1));
         assert_eq!(out.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2, 5]);
         q.close(CloseReason::ConnectionClosed);
         assert_eq!(
-            r.recv_many(&mut out, 10).await,
+            r.recv_many(&mut out, 10, None).await,
             Err(RecvError::Closed(CloseReason::ConnectionClosed))
         );
     }
@@ -538,7 +592,7 @@ mod tests {
         let mut r = QueueReader::new(Arc::clone(&q));
         let mut out = Vec::new();
         while out.len() < batch.len() {
-            r.recv_many(&mut out, 100).await.expect("events");
+            r.recv_many(&mut out, 100, None).await.expect("events");
         }
         assert!(out.iter().map(|e| e.seq).eq(1..=batch.len() as u64));
         // Everything was handed out, so the accounting is back to zero.
@@ -561,7 +615,7 @@ mod tests {
         // The consumer empties its queue: the paused reader goes on (well before the 30 s
         // pause) and queues the rest.
         for seq in 1..=3 {
-            assert_eq!(r.recv().await.map(|e| e.seq), Ok(seq));
+            assert_eq!(r.recv(None).await.map(|e| e.seq), Ok(seq));
         }
         waiter.await.expect("paused reader released");
         assert_eq!(q.push(&batch[3..], false).dropped, 0);
@@ -603,7 +657,7 @@ mod tests {
     async fn a_waiting_reader_is_woken_by_a_later_batch() {
         let q = queue(usize::MAX);
         let mut r = QueueReader::new(Arc::clone(&q));
-        let waiter = tokio::spawn(async move { r.recv().await.map(|e| e.seq) });
+        let waiter = tokio::spawn(async move { r.recv(None).await.map(|e| e.seq) });
         tokio::task::yield_now().await;
         q.push_batch(&[routed(1, true, 1), routed(2, true, 1)]);
         assert_eq!(waiter.await.expect("reader task"), Ok(1));

@@ -25,10 +25,12 @@ pub(crate) use super::queue::QueueLimits;
 pub use super::queue::{
     CloseReason, RecvError, DEFAULT_OVERFLOW_PAUSE, DEFAULT_QUEUE_BUDGET_BYTES,
 };
-use super::queue::{QueueReader, Routed, SubQueue};
+use super::queue::{Pull, QueueReader, ReadWhileWaiting, Routed, SubQueue};
+use super::reader::Seat;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, Weak};
+use tokio::sync::Notify;
 
 /// Default cap, in events, on the droppable events queued per subscriber: none. The byte
 /// budget ([`DEFAULT_QUEUE_BUDGET_BYTES`]) bounds their memory; set a cap with
@@ -70,6 +72,11 @@ pub(crate) struct Router {
     next_id: AtomicU64,
     metrics: Arc<Metrics>,
     limits: QueueLimits,
+    /// The read side of the current connection, for consumers that read while they wait.
+    seat: RwLock<Weak<Seat>>,
+    /// Wakes consumers waiting for the seat: the reader task stepped back, or a consumer let
+    /// go of it.
+    stepped_back: Notify,
 }
 
 /// A subscriber queue that overflowed while routing a batch: the reader pauses for it
@@ -88,7 +95,22 @@ impl Router {
             next_id: AtomicU64::new(1),
             metrics,
             limits,
+            seat: RwLock::new(Weak::new()),
+            stepped_back: Notify::new(),
         }
+    }
+
+    /// Makes `seat` (a new connection's read side) the one waiting consumers read from.
+    pub fn set_seat(&self, seat: Weak<Seat>) {
+        if let Ok(mut current) = self.seat.write() {
+            *current = seat;
+        }
+    }
+
+    /// Tells consumers waiting for the seat that it may be free (the reader task stepped back,
+    /// or a consumer let go of it).
+    pub fn wake_stepped_back(&self) {
+        self.stepped_back.notify_waiters();
     }
 
     /// Adds a subscriber.
@@ -237,6 +259,33 @@ impl Router {
     }
 }
 
+impl ReadWhileWaiting for Router {
+    fn pull(&self) -> Pull {
+        let seat = self.seat.read().ok().and_then(|s| s.upgrade());
+        // No connection (closed, or between restarts): only wait.
+        seat.map_or(Pull::Idle, |seat| seat.pull())
+    }
+
+    fn stepped_back(&self) -> tokio::sync::futures::Notified<'_> {
+        self.stepped_back.notified()
+    }
+}
+
+/// True when a consumer waiting here may read the connection itself while the reader task
+/// steps back during a flood (see `rpc::reader`): it waits outside any tokio task (the
+/// `#[tokio::main]` future, `Handle::block_on` on a thread) on a multi-thread runtime, where the
+/// events would otherwise be made on a worker and handed to (and freed on) another thread.
+///
+/// A consumer in a spawned task does not: tokio already runs it on the worker that woke it,
+/// and measured with pulling enabled there its queue filled more often (peak RSS 2.1–2.9× the
+/// bare loop's against 1.3×; `docs/PERFORMANCE.md`, "Consumers that read"). On a
+/// current-thread runtime the reader task already runs on the consumer's thread.
+fn reads_while_waiting() -> bool {
+    tokio::task::try_id().is_none()
+        && tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+}
+
 /// Splits `batch` into runs of consecutive events with the same key (thread or turn id) and
 /// hands each run, in one piece, to `deliver` for each of that key's subscribers.
 fn deliver_runs(
@@ -287,7 +336,19 @@ impl Subscription {
     /// # Cancel safety
     /// Cancel safe: an event is removed from the queue only when this returns it.
     pub async fn recv(&mut self) -> Result<Arc<Event>, RecvError> {
-        self.reader.recv().await
+        let router = self.puller();
+        self.reader
+            .recv(router.as_deref().map(|r| r as &dyn ReadWhileWaiting))
+            .await
+    }
+
+    /// The router to read through while waiting, when this consumer should (see
+    /// `reads_while_waiting`).
+    fn puller(&self) -> Option<Arc<Router>> {
+        if self.reader.has_local() || !reads_while_waiting() {
+            return None;
+        }
+        self.router.upgrade()
     }
 
     /// Waits for at least one event, then appends to `out` every event already queued, up to
@@ -323,7 +384,14 @@ impl Subscription {
         out: &mut Vec<Arc<Event>>,
         limit: usize,
     ) -> Result<usize, RecvError> {
-        self.reader.recv_many(out, limit).await
+        let router = self.puller();
+        self.reader
+            .recv_many(
+                out,
+                limit,
+                router.as_deref().map(|r| r as &dyn ReadWhileWaiting),
+            )
+            .await
     }
 
     /// The next event if one is queued, without waiting.
