@@ -210,6 +210,11 @@ impl Hooks {
         self.pre.iter().any(|r| r.registration.matcher.matches(ctx))
     }
 
+    /// Whether any post hook is registered (whatever it matches).
+    pub fn has_post(&self) -> bool {
+        !self.post.is_empty()
+    }
+
     /// Whether any post hook would run for `ctx`.
     pub fn has_post_for(&self, ctx: &HookContext) -> bool {
         self.post

@@ -188,8 +188,10 @@ async fn drive_turn(
         .state
         .send_replace(TurnState::Running(turn_id.clone()));
     let mut acc = TurnAccumulator::new(&inner.thread_id, &turn_id);
-    // Streamed command output by item, for hooks when the completed item lacks it.
+    // Streamed command output by item, for post hooks when the completed item lacks it (kept
+    // only when a post hook is registered).
     let mut streamed: BTreeMap<String, String> = BTreeMap::new();
+    let keep_streamed = inner.hooks.has_post();
     let deadline = Instant::now() + profile.timeout;
 
     while !acc.done {
@@ -217,7 +219,9 @@ async fn drive_turn(
                     continue;
                 }
                 let emitted = acc.apply(&ev);
-                if let Some(TurnEvent::CommandOutputDelta { item_id, delta }) = &emitted {
+                if let (true, Some(TurnEvent::CommandOutputDelta { item_id, delta })) =
+                    (keep_streamed, &emitted)
+                {
                     let kept = streamed.entry(item_id.clone()).or_default();
                     if kept.len() + delta.len() <= HOOK_OUTPUT_CAP {
                         kept.push_str(delta);
