@@ -17,7 +17,7 @@ use crate::transport::{MessageSender, ProcessHandle, Transport};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use std::sync::atomic::AtomicU64;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc, oneshot, watch, Mutex};
 use tokio::task::JoinHandle;
@@ -78,6 +78,8 @@ pub(crate) struct Connection {
     writer: JoinHandle<()>,
     shared: Arc<Shared>,
     retry: RetryPolicy,
+    /// The read side (owned by the reader task).
+    seat: Weak<Seat>,
 }
 
 impl Drop for Connection {
@@ -122,6 +124,7 @@ impl Connection {
         let seat = Arc::new(Seat::new(
             receiver,
             ReadLoop {
+                runtime: tokio::runtime::Handle::current(),
                 shared: Arc::clone(&shared),
                 pending: Arc::clone(&pending),
                 outgoing: out_tx.clone(),
@@ -131,7 +134,8 @@ impl Connection {
             },
         ));
         // Consumers that wait may read this connection while its reader task steps back.
-        shared.router.set_seat(Arc::downgrade(&seat));
+        let seat_ref = Arc::downgrade(&seat);
+        shared.router.set_seat(Weak::clone(&seat_ref));
         let reader = tokio::spawn(read_loop(seat));
         Connection {
             outgoing: out_tx,
@@ -143,6 +147,7 @@ impl Connection {
             writer,
             shared,
             retry,
+            seat: seat_ref,
         }
     }
 
@@ -219,6 +224,9 @@ impl Connection {
                 .send(Outgoing::Line(line))
                 .await
                 .map_err(|_| self.closed_error())?;
+            if let Some(seat) = self.seat.upgrade() {
+                seat.call_sent();
+            }
             match rx.await {
                 Ok(Ok(Ok(raw))) => Ok(raw),
                 Ok(Ok(Err(e))) => Err(Error::Rpc {

@@ -54,9 +54,9 @@ pub struct MetricsSnapshot {
     pub overload_retries: u64,
     /// Responses whose id matched no pending call (late replies after a timeout, mostly).
     pub unmatched_responses: u64,
-    /// Batches of frames read and routed by a consumer waiting in `recv` on its own thread,
-    /// instead of by the connection's reader task (floods read from outside a tokio task; see
-    /// the guide's "Reading events").
+    /// Reads of the connection done by a consumer waiting in `recv` on its own thread instead
+    /// of by the connection's reader task, each taking every frame readable at that moment (up
+    /// to one batch): floods read from outside a tokio task, see the guide's "Reading events".
     pub consumer_reads: u64,
 }
 

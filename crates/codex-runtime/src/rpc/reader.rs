@@ -20,9 +20,9 @@
 //! read the flood is still engaged in it. It then waits until either a consumer finds nothing
 //! readable (the pipe is empty for now: the reader task waits for the next frame again, and
 //! steps back at its next full batch) or [`STEP_BACK_GRACE`] passes with no consumer trying to
-//! read (the consumer is no longer engaged). So a consumer
-//! that stops calling `recv` mid-flood holds nothing up for longer than the grace, and between
-//! floods the reader task reads exactly as before.
+//! read (the consumer is no longer engaged), or a call is sent. So a consumer that stops
+//! calling `recv` mid-flood holds nothing up for longer than the grace, a reply is never held
+//! up by it, and between floods the reader task reads exactly as before.
 //!
 //! **A consumer never holds the seat across an await.** It takes the seat with `try_lock`,
 //! reads only frames that are readable without waiting, routes them and lets go, all in one
@@ -31,9 +31,17 @@
 //! that is only partly readable stays in the transport's own buffer (every
 //! [`MessageReceiver::recv`] is cancel safe), so no reader loses a partial frame.
 //!
+//! **A consumer task woken by the reader task runs promptly.** Frames already buffered are read
+//! without returning to the scheduler, so after a full batch that woke a consumer that keeps up
+//! (its queue was empty), the reader task yields: the consumer task, woken on the same worker
+//! (tokio's LIFO slot, which other workers cannot steal), runs instead of waiting for the pipe to
+//! be empty while its queue fills.
+//!
 //! What a consumer cannot finish in a poll it hands to the reader task: the end of the stream
 //! (closing the pending calls and subscriptions) and overflow pauses (waiting for a subscriber
-//! that fell behind before routing it the rest of the batch).
+//! that fell behind before routing it the rest of the batch). A call sent while the reader task
+//! is stepped back makes it take over at once: the loop that was reading is likely the one now
+//! awaiting the reply.
 
 use super::message::{self, Event, Inbound as Msg};
 use super::metrics::Metrics;
@@ -59,6 +67,10 @@ use tokio::sync::{mpsc, watch, Mutex, Notify};
 /// groups what arrived together.
 pub(crate) const ROUTE_BATCH: usize = 256;
 
+/// Most frames one consumer read takes (responses and server requests do not count towards
+/// [`ROUTE_BATCH`]), so a poll of the user's future stays short.
+const MAX_FRAMES_PER_PULL: usize = 4 * ROUTE_BATCH;
+
 /// Longest time the reader task stays stepped back while no consumer tries to read: a consumer
 /// that stopped calling `recv` in the middle of a flood delays the rest of the connection by at
 /// most about this much (tokio's timer rounds it up to its 1 ms tick).
@@ -66,6 +78,8 @@ pub(crate) const STEP_BACK_GRACE: Duration = Duration::from_millis(1);
 
 /// Where frames go once read.
 pub(crate) struct ReadLoop {
+    /// The connection's runtime: server-request handlers run there, whoever read the request.
+    pub runtime: tokio::runtime::Handle,
     pub shared: Arc<Shared>,
     pub pending: Arc<PendingMap>,
     pub outgoing: mpsc::Sender<Outgoing>,
@@ -95,6 +109,8 @@ pub(crate) struct Seat {
     /// A consumer asks the reader task to take over (nothing readable, end of stream, a pause).
     take_over: Notify,
     take_over_requested: AtomicBool,
+    /// The reader task is stepped back (consumers read).
+    is_stepped_back: AtomicBool,
 }
 
 impl std::fmt::Debug for Seat {
@@ -132,6 +148,16 @@ impl Seat {
             pulls: AtomicU64::new(0),
             take_over: Notify::new(),
             take_over_requested: AtomicBool::new(false),
+            is_stepped_back: AtomicBool::new(false),
+        }
+    }
+
+    /// A call was just sent: if the reader task is stepped back, it takes over at once, so the
+    /// reply is read even if the consumers stop reading (the loop that pulled is likely the
+    /// one now awaiting the call).
+    pub fn call_sent(&self) {
+        if self.is_stepped_back.load(Ordering::Acquire) {
+            self.request_take_over();
         }
     }
 
@@ -150,7 +176,7 @@ impl Seat {
         }
         let mut read = 0usize;
         let mut drained = false;
-        while st.batch.len() < ROUTE_BATCH {
+        while st.batch.len() < ROUTE_BATCH && read < MAX_FRAMES_PER_PULL {
             // `recv` is cancel safe: a frame that is not complete yet stays buffered.
             let Some(frame) = st.receiver.recv().now_or_never() else {
                 drained = true;
@@ -165,8 +191,11 @@ impl Seat {
         }
         if read > 0 {
             Metrics::inc(&st.rl.shared.metrics.consumer_reads);
-            let paused = self.router.route_batch(&st.batch, true);
-            st.batch.clear();
+            // Taken out first: whatever happens while routing, no event is routed twice.
+            let mut batch = std::mem::take(&mut st.batch);
+            let paused = self.router.route_batch(&batch, true);
+            batch.clear();
+            st.batch = batch;
             if !paused.is_empty() {
                 st.paused = paused;
                 drained = true;
@@ -196,6 +225,13 @@ impl Seat {
     /// `take_over_requested` while it still held the seat, so a request made as soon as it let
     /// go is not lost.
     async fn step_back(&self) -> bool {
+        self.is_stepped_back.store(true, Ordering::Release);
+        let engaged = self.stepped_back_until_take_over().await;
+        self.is_stepped_back.store(false, Ordering::Release);
+        engaged
+    }
+
+    async fn stepped_back_until_take_over(&self) -> bool {
         self.router.wake_stepped_back();
         loop {
             let seen = self.pulls.load(Ordering::Relaxed);
@@ -341,7 +377,7 @@ impl ReadLoop {
                 let handlers = Arc::clone(&self.shared.handlers);
                 let metrics = Arc::clone(&self.shared.metrics);
                 let outgoing = self.outgoing.clone();
-                tokio::spawn(async move {
+                self.runtime.spawn(async move {
                     let (outcome, how) = handlers.answer(req).await;
                     if how == Answered::Defaulted {
                         Metrics::inc(&metrics.server_requests_defaulted);
@@ -413,6 +449,8 @@ pub(crate) async fn read_loop(seat: Arc<Seat>) {
         let mut next = Some(st.receiver.recv().await);
         while let Some(frame) = next.take() {
             if !st.take(frame) {
+                // Consumers that still reach this seat find it ended and only wait.
+                st.ended = true;
                 let ReadState { rl, batch, .. } = &mut *st;
                 rl.flush(batch);
                 return rl.finish().await;
@@ -425,7 +463,7 @@ pub(crate) async fn read_loop(seat: Arc<Seat>) {
         let full = st.batch.len() >= ROUTE_BATCH;
         // When a subscriber that keeps up on average overflowed, pause reading until it has
         // caught up (bounded by the overflow pause).
-        let paused = router.route_batch(&st.batch, true);
+        let (paused, woke) = router.route_batch_waking(&st.batch, true);
         st.batch.clear();
         for p in paused {
             router.resume(p).await;
@@ -441,143 +479,20 @@ pub(crate) async fn read_loop(seat: Arc<Seat>) {
             seat.take_over_requested.store(false, Ordering::Release);
             drop(st);
             engaged = seat.step_back().await;
+        } else if full && woke {
+            // A flood read by this task, and a consumer that keeps up was woken: frames already
+            // buffered are read without ever returning to the scheduler, so a consumer task
+            // woken on this worker (tokio's LIFO slot, which other workers cannot steal) would
+            // wait until the pipe is empty while its queue fills. Let it run now; another
+            // worker may take this task meanwhile. (A consumer that is behind is not woken by a
+            // batch, so the reader does not move between workers for it.)
+            drop(st);
+            tokio::task::yield_now().await;
         }
         pulls_seen = seat.pulls.load(Ordering::Relaxed);
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::rpc::router::{QueueLimits, Topic};
-    use crate::rpc::server_requests::{HandlerRegistry, TimeoutAction};
-    use crate::rpc::{RecvError, DEFAULT_OVERFLOW_PAUSE, DEFAULT_QUEUE_BUDGET_BYTES};
-    use crate::transport::Transport;
-    use tokio::io::{AsyncWriteExt, DuplexStream};
-    use tokio::sync::broadcast;
-
-    fn delta(i: u64) -> String {
-        format!(
-            "{{\"method\":\"item/agentMessage/delta\",\"params\":{{\"threadId\":\"th\",\"turnId\":\"tu\",\"itemId\":\"it\",\"delta\":\"token {i} \"}}}}\n"
-        )
-    }
-
-    /// A seat over an in-memory transport, with no reader task: the test reads as a consumer.
-    fn seat() -> (Arc<Seat>, Arc<Router>, DuplexStream) {
-        let metrics = Arc::new(Metrics::default());
-        let router = Arc::new(Router::new(
-            Arc::clone(&metrics),
-            QueueLimits {
-                budget_bytes: DEFAULT_QUEUE_BUDGET_BYTES,
-                delta_capacity: usize::MAX,
-                lifecycle_capacity: 1000,
-                overflow_pause: DEFAULT_OVERFLOW_PAUSE,
-            },
-        ));
-        let shared = Arc::new(Shared {
-            router: Arc::clone(&router),
-            handlers: Arc::new(HandlerRegistry::new(
-                Duration::from_secs(5),
-                TimeoutAction::Decline,
-            )),
-            metrics,
-            issues: broadcast::channel(16).0,
-            seq: AtomicU64::new(0),
-        });
-        let (transport, peer) = Transport::memory(1 << 20);
-        let (outgoing, _) = mpsc::channel(16);
-        let seat = Arc::new(Seat::new(
-            transport.receiver,
-            ReadLoop {
-                shared,
-                pending: Arc::new(PendingMap::default()),
-                outgoing,
-                process: Weak::new(),
-                closed: watch::channel(None).0,
-                close_router_on_exit: true,
-            },
-        ));
-        router.set_seat(Arc::downgrade(&seat));
-        (seat, router, peer)
-    }
-
-    fn texts(sub: &mut crate::rpc::Subscription) -> Vec<String> {
-        std::iter::from_fn(|| sub.try_recv())
-            .map(|item| match item.expect("an event").notification() {
-                ServerNotification::ItemAgentMessageDelta(d) => d.delta.clone(),
-                other => panic!("unexpected {other:?}"),
-            })
-            .collect()
-    }
-
-    #[tokio::test]
-    async fn a_consumer_reads_what_is_readable_and_a_partial_frame_waits_whole() {
-        let (seat, router, mut peer) = seat();
-        let mut sub = router.subscribe(Topic::All);
-        peer.write_all(format!("{}{}", delta(0), delta(1)).as_bytes())
-            .await
-            .expect("write");
-        // Half of the third line: the consumer reads the two whole ones and leaves the rest.
-        let third = delta(2);
-        peer.write_all(&third.as_bytes()[..20])
-            .await
-            .expect("write");
-        assert_eq!(seat.pull(), Pull::Read);
-        assert_eq!(texts(&mut sub), ["token 0 ", "token 1 "]);
-        // Nothing more is whole: the consumer asks the reader task to take over.
-        assert_eq!(seat.pull(), Pull::Idle);
-        assert!(seat.take_over_requested.load(Ordering::Acquire));
-        peer.write_all(&third.as_bytes()[20..])
-            .await
-            .expect("write");
-        assert_eq!(seat.pull(), Pull::Read);
-        assert_eq!(texts(&mut sub), ["token 2 "]);
-        let metrics = Arc::clone(&seat.state.lock().await.rl.shared.metrics);
-        assert_eq!(
-            metrics.snapshot(0).consumer_reads,
-            2,
-            "two pulls read frames"
-        );
-    }
-
-    #[tokio::test]
-    async fn a_consumer_reads_one_batch_per_pull() {
-        let (seat, router, mut peer) = seat();
-        let mut sub = router.subscribe(Topic::All);
-        let lines: String = (0..ROUTE_BATCH as u64 + 10).map(delta).collect();
-        peer.write_all(lines.as_bytes()).await.expect("write");
-        assert_eq!(seat.pull(), Pull::Read);
-        assert_eq!(texts(&mut sub).len(), ROUTE_BATCH);
-        // A full batch is not the end of a flood: the reader task is not asked to take over.
-        assert!(!seat.take_over_requested.load(Ordering::Acquire));
-        assert_eq!(seat.pull(), Pull::Read);
-        assert_eq!(texts(&mut sub).len(), 10);
-    }
-
-    #[tokio::test]
-    async fn the_reader_task_holds_the_seat_while_it_waits_and_finishes_a_stream_a_consumer_ended()
-    {
-        let (seat, router, mut peer) = seat();
-        let mut sub = router.subscribe(Topic::All);
-        let reader = tokio::spawn(read_loop(Arc::clone(&seat)));
-        tokio::task::yield_now().await;
-        // The reader task waits for a frame with the seat: a consumer cannot take it.
-        assert_eq!(seat.pull(), Pull::Busy);
-        peer.write_all(delta(0).as_bytes()).await.expect("write");
-        let ev = sub.recv().await.expect("routed by the reader task");
-        assert_eq!(ev.seq, 1);
-        reader.abort();
-        let _ = reader.await;
-        // Without a reader task, a consumer reads the end of the stream and hands it over.
-        let (seat, router, peer) = self::seat();
-        let mut sub = router.subscribe(Topic::All);
-        drop(peer);
-        assert_eq!(seat.pull(), Pull::Read);
-        assert_eq!(seat.pull(), Pull::Idle, "ended: nothing more to read");
-        tokio::spawn(read_loop(seat));
-        assert_eq!(
-            sub.recv().await.map(|e| e.seq),
-            Err(RecvError::Closed(CloseReason::ConnectionClosed))
-        );
-    }
-}
+#[path = "reader_tests.rs"]
+mod tests;

@@ -184,12 +184,19 @@ impl Router {
     /// With `may_pause`, subscribers that overflowed but had caught up are returned: the caller
     /// pauses for each with [`Router::resume`] before routing anything else.
     pub fn route_batch(&self, batch: &[Routed], may_pause: bool) -> Vec<Paused> {
+        self.route_batch_waking(batch, may_pause).0
+    }
+
+    /// [`Router::route_batch`], also saying whether a consumer was woken (a queue went from
+    /// empty to not empty): a consumer that keeps up.
+    pub fn route_batch_waking(&self, batch: &[Routed], may_pause: bool) -> (Vec<Paused>, bool) {
         let mut paused = Vec::new();
+        let mut woke = false;
         if batch.is_empty() {
-            return paused;
+            return (paused, woke);
         }
         let Ok(reg) = self.registry.read() else {
-            return paused;
+            return (paused, woke);
         };
         let mut dropped = 0;
         let mut deliver = |q: &Arc<SubQueue>, events: &[Routed]| {
@@ -202,6 +209,7 @@ impl Router {
             }
             let pushed = q.push(events, may_pause);
             dropped += pushed.dropped;
+            woke |= pushed.woke;
             if let Some(at) = pushed.paused_at {
                 paused.push(Paused {
                     queue: Arc::clone(q),
@@ -220,7 +228,7 @@ impl Router {
         }
         drop(reg);
         self.count_drops(dropped);
-        paused
+        (paused, woke)
     }
 
     /// Pauses for a subscriber that overflowed (until it has caught up, at most the overflow
