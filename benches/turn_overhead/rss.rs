@@ -65,6 +65,7 @@ pub async fn rss_child(kind: &str, cwd: &str) {
                 anon: status_kib("RssAnon:"),
                 file: status_kib("RssFile:"),
             };
+            hold_for_inspection();
             session.close().await.expect("close");
             client.shutdown().await.expect("shutdown");
             rss
@@ -93,6 +94,7 @@ pub async fn rss_child(kind: &str, cwd: &str) {
                 anon: status_kib("RssAnon:"),
                 file: status_kib("RssFile:"),
             };
+            hold_for_inspection();
             bare.close(&thread).await;
             rss
         }
@@ -101,6 +103,19 @@ pub async fn rss_child(kind: &str, cwd: &str) {
         "RSS {} {} {} {} {}",
         rss.connected, rss.after_turns, rss.peak, rss.anon, rss.file
     );
+}
+
+/// `RSS_HOLD_SECS=N`: the child prints its pid on stderr and sleeps N seconds after its turns
+/// (connection still open), so `/proc/PID/smaps` and `/proc/PID/pagemap` can be read from
+/// outside. Diagnostic only; the measurement is taken before it.
+fn hold_for_inspection() {
+    if let Some(secs) = std::env::var("RSS_HOLD_SECS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        eprintln!("RSS_HOLD pid {}", std::process::id());
+        std::thread::sleep(std::time::Duration::from_secs(secs));
+    }
 }
 
 /// Runs one child of `kind` (`sdk` or `bare`).

@@ -1,5 +1,5 @@
 //! One live connection: a reader task that decodes and routes every inbound frame (see
-//! [`super::reader`]), a writer task that batches outbound lines, the pending map, and the child
+//! `rpc/reader.rs`), a writer task that batches outbound lines, the pending map, and the child
 //! process (if any).
 //!
 //! Ownership: the `Connection` owns the child. The tasks only hold weak references to it, so

@@ -1,6 +1,6 @@
 //! Request ids and the map of calls waiting for their reply.
 //!
-//! Each call inserts a oneshot sender under its id and holds a [`PendingGuard`]; dropping the
+//! Each call inserts a oneshot sender under its id and holds a `PendingGuard`; dropping the
 //! guard (the call future was dropped, or timed out) removes the entry, so the map never grows
 //! with abandoned calls. A reply that arrives after that is counted as unmatched and dropped.
 

@@ -113,14 +113,6 @@ pub(crate) struct Seat {
     is_stepped_back: AtomicBool,
 }
 
-impl std::fmt::Debug for Seat {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Seat")
-            .field("pulls", &self.pulls)
-            .finish_non_exhaustive()
-    }
-}
-
 /// What a consumer's [`Seat::pull`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Pull {

@@ -60,6 +60,7 @@
 
 pub mod approvals;
 pub mod client;
+mod method_table;
 pub mod profile;
 pub mod raw;
 pub mod schema;

@@ -6,14 +6,15 @@
 //!
 //! What each version has comes from the method tables under `schemas/versions/<VERSION>.json`,
 //! written by `scripts/gen-versions.py tables` from that version's own
-//! `codex app-server generate-json-schema [--experimental]` and embedded here at compile time.
+//! `codex app-server generate-json-schema [--experimental]`, and compiled in as one static
+//! array by `scripts/gen-versions.py docs` (`runtime/method_table.rs`: a row per method with a
+//! bit per version). A lookup is a binary search: nothing is parsed or allocated at run time.
 //! For a version between two tabled ones, a method is refused only when neither neighbour has
 //! it (so a method added in an untabled release is still let through). A method no table knows
 //! (a newer or private one) is never refused: the server answers for it.
 
+use super::method_table::{METHODS, VERSIONS};
 use crate::error::{Error, Result};
-use std::collections::HashSet;
-use std::sync::OnceLock;
 
 /// A codex version, `(major, minor, patch)`.
 pub type CodexVersion = (u64, u64, u64);
@@ -23,34 +24,6 @@ pub const MIN_CODEX_VERSION: CodexVersion = (0, 150, 0);
 
 /// Newest codex this SDK supports; also the pinned version (`scripts/install-codex.sh`).
 pub const MAX_CODEX_VERSION: CodexVersion = (0, 171, 0);
-
-/// The embedded method tables, oldest first (the versions of `scripts/test-matrix.sh`).
-const TABLES: &[(&str, &str)] = &[
-    (
-        "0.150.0",
-        include_str!("../../../../schemas/versions/0.150.0.json"),
-    ),
-    (
-        "0.160.0",
-        include_str!("../../../../schemas/versions/0.160.0.json"),
-    ),
-    (
-        "0.163.0",
-        include_str!("../../../../schemas/versions/0.163.0.json"),
-    ),
-    (
-        "0.166.0",
-        include_str!("../../../../schemas/versions/0.166.0.json"),
-    ),
-    (
-        "0.169.0",
-        include_str!("../../../../schemas/versions/0.169.0.json"),
-    ),
-    (
-        "0.171.0",
-        include_str!("../../../../schemas/versions/0.171.0.json"),
-    ),
-];
 
 /// `X.Y.Z` of a version.
 pub fn format_version(v: CodexVersion) -> String {
@@ -81,13 +54,6 @@ pub fn check_window(found: CodexVersion, user_agent: &str) -> Result<()> {
     })
 }
 
-/// The methods one codex version has (client requests, notifications and server requests).
-struct MethodTable {
-    version: CodexVersion,
-    stable: HashSet<String>,
-    experimental: HashSet<String>,
-}
-
 /// What a version offers of one method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum MethodStatus {
@@ -99,98 +65,52 @@ pub enum MethodStatus {
     Stable,
 }
 
-impl MethodTable {
-    fn status(&self, method: &str) -> MethodStatus {
-        if self.stable.contains(method) {
-            MethodStatus::Stable
-        } else if self.experimental.contains(method) {
-            MethodStatus::Experimental
-        } else {
-            MethodStatus::Absent
-        }
+/// The compiled row of `method`: `(stable in, experimental-only in)` as version bit masks.
+fn row(method: &str) -> Option<(u32, u32)> {
+    METHODS
+        .binary_search_by(|(name, _, _)| (*name).cmp(method))
+        .ok()
+        .map(|i| (METHODS[i].1, METHODS[i].2))
+}
+
+/// What the tabled version at index `i` offers, given a method's row.
+fn status_at((stable, experimental): (u32, u32), i: usize) -> MethodStatus {
+    if stable >> i & 1 == 1 {
+        MethodStatus::Stable
+    } else if experimental >> i & 1 == 1 {
+        MethodStatus::Experimental
+    } else {
+        MethodStatus::Absent
     }
-}
-
-#[derive(serde::Deserialize)]
-struct TableFile {
-    version: String,
-    client_requests: Split,
-    notifications: Split,
-    server_requests: Split,
-}
-
-#[derive(serde::Deserialize)]
-struct Split {
-    stable: Vec<String>,
-    experimental: Vec<String>,
-}
-
-fn tables() -> &'static [MethodTable] {
-    static PARSED: OnceLock<Vec<MethodTable>> = OnceLock::new();
-    PARSED.get_or_init(|| {
-        TABLES
-            .iter()
-            .filter_map(|(name, text)| {
-                // The tables are generated and checked in CI; a broken one only disables the
-                // gate for that version (the server still answers), it never panics.
-                let file: TableFile = match serde_json::from_str(text) {
-                    Ok(f) => f,
-                    Err(e) => {
-                        tracing::error!(version = name, "bad embedded method table: {e}");
-                        return None;
-                    }
-                };
-                let version = parse_version(&file.version)?;
-                let (mut stable, mut experimental) = (HashSet::new(), HashSet::new());
-                for split in [
-                    file.client_requests,
-                    file.notifications,
-                    file.server_requests,
-                ] {
-                    stable.extend(split.stable);
-                    experimental.extend(split.experimental);
-                }
-                Some(MethodTable {
-                    version,
-                    stable,
-                    experimental,
-                })
-            })
-            .collect()
-    })
 }
 
 /// The versions that have a method table, oldest first.
 pub fn tabled_versions() -> Vec<CodexVersion> {
-    tables().iter().map(|t| t.version).collect()
+    VERSIONS.to_vec()
 }
 
 /// What `version` offers of `method`, from the tables (the better of the two neighbouring tables
 /// for an untabled version); `None` when no table knows the method.
 pub fn method_status(version: CodexVersion, method: &str) -> Option<MethodStatus> {
-    let all = tables();
-    if all.iter().all(|t| t.status(method) == MethodStatus::Absent) {
-        return None; // unknown to every table: let the server decide
-    }
-    let below = all.iter().rev().find(|t| t.version <= version);
-    let above = all.iter().find(|t| t.version >= version);
+    let row = row(method)?; // unknown to every table: let the server decide
+    let below = VERSIONS.iter().rposition(|t| *t <= version);
+    let above = VERSIONS.iter().position(|t| *t >= version);
     [below, above]
         .into_iter()
         .flatten()
-        .map(|t| t.status(method))
+        .map(|i| status_at(row, i))
         .max()
 }
 
 /// The oldest tabled version that has `method` stable (else at all), for error messages.
 fn first_with(method: &str) -> Option<CodexVersion> {
-    let all = tables();
-    all.iter()
-        .find(|t| t.status(method) == MethodStatus::Stable)
-        .or_else(|| {
-            all.iter()
-                .find(|t| t.status(method) != MethodStatus::Absent)
-        })
-        .map(|t| t.version)
+    let (stable, experimental) = row(method)?;
+    let first = |mask: u32| {
+        (mask != 0)
+            .then(|| VERSIONS.get(mask.trailing_zeros() as usize).copied())
+            .flatten()
+    };
+    first(stable).or_else(|| first(stable | experimental))
 }
 
 /// Fails with [`Error::MethodUnavailable`] when the connected codex does not have `method`, or
@@ -222,25 +142,50 @@ pub fn check_method(
 mod tests {
     use super::*;
 
+    /// The compiled table says exactly what the JSON tables under `schemas/versions/` say: the
+    /// same versions, in order, and per method the same stable and experimental-only versions.
     #[test]
-    fn every_table_under_schemas_versions_is_embedded_and_the_window_matches() {
+    fn the_compiled_table_matches_every_json_table_under_schemas_versions() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schemas/versions");
-        let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+        let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
             .unwrap()
-            .map(|e| {
-                e.unwrap()
-                    .file_name()
-                    .to_string_lossy()
-                    .replace(".json", "")
-            })
+            .map(|e| e.unwrap().path())
             .collect();
-        on_disk.sort_by_key(|v| parse_version(v));
-        let embedded: Vec<String> = TABLES.iter().map(|(v, _)| v.to_string()).collect();
-        assert_eq!(on_disk, embedded);
-        let parsed = tabled_versions();
-        assert_eq!(parsed.len(), TABLES.len(), "every table parses");
-        assert_eq!(parsed.first(), Some(&MIN_CODEX_VERSION));
-        assert_eq!(parsed.last(), Some(&MAX_CODEX_VERSION));
+        files.sort_by_key(|p| parse_version(&p.file_stem().unwrap().to_string_lossy()));
+        let mut expected = std::collections::BTreeMap::<String, (u32, u32)>::new();
+        let mut versions = Vec::new();
+        for (i, path) in files.iter().enumerate() {
+            let text = std::fs::read_to_string(path).unwrap();
+            let file: serde_json::Value = serde_json::from_str(&text).unwrap();
+            versions.push(parse_version(file["version"].as_str().unwrap()).unwrap());
+            for key in ["client_requests", "notifications", "server_requests"] {
+                for (flavour, experimental) in [("stable", false), ("experimental", true)] {
+                    for m in file[key][flavour].as_array().unwrap() {
+                        let entry = expected.entry(m.as_str().unwrap().to_owned()).or_default();
+                        if experimental {
+                            entry.1 |= 1 << i;
+                        } else {
+                            entry.0 |= 1 << i;
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(
+            versions,
+            VERSIONS.to_vec(),
+            "run scripts/gen-versions.py docs"
+        );
+        let compiled: Vec<(String, (u32, u32))> = METHODS
+            .iter()
+            .map(|(m, s, e)| (m.to_string(), (*s, *e)))
+            .collect();
+        let expected: Vec<(String, (u32, u32))> = expected.into_iter().collect();
+        assert_eq!(compiled, expected, "run scripts/gen-versions.py docs");
+        // Sorted the way the lookup searches it.
+        assert!(METHODS.windows(2).all(|w| w[0].0 < w[1].0));
+        assert_eq!(tabled_versions().first(), Some(&MIN_CODEX_VERSION));
+        assert_eq!(tabled_versions().last(), Some(&MAX_CODEX_VERSION));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! `codex app-server --listen unix://PATH` and the daemon (`codex app-server daemon start`,
 //! socket `$CODEX_HOME/app-server-control/app-server-control.sock`) speak WebSocket over the
 //! Unix socket: an HTTP Upgrade, then one JSON-RPC message per text frame
-//! ([`super::websocket`]).
+//! (`transport/websocket.rs`).
 
 use super::{websocket, Transport};
 use crate::error::{Error, Result};

@@ -3,7 +3,7 @@
 //!
 //! The handshake is a WebSocket upgrade carrying `Authorization: Bearer <token>` when a token is
 //! configured (codex's `--ws-auth capability-token` or `signed-bearer-token`); then one JSON-RPC
-//! message per text frame ([`super::websocket`]). TLS is rustls with the platform's roots.
+//! message per text frame (`transport/websocket.rs`). TLS is rustls with the platform's roots.
 //!
 //! The token is read at each connect (so a rotated file is picked up on reconnect), held in a
 //! [`SecretString`], sent only in the upgrade header (marked sensitive) and never printed: not

@@ -1,7 +1,7 @@
 //! The approvals bridge: codex's approval requests become `approval.requested` events of the
 //! session, and the only way to answer one is [`crate::web::WebAdapter::post_approval`].
 //!
-//! Each web session's [`SessionApprovals`] is its [`ApprovalHandler`]: it registers the request
+//! Each web session's `SessionApprovals` is its [`ApprovalHandler`]: it registers the request
 //! under a fresh id, publishes it, and waits for the answer. The session's approval timeout
 //! (the SDK's fail-closed default) bounds the wait; when it fires, the SDK drops the waiting
 //! future, the request is marked `timeout` (later answers are refused) and

@@ -25,7 +25,7 @@ pub struct SessionInfo {
     pub last_event_id: u64,
 }
 
-/// What [`WebAdapter::create_turn`] answers: the turn was accepted and runs in the background.
+/// What [`WebAdapter::create_turn`](super::WebAdapter::create_turn) answers: the turn was accepted and runs in the background.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct TurnAccepted {

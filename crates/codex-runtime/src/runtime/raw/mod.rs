@@ -27,6 +27,11 @@ use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 pub use super::versions::{MAX_CODEX_VERSION, MIN_CODEX_VERSION};
+
+/// Protocol issues [`Runtime::protocol_issues`] keeps for a receiver that falls behind. A tokio
+/// broadcast channel allocates and initialises every slot up front, and issues are rare, so this
+/// is small (it was 256: 14 KiB touched by every runtime).
+pub const PROTOCOL_ISSUE_CAPACITY: usize = 64;
 pub use config::{Endpoint, ReconnectPolicy, RestartPolicy, RuntimeConfig};
 use supervise::{handshake, new_shared, open_transport, supervise, ResponderEntry, Responders};
 
@@ -273,7 +278,10 @@ impl Runtime {
             .subscribe(Topic::Turn(turn_id.to_string()))
     }
 
-    /// Protocol problems (malformed or oversize lines, decode fallbacks), as they happen.
+    /// Protocol problems (malformed or oversize lines, decode fallbacks), as they happen. The
+    /// channel keeps the last [`PROTOCOL_ISSUE_CAPACITY`]; a receiver further behind gets
+    /// `Lagged(n)` and then the newest ones ([`MetricsSnapshot`]
+    /// counts every issue).
     pub fn protocol_issues(&self) -> broadcast::Receiver<ProtocolIssue> {
         self.inner.shared.issues.subscribe()
     }

@@ -33,7 +33,7 @@ pub(super) fn new_shared(config: &RuntimeConfig) -> Arc<Shared> {
             config.server_request_timeout_action,
         )),
         metrics,
-        issues: broadcast::channel(256).0,
+        issues: broadcast::channel(super::PROTOCOL_ISSUE_CAPACITY).0,
         seq: AtomicU64::new(0),
     })
 }
@@ -60,7 +60,13 @@ impl Drop for ResponderEntry {
 pub(super) async fn open_transport(config: &RuntimeConfig) -> Result<Transport> {
     match &config.endpoint {
         Endpoint::Attach(path) => transport::attach::connect(path, config.max_line_bytes).await,
-        Endpoint::Remote(remote) => transport::remote::connect(remote, config.max_line_bytes).await,
+        // Boxed: the WebSocket + TLS handshake future is ~10.7 KB. Inline, it would size every
+        // future that connects (`Runtime::connect`, `Client::connect`, the user's own) for the
+        // remote case, and each of those is built on the stack before it is moved into its
+        // parent: with it inline, a stdio client's main thread touched ~32 KiB more stack.
+        Endpoint::Remote(remote) => {
+            Box::pin(transport::remote::connect(remote, config.max_line_bytes)).await
+        }
         Endpoint::Spawn => {
             let bin = binary::resolve_codex_binary(config.cli_bin.as_deref())?;
             let mut sc = StdioConfig::new(bin);
@@ -196,5 +202,31 @@ pub(super) async fn supervise(
                 return;
             }
         }
+    }
+}
+#[cfg(test)]
+mod future_size_tests {
+    use crate::runtime::client::{Client, ClientConfig};
+    use crate::runtime::raw::{Runtime, RuntimeConfig};
+    use crate::transport::remote::{connect, RemoteEndpoint};
+
+    /// A future is built on the stack before it is moved into its parent (or into a task), so
+    /// its size is stack every caller touches. The remote handshake (WebSocket + TLS) is boxed,
+    /// so a stdio client's connect futures do not carry its ~10 KB.
+    #[test]
+    fn connect_futures_do_not_carry_the_remote_handshake() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let _enter = rt.enter();
+        let remote = RemoteEndpoint::new("ws://127.0.0.1:1/");
+        let handshake = std::mem::size_of_val(&connect(&remote, 1024));
+        let runtime = std::mem::size_of_val(&Runtime::connect(RuntimeConfig::new()));
+        let client = std::mem::size_of_val(&Client::connect(ClientConfig::new()));
+        assert!(
+            runtime < handshake / 2 && client < handshake / 2,
+            "Runtime::connect {runtime} B, Client::connect {client} B, remote handshake {handshake} B"
+        );
+        assert!(client <= 8 * 1024, "Client::connect is {client} B");
     }
 }

@@ -344,12 +344,14 @@ impl Session {
         let session = self.clone();
         let prompt = prompt.into();
         let driver_queue = Arc::clone(&queue);
-        tokio::spawn(async move {
+        // Boxed before it is spawned, like the driver in `run_turn` (a future is moved through
+        // several stack frames on its way into a task).
+        tokio::spawn(Box::pin(async move {
             let result = session
                 .run_turn(prompt, overrides, Some(Arc::clone(&driver_queue)))
                 .await;
             driver_queue.finish(result.map(|out| TurnEvent::Completed(Box::new(out))));
-        });
+        }));
         events::stream(queue)
     }
 
