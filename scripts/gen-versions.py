@@ -259,6 +259,7 @@ def rust_table():
         "",
         "/// Every method some table knows (client requests, notifications, server requests), sorted",
         "/// bytewise: `(method, stable in, experimental-only in)`, as version bit masks.",
+        "#[rustfmt::skip] // generated: one row per line, whatever its length",
         "pub(super) const METHODS: &[(&str, u32, u32)] = &[",
     ]
     for m in sorted(rows):

@@ -18,6 +18,7 @@ pub(super) const VERSIONS: [CodexVersion; 6] = [
 
 /// Every method some table knows (client requests, notifications, server requests), sorted
 /// bytewise: `(method, stable in, experimental-only in)`, as version bit masks.
+#[rustfmt::skip] // generated: one row per line, whatever its length
 pub(super) const METHODS: &[(&str, u32, u32)] = &[
     ("account/bedrock/checkGovCloudRequirements", 0b000000, 0b111100),
     ("account/bedrock/discover", 0b000000, 0b111111),
