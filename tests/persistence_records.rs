@@ -232,6 +232,51 @@ async fn every_kind_projects_alike_in_one_append_or_one_each(store: &dyn Convers
         matches!(err, PersistenceError::EmptyId { what: "turn_id" }),
         "{err}"
     );
+    // Every record with a missing or blank id is refused with the same typed error on both
+    // append paths (three round trips on SQLite, one flight on PostgreSQL).
+    let refused: Vec<(Record, &str)> = vec![
+        (
+            Record::ItemCompleted {
+                turn_id: "t1".into(),
+                item: serde_json::json!({"type": "agentMessage", "text": "no id"}),
+            },
+            "item",
+        ),
+        (
+            Record::ItemCompleted {
+                turn_id: "t1".into(),
+                item: serde_json::json!({"type": "agentMessage", "id": " "}),
+            },
+            "item id",
+        ),
+        (
+            Record::ServerRequest {
+                turn_id: None,
+                request_id: "".into(),
+                method: "item/tool/call".into(),
+                item_id: None,
+                params: serde_json::json!({}),
+            },
+            "request_id",
+        ),
+        (
+            Record::TurnCompleted {
+                turn_id: "\t".into(),
+                status: TurnStatus::Completed,
+                error: None,
+                usage: None,
+            },
+            "turn_id",
+        ),
+    ];
+    for (record, field) in refused {
+        let err = store.append(&s, "apart", vec![record]).await.unwrap_err();
+        let named = match &err {
+            PersistenceError::EmptyId { what } | PersistenceError::Invalid { what, .. } => *what,
+            other => panic!("{field}: unexpected {other:?}"),
+        };
+        assert_eq!(named, field, "{err}");
+    }
     let err = store.append(&s, "missing", all_kinds()).await.unwrap_err();
     assert!(
         matches!(err, PersistenceError::ConversationNotFound { .. }),

@@ -2,11 +2,9 @@
 
 use super::json_text;
 use super::not_found;
-use crate::persistence::error::{require_id, PersistResult, PersistenceError};
-use crate::persistence::model::{
-    is_message, item_id, item_kind, item_text, now_millis, EventRecord, Record, Scope, TurnStatus,
-    PREVIEW_CHARS,
-};
+use super::projection::{projection, Projection};
+use crate::persistence::error::{PersistResult, PersistenceError};
+use crate::persistence::model::{now_millis, EventRecord, Record, Scope, TurnStatus};
 use crate::persistence::sql::{params, SqlTx};
 
 /// The counters `append` keeps on the conversation row.
@@ -44,7 +42,15 @@ pub(crate) async fn append<T: SqlTx>(
             error,
             usage,
         }) if !turn_id.trim().is_empty() => {
-            let p = complete_turn_params(scope, id, turn_id, status.as_str(), error, usage, now);
+            let p = complete_turn_params(
+                scope,
+                id,
+                turn_id,
+                status.as_str(),
+                json_text(error),
+                json_text(usage),
+                now,
+            );
             let (rows, n) = tx
                 .query_then_execute((lock.0, &lock.1), (COMPLETE_TURN, &p))
                 .await?;
@@ -123,8 +129,8 @@ fn complete_turn_params(
     id: &str,
     turn_id: &str,
     status: &str,
-    error: &Option<serde_json::Value>,
-    usage: &Option<serde_json::Value>,
+    error: Option<String>,
+    usage: Option<String>,
     now: i64,
 ) -> Vec<crate::persistence::sql::SqlValue> {
     params![
@@ -133,8 +139,8 @@ fn complete_turn_params(
         id,
         turn_id,
         status,
-        json_text(error),
-        json_text(usage),
+        error,
+        usage,
         now
     ]
     .to_vec()
@@ -152,11 +158,10 @@ async fn project<T: SqlTx>(
     completed: Option<u64>,
 ) -> PersistResult<bool> {
     let key = || params![&scope.tenant, &scope.actor, id].to_vec();
-    match record {
-        Record::TurnStarted { turn_id, prompt } => {
-            require_id("turn_id", turn_id)?;
+    match projection(record)? {
+        Projection::TurnStarted { turn_id, prompt } => {
             let mut p = key();
-            p.extend(params![turn_id, c.turn_count + 1, prompt.clone(), now]);
+            p.extend(params![turn_id, c.turn_count + 1, prompt, now]);
             let n = tx
                 .execute(
                     "INSERT INTO codex_turns (tenant, actor, conversation_id, turn_id, position, \
@@ -170,22 +175,15 @@ async fn project<T: SqlTx>(
             }
             Ok(n == 1)
         }
-        Record::ItemCompleted { turn_id, item } => {
-            let item_id = item_id(item).ok_or_else(|| PersistenceError::Invalid {
-                what: "item",
-                message: format!("an item of turn `{turn_id}` has no `id`"),
-            })?;
-            require_id("item id", item_id)?;
-            let kind = item_kind(item);
-            let text = item_text(item);
+        Projection::Item(item) => {
             let mut p = key();
             p.extend(params![
-                turn_id,
-                item_id,
+                item.turn_id,
+                item.item_id,
                 c.item_count + 1,
-                kind,
-                text.clone(),
-                item.to_string(),
+                item.kind,
+                item.text,
+                item.raw,
                 now
             ]);
             let n = tx
@@ -198,32 +196,24 @@ async fn project<T: SqlTx>(
                 .await?;
             if n == 1 {
                 c.item_count += 1;
-                if is_message(kind) {
+                if item.message {
                     c.message_count += 1;
                 }
-                if kind == "userMessage" && c.preview.is_empty() {
-                    c.preview = text.chars().take(PREVIEW_CHARS).collect();
+                if let (Some(preview), true) = (item.preview, c.preview.is_empty()) {
+                    c.preview = preview;
                 }
             }
             Ok(n == 1)
         }
-        Record::ServerRequest {
-            turn_id,
+        Projection::ServerRequest {
             request_id,
-            method,
+            turn_id,
             item_id,
+            method,
             params: req,
         } => {
-            require_id("request_id", request_id)?;
             let mut p = key();
-            p.extend(params![
-                request_id,
-                turn_id.clone(),
-                item_id.clone(),
-                method,
-                req.to_string(),
-                now
-            ]);
+            p.extend(params![request_id, turn_id, item_id, method, req, now]);
             let n = tx
                 .execute(
                     "INSERT INTO codex_server_requests (tenant, actor, conversation_id, request_id, \
@@ -234,13 +224,13 @@ async fn project<T: SqlTx>(
                 .await?;
             Ok(n == 1)
         }
-        Record::ServerRequestAnswered {
+        Projection::ServerRequestAnswered {
             request_id,
             answer,
             answered_by,
         } => {
             let mut p = key();
-            p.extend(params![request_id, answer.to_string(), answered_by, now]);
+            p.extend(params![request_id, answer, answered_by, now]);
             let n = tx
                 .execute(
                     "UPDATE codex_server_requests SET status = 'answered', answer = $5, \
@@ -268,13 +258,12 @@ async fn project<T: SqlTx>(
             }
             Ok(n == 1)
         }
-        Record::TurnCompleted {
+        Projection::TurnCompleted {
             turn_id,
             status,
             error,
             usage,
         } => {
-            require_id("turn_id", turn_id)?;
             let n = match completed {
                 Some(n) => n,
                 None => {
@@ -282,9 +271,9 @@ async fn project<T: SqlTx>(
                         scope,
                         id,
                         turn_id,
-                        status.as_str(),
-                        error,
-                        usage,
+                        status,
+                        error.clone(),
+                        usage.clone(),
                         now,
                     );
                     tx.execute(COMPLETE_TURN, &p).await?
@@ -298,9 +287,9 @@ async fn project<T: SqlTx>(
             p.extend(params![
                 turn_id,
                 c.turn_count + 1,
-                status.as_str(),
-                json_text(error),
-                json_text(usage),
+                status,
+                error,
+                usage,
                 now
             ]);
             let n = tx
@@ -316,7 +305,7 @@ async fn project<T: SqlTx>(
             }
             Ok(n == 1)
         }
-        Record::Deltas { .. } | Record::Error { .. } | Record::Lagged { .. } => Ok(true),
+        Projection::EventOnly => Ok(true),
     }
 }
 

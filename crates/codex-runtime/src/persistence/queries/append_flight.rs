@@ -20,11 +20,9 @@
 //! never stored must fail the whole append, which a statement cannot tell from a repeat.
 
 use super::not_found;
-use crate::persistence::error::{require_id, PersistResult, PersistenceError};
-use crate::persistence::model::{
-    is_message, item_id, item_kind, item_text, now_millis, EventRecord, Record, Scope,
-    PREVIEW_CHARS,
-};
+use super::projection::{projection, Projection};
+use crate::persistence::error::{PersistResult, PersistenceError};
+use crate::persistence::model::{now_millis, EventRecord, Record, Scope};
 use crate::persistence::sql::{params, SqlTx, SqlValue};
 use std::sync::LazyLock;
 
@@ -122,71 +120,43 @@ static EVENT_ONLY: LazyLock<String> =
 
 /// The statement (and its record-specific parameters, from `$8`) of one record.
 fn statement(record: &Record) -> PersistResult<(&'static str, Vec<SqlValue>)> {
-    Ok(match record {
-        Record::TurnStarted { turn_id, prompt } => {
-            require_id("turn_id", turn_id)?;
-            (
-                TURN_STARTED.as_str(),
-                params![turn_id, prompt.clone()].to_vec(),
-            )
+    Ok(match projection(record)? {
+        Projection::TurnStarted { turn_id, prompt } => {
+            (TURN_STARTED.as_str(), params![turn_id, prompt].to_vec())
         }
-        Record::ItemCompleted { turn_id, item } => {
-            let id = item_id(item).ok_or_else(|| PersistenceError::Invalid {
-                what: "item",
-                message: format!("an item of turn `{turn_id}` has no `id`"),
-            })?;
-            require_id("item id", id)?;
-            let kind = item_kind(item);
-            let text = item_text(item);
-            let preview = (kind == "userMessage")
-                .then(|| text.chars().take(PREVIEW_CHARS).collect::<String>());
+        Projection::Item(item) => {
             let p = params![
-                turn_id,
-                id,
-                kind,
-                text,
-                item.to_string(),
-                i64::from(is_message(kind)),
-                preview
+                item.turn_id,
+                item.item_id,
+                item.kind,
+                item.text,
+                item.raw,
+                i64::from(item.message),
+                item.preview
             ];
             (ITEM_COMPLETED.as_str(), p.to_vec())
         }
-        Record::ServerRequest {
-            turn_id,
+        Projection::ServerRequest {
             request_id,
-            method,
+            turn_id,
             item_id,
+            method,
             params: req,
         } => {
-            require_id("request_id", request_id)?;
-            let p = params![
-                request_id,
-                turn_id.clone(),
-                item_id.clone(),
-                method,
-                req.to_string()
-            ];
+            let p = params![request_id, turn_id, item_id, method, req];
             (SERVER_REQUEST.as_str(), p.to_vec())
         }
-        Record::TurnCompleted {
+        Projection::TurnCompleted {
             turn_id,
             status,
             error,
             usage,
         } => {
-            require_id("turn_id", turn_id)?;
-            let p = params![
-                turn_id,
-                status.as_str(),
-                super::json_text(error),
-                super::json_text(usage)
-            ];
+            let p = params![turn_id, status, error, usage];
             (TURN_COMPLETED.as_str(), p.to_vec())
         }
-        Record::Deltas { .. } | Record::Error { .. } | Record::Lagged { .. } => {
-            (EVENT_ONLY.as_str(), Vec::new())
-        }
-        Record::ServerRequestAnswered { .. } => {
+        Projection::EventOnly => (EVENT_ONLY.as_str(), Vec::new()),
+        Projection::ServerRequestAnswered { .. } => {
             return Err(PersistenceError::Invalid {
                 what: "record",
                 message: "an answer to a server request takes the three-trip append".into(),

@@ -10,6 +10,7 @@ mod append;
 mod append_flight;
 mod jobs;
 mod lifecycle;
+mod projection;
 mod read;
 
 pub(crate) use append::{abandon_open_turns, append};
