@@ -97,6 +97,67 @@ struct Bare {
     stdout: BufReader<ChildStdout>,
     line: Vec<u8>,
     next_id: i64,
+    /// `Some`: also decode every line into the generated protocol types, as the SDK does (the
+    /// "bare + typed" memory row); holds the method of each request awaiting its reply.
+    typed: Option<Vec<(i64, &'static str)>>,
+}
+
+/// The envelope of one line, borrowed (only for the typed decode of the "bare + typed" driver).
+#[derive(serde::Deserialize)]
+struct WireLine<'a> {
+    #[serde(default, borrow)]
+    id: Option<&'a serde_json::value::RawValue>,
+    #[serde(default, borrow)]
+    method: Option<&'a str>,
+    #[serde(default, borrow)]
+    params: Option<&'a serde_json::value::RawValue>,
+    #[serde(default, borrow)]
+    result: Option<&'a serde_json::value::RawValue>,
+}
+
+/// Decodes one line into the generated protocol types the way the SDK's reader and typed calls
+/// do (`ServerNotification::decode`, `ServerRequest::decode`, `from_str` of the response type),
+/// and panics when a line does not fit: the typed row must decode what the SDK decodes.
+fn decode_typed(line: &[u8], pending: &mut Vec<(i64, &'static str)>) {
+    use codex_runtime::runtime::{
+        InitializeResponse, ServerRequest, ThreadArchiveResponse, ThreadStartResponse,
+        TurnStartResponse,
+    };
+    let wire: WireLine<'_> = serde_json::from_slice(line).expect("a JSON-RPC line");
+    let empty = serde_json::value::RawValue::from_string("{}".to_owned()).expect("{}");
+    let params = wire.params.unwrap_or(&empty);
+    match (wire.method, wire.id) {
+        (Some(method), None) => {
+            let n = ServerNotification::decode(method, params).expect("a typed notification");
+            std::hint::black_box(n);
+        }
+        (Some(method), Some(_)) => {
+            let r = ServerRequest::decode(method, params).expect("a typed server request");
+            std::hint::black_box(r);
+        }
+        (None, Some(id)) => {
+            let id: i64 = id.get().parse().expect("an integer id");
+            let Some(at) = pending.iter().position(|(p, _)| *p == id) else {
+                return;
+            };
+            let (_, method) = pending.swap_remove(at);
+            let Some(result) = wire.result else { return };
+            let text = result.get();
+            fn decode<T: serde::de::DeserializeOwned>(text: &str, method: &str) {
+                let typed: T =
+                    serde_json::from_str(text).unwrap_or_else(|e| panic!("{method}: {e}"));
+                std::hint::black_box(typed);
+            }
+            match method {
+                "initialize" => decode::<InitializeResponse>(text, method),
+                "thread/start" => decode::<ThreadStartResponse>(text, method),
+                "turn/start" => decode::<TurnStartResponse>(text, method),
+                "thread/archive" => decode::<ThreadArchiveResponse>(text, method),
+                _ => {}
+            }
+        }
+        (None, None) => panic!("a line with neither method nor id"),
+    }
 }
 
 impl Bare {
@@ -106,7 +167,13 @@ impl Bare {
     }
 
     /// Spawns `command` (a `codex app-server` with piped stdio) and completes the handshake.
-    async fn from_command(mut command: tokio::process::Command) -> Bare {
+    async fn from_command(command: tokio::process::Command) -> Bare {
+        Bare::from_command_decoding(command, false).await
+    }
+
+    /// [`Bare::from_command`]; with `typed`, every line is also decoded into the generated
+    /// protocol types ([`decode_typed`]).
+    async fn from_command_decoding(mut command: tokio::process::Command, typed: bool) -> Bare {
         let mut child = command.spawn().expect("spawn codex");
         let stdin = child.stdin.take().expect("stdin");
         let stdout = BufReader::with_capacity(64 * 1024, child.stdout.take().expect("stdout"));
@@ -116,6 +183,7 @@ impl Bare {
             stdout,
             line: Vec::with_capacity(4096),
             next_id: 0,
+            typed: typed.then(Vec::new),
         };
         // The same `initialize` the SDK sends (its default client name, title and version).
         let sdk = codex_runtime::runtime::RuntimeConfig::new();
@@ -150,6 +218,9 @@ impl Bare {
             .expect("codex went silent")
             .expect("read from codex");
         assert!(n > 0, "codex closed its stdout");
+        if let Some(pending) = &mut self.typed {
+            decode_typed(&self.line, pending);
+        }
         serde_json::from_slice(&self.line).expect("a JSON line from codex")
     }
 
@@ -163,9 +234,12 @@ impl Bare {
     }
 
     /// Sends a request and reads until its reply (notifications in between are skipped).
-    async fn request(&mut self, method: &str, params: Value) -> Value {
+    async fn request(&mut self, method: &'static str, params: Value) -> Value {
         let id = self.next_id;
         self.next_id += 1;
+        if let Some(pending) = &mut self.typed {
+            pending.push((id, method));
+        }
         self.write(&json!({"id": id, "method": method, "params": params}))
             .await;
         loop {
@@ -196,6 +270,9 @@ impl Bare {
     async fn turn(&mut self, thread_id: &str, cwd: &str, prompt: &str) -> String {
         let id = self.next_id;
         self.next_id += 1;
+        if let Some(pending) = &mut self.typed {
+            pending.push((id, "turn/start"));
+        }
         self.write(&json!({"id": id, "method": "turn/start",
             "params": turn_start_params(thread_id, cwd, prompt)}))
             .await;

@@ -1,7 +1,12 @@
 //! Client memory during turns: `Session::ask` against the bare driver, each in a fresh process
-//! of this binary (re-executed with `--rss-child sdk|bare CWD`), so that what one side's
+//! of this binary (re-executed with `--rss-child sdk|bare|typed CWD`), so that what one side's
 //! allocator keeps cannot hide the other's. The child reports `VmRSS` after connecting, after
 //! [`RSS_TURNS`] turns, and `VmHWM` (its peak over its whole life, the number compared).
+//!
+//! A third child, "bare + typed", is the bare driver that also decodes every line into the
+//! generated protocol types exactly as the SDK does (`ServerNotification::decode`,
+//! `ServerRequest::decode`, `from_str` of each response type). It splits the SDK's excess into
+//! what typed decoding costs by itself and what the SDK's runtime adds on top of it.
 
 use super::{absolute, Bare, ANSWER};
 use codex_runtime::runtime::{Client, ClientConfig, SessionConfig};
@@ -70,7 +75,7 @@ pub async fn rss_child(kind: &str, cwd: &str) {
             client.shutdown().await.expect("shutdown");
             rss
         }
-        _ => {
+        "bare" | "typed" => {
             let bin = std::env::var(CODEX_BIN_ENV).expect("CODEX_BIN");
             let mut command = tokio::process::Command::new(bin);
             command
@@ -80,7 +85,7 @@ pub async fn rss_child(kind: &str, cwd: &str) {
                 .stdout(Stdio::piped())
                 .stderr(Stdio::null())
                 .kill_on_drop(true);
-            let mut bare = Bare::from_command(command).await;
+            let mut bare = Bare::from_command_decoding(command, kind == "typed").await;
             let thread = bare.start_thread(cwd).await;
             let connected = status_kib("VmRSS:");
             for i in 0..RSS_TURNS {
@@ -98,6 +103,7 @@ pub async fn rss_child(kind: &str, cwd: &str) {
             bare.close(&thread).await;
             rss
         }
+        other => panic!("unknown --rss-child kind {other:?} (sdk, bare or typed)"),
     };
     println!(
         "RSS {} {} {} {} {}",
@@ -118,7 +124,7 @@ fn hold_for_inspection() {
     }
 }
 
-/// Runs one child of `kind` (`sdk` or `bare`).
+/// Runs one child of `kind` (`sdk`, `bare` or `typed`).
 pub async fn run_rss_child(env: &CodexTestEnv, kind: &str) -> Rss {
     let exe = std::env::current_exe().expect("current exe");
     let out = tokio::process::Command::new(exe)
@@ -148,12 +154,13 @@ pub async fn run_rss_child(env: &CodexTestEnv, kind: &str) -> Rss {
     }
 }
 
-/// Alternating SDK and bare children; prints the table and the verdict (target: SDK peak
-/// ≤ 1.2 × bare, medians).
+/// Alternating bare, typed and SDK children; prints the table and the verdict (target: SDK
+/// peak ≤ 1.2 × bare, medians), and how the excess splits between typed decoding and the rest.
 pub async fn report(env: &CodexTestEnv) {
-    let (mut sdk, mut bare) = (Vec::new(), Vec::new());
+    let (mut sdk, mut bare, mut typed) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..RSS_RUNS {
         bare.push(run_rss_child(env, "bare").await);
+        typed.push(run_rss_child(env, "typed").await);
         sdk.push(run_rss_child(env, "sdk").await);
     }
     let med = |v: &[Rss], f: fn(&Rss) -> u64| {
@@ -168,7 +175,11 @@ pub async fn report(env: &CodexTestEnv) {
         "| client | RSS connected | RSS after turns | peak RSS (VmHWM) | of which anonymous (RssAnon) | of which file pages (RssFile) |"
     );
     println!("|---|---|---|---|---|---|");
-    for (name, v) in [("Session::ask", &sdk), ("bare JSON-RPC driver", &bare)] {
+    for (name, v) in [
+        ("Session::ask", &sdk),
+        ("bare JSON-RPC driver", &bare),
+        ("bare + typed decode", &typed),
+    ] {
         println!(
             "| {name} | {:.1} MiB | {:.1} MiB | {:.1} MiB | {:.2} MiB | {:.1} MiB |",
             med(v, |r| r.connected),
@@ -187,6 +198,11 @@ pub async fn report(env: &CodexTestEnv) {
     println!(
         "{}: SDK client anonymous (private) memory after turns {anon:.2}x the bare driver's (target <= 1.2x)",
         if anon <= 1.2 { "PASS" } else { "FAIL" }
+    );
+    let typed_cost = med(&typed, |r| r.peak) / med(&bare, |r| r.peak);
+    let over_typed = med(&sdk, |r| r.peak) / med(&typed, |r| r.peak);
+    println!(
+        "split: typed decoding alone {typed_cost:.2}x the bare driver's peak; Session::ask {over_typed:.2}x the bare + typed driver's peak"
     );
     println!();
 }

@@ -177,13 +177,24 @@ pub(crate) fn encode_response(
 /// notification is decoded by the reader. Either way the typed form is the same.
 #[derive(Clone)]
 pub struct Event {
-    decoded: OnceLock<ServerNotification>,
-    /// The raw params of a lazily decoded delta (`None`: decoded by the reader).
-    raw: Option<Box<RawDelta>>,
+    body: Body,
     /// The server's `emittedAtMs` timestamp, when present.
     pub emitted_at_ms: Option<i64>,
     /// Position of this notification in the connection's inbound order (1-based).
     pub seq: u64,
+}
+
+/// What an [`Event`] holds: the typed notification, or a delta's wire params and the typed
+/// form once someone has read it.
+#[derive(Clone)]
+enum Body {
+    /// Decoded by the reader.
+    Decoded(ServerNotification),
+    /// A delta decoded on first read ([`Event::notification`]), then cached.
+    Lazy {
+        raw: Box<RawDelta>,
+        decoded: OnceLock<ServerNotification>,
+    },
 }
 
 /// A delta kept as its wire params until someone reads it.
@@ -227,8 +238,7 @@ impl Event {
     /// An event holding an already decoded notification.
     pub fn new(notification: ServerNotification, emitted_at_ms: Option<i64>, seq: u64) -> Event {
         Event {
-            decoded: OnceLock::from(notification),
-            raw: None,
+            body: Body::Decoded(notification),
             emitted_at_ms,
             seq,
         }
@@ -266,8 +276,10 @@ impl Event {
             params: params.to_owned(),
         };
         Some(Event {
-            decoded: OnceLock::new(),
-            raw: Some(Box::new(raw)),
+            body: Body::Lazy {
+                raw: Box::new(raw),
+                decoded: OnceLock::new(),
+            },
             emitted_at_ms,
             seq,
         })
@@ -277,12 +289,16 @@ impl Event {
     /// `ServerNotification::Unknown` with the raw params: nothing is dropped. A lazily decoded
     /// delta is decoded on the first call (on the caller's thread) and cached.
     pub fn notification(&self) -> &ServerNotification {
-        self.decoded.get_or_init(|| match &self.raw {
-            Some(raw) => match ServerNotification::decode(raw.method, &raw.params) {
+        let (raw, decoded) = match &self.body {
+            Body::Decoded(n) => return n,
+            Body::Lazy { raw, decoded } => (raw, decoded),
+        };
+        decoded.get_or_init(
+            || match ServerNotification::decode(raw.method, &raw.params) {
                 Ok(n) => n,
                 Err(e) => {
-                    // The reader checked the shape, so this needs a type the shape check does
-                    // not see; deliver it raw, as the reader would.
+                    // The reader checked the shape, so this needs a type the shape check does not
+                    // see; deliver it raw, as the reader would.
                     tracing::warn!(
                         method = raw.method,
                         "delta params did not fit the typed shape ({e}); delivered as Unknown"
@@ -294,16 +310,20 @@ impl Event {
                     }
                 }
             },
-            None => ServerNotification::Unknown {
-                method: String::new(),
-                params: serde_json::Value::Null,
-            },
-        })
+        )
+    }
+
+    /// The wire params of a delta not decoded by the reader.
+    fn lazy(&self) -> Option<&RawDelta> {
+        match &self.body {
+            Body::Decoded(_) => None,
+            Body::Lazy { raw, .. } => Some(raw),
+        }
     }
 
     /// The notification method, e.g. `turn/completed`.
     pub fn method(&self) -> &str {
-        match &self.raw {
+        match self.lazy() {
             Some(raw) => raw.method,
             None => self.notification().method(),
         }
@@ -315,7 +335,7 @@ impl Event {
     /// not know, or params that did not fit the typed shape) this is read from the raw params:
     /// `threadId`, else `thread.id`. Such events are therefore routed to thread subscribers too.
     pub fn thread_id(&self) -> Option<&str> {
-        if let Some(raw) = &self.raw {
+        if let Some(raw) = self.lazy() {
             return raw
                 .params
                 .get()
@@ -330,7 +350,7 @@ impl Event {
     /// The turn this notification belongs to, when it has one (for `Unknown`, read from the raw
     /// params: `turnId`, else `turn.id`).
     pub fn turn_id(&self) -> Option<&str> {
-        if let Some(raw) = &self.raw {
+        if let Some(raw) = self.lazy() {
             return raw
                 .params
                 .get()
@@ -470,11 +490,12 @@ mod tests {
                 4,
             );
             // Routing reads the ids without decoding.
-            assert!(lazy.decoded.get().is_none(), "{method}");
+            let undecoded = |e: &Event| matches!(&e.body, Body::Lazy { decoded, .. } if decoded.get().is_none());
+            assert!(undecoded(&lazy), "{method}");
             assert_eq!(lazy.method(), method);
             assert_eq!(lazy.thread_id(), Some("th-1"));
             assert_eq!(lazy.turn_id(), Some("tu-1"));
-            assert!(lazy.decoded.get().is_none(), "{method}: ids need no decode");
+            assert!(undecoded(&lazy), "{method}: ids need no decode");
             assert!(!matches!(
                 lazy.notification(),
                 ServerNotification::Unknown { .. }

@@ -103,6 +103,9 @@ struct ReadState {
 /// The read side of one connection, shared by its reader task and waiting consumers.
 pub(crate) struct Seat {
     state: Mutex<ReadState>,
+    /// The router of `state`'s read loop, reachable without the seat's lock (which the reader
+    /// task holds while it waits for a frame): waking stepped-back consumers and resuming a
+    /// paused route must not wait for that.
     router: Arc<Router>,
     /// Counts consumers' attempts to read: the reader task steps back only while it moves.
     pulls: AtomicU64,

@@ -84,9 +84,9 @@ fn status_at((stable, experimental): (u32, u32), i: usize) -> MethodStatus {
     }
 }
 
-/// The versions that have a method table, oldest first.
-pub fn tabled_versions() -> Vec<CodexVersion> {
-    VERSIONS.to_vec()
+/// The versions that have a method table, oldest first (compiled in; nothing is allocated).
+pub fn tabled_versions() -> &'static [CodexVersion] {
+    &VERSIONS
 }
 
 /// What `version` offers of `method`, from the tables (the better of the two neighbouring tables

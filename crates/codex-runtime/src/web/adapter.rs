@@ -6,13 +6,14 @@ use super::config::WebConfig;
 use super::error::WebError;
 use super::hub::Hub;
 pub use super::info::{SessionInfo, TurnAccepted};
-use super::limits::{SessionLimit, SessionSlot, SessionSlots};
+use super::limits::{SessionLimit, SessionSlots};
 use super::live_tail::{self, Notifier};
 pub use super::runtime_adapter::RuntimeAdapter;
 use super::sse::SseEnvelope;
 use super::store::{scope_of, SessionKey};
 use super::subscriber::{Delivery, Filter, Subscriber};
 use super::turns::RunningTurn;
+use super::web_session::WebSession;
 use crate::persistence::{now_millis, Conversation, ListConversations, NewConversation};
 use crate::runtime::{Client, Session};
 use futures::Stream;
@@ -21,50 +22,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
 
-/// One web session: live (a runtime session on this instance) or followed (run by another
-/// instance sharing the store; replay and live tail only).
-struct WebSession {
-    key: SessionKey,
-    session: Option<Session>,
-    thread_id: Option<String>,
-    hub: Arc<Hub>,
-    name: Option<String>,
-    created_at_ms: i64,
-    closed: AtomicBool,
-    turn: Mutex<Option<RunningTurn>>,
-    /// The live-session slot this session holds until it closes (none when followed).
-    slot: Mutex<Option<SessionSlot>>,
-}
-
-impl WebSession {
-    fn running(&self) -> bool {
-        self.turn
-            .lock()
-            .map(|t| t.as_ref().is_some_and(RunningTurn::is_running))
-            .unwrap_or(false)
-    }
-    /// Followed from the store, or closed: kept in memory only as long as there is room.
-    fn remembered(&self) -> bool {
-        self.session.is_none() || self.closed.load(Ordering::SeqCst)
-    }
-    fn info(&self) -> SessionInfo {
-        SessionInfo {
-            id: self.key.session_id.clone(),
-            thread_id: self.thread_id.clone(),
-            name: self.name.clone(),
-            created_at_ms: self.created_at_ms,
-            closed: self.closed.load(Ordering::SeqCst),
-            running: self.running(),
-            live_here: self.session.is_some(),
-            last_event_id: self.hub.last_seq(),
-        }
-    }
-}
-
 pub(crate) struct AdapterInner {
     pub(crate) config: WebConfig,
     runtime: Arc<dyn RuntimeAdapter>,
-    sessions: Mutex<HashMap<String, Arc<WebSession>>>,
+    pub(super) sessions: Mutex<HashMap<String, Arc<WebSession>>>,
     approvals: Arc<ApprovalBridge>,
     slots: SessionSlots,
     pub(crate) shutdown: CancellationToken,
@@ -578,50 +539,6 @@ impl WebAdapter {
     /// A future that resolves once [`WebAdapter::shutdown`] has been called.
     pub fn shutdown_started(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
         self.inner.shutdown.clone().cancelled_owned()
-    }
-}
-
-/// Catches up the followed session `session_id` of `tenant` (another instance said it has new
-/// events).
-pub(crate) async fn catch_up(inner: &Arc<AdapterInner>, tenant: &str, session_id: &str) {
-    let web = inner
-        .sessions
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(session_id)
-        .filter(|w| w.session.is_none() && w.key.tenant.as_str() == tenant)
-        .cloned();
-    if let Some(web) = web {
-        if let Err(err) = web.hub.catch_up().await {
-            tracing::warn!(session = %session_id, "cannot catch up a followed session: {err}");
-        }
-    }
-}
-
-/// Catches up every followed session someone watches, and ends the streams of those closed
-/// on their instance.
-pub(crate) async fn catch_up_followed(inner: &Arc<AdapterInner>) {
-    let followed: Vec<Arc<WebSession>> = inner
-        .sessions
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .values()
-        .filter(|w| w.session.is_none() && w.hub.has_subscribers())
-        .cloned()
-        .collect();
-    for web in followed {
-        if let Err(err) = web.hub.catch_up().await {
-            tracing::warn!(session = %web.key.session_id, "cannot catch up a followed session: {err}");
-            continue;
-        }
-        let (Some(store), Ok(scope)) = (&inner.config.store, web.key.scope()) else {
-            continue;
-        };
-        if let Ok(Some(c)) = store.conversation(&scope, &web.key.session_id).await {
-            if c.archived && !web.closed.swap(true, Ordering::SeqCst) {
-                web.hub.closed().cancel();
-            }
-        }
     }
 }
 

@@ -9,10 +9,12 @@
 //! [`crate::web::WebConfig::live_tail_catch_up`], and after every reconnect.
 
 use super::adapter::AdapterInner;
+use super::web_session::WebSession;
 use codex_db::RedactedUrl;
 use futures::StreamExt;
 use std::str::FromStr;
-use std::sync::Weak;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_postgres::{AsyncMessage, NoTls};
@@ -156,7 +158,7 @@ async fn session(
                 let mut parts = payload.splitn(3, '\n');
                 if let (Some(tenant), Some(session), Some(_seq)) = (parts.next(), parts.next(), parts.next()) {
                     if let Some(a) = adapter.upgrade() {
-                        super::adapter::catch_up(&a, tenant, session).await;
+                        catch_up(&a, tenant, session).await;
                     }
                 }
             }
@@ -169,6 +171,50 @@ async fn session(
 
 async fn catch_up_all(adapter: &Weak<AdapterInner>) {
     if let Some(a) = adapter.upgrade() {
-        super::adapter::catch_up_followed(&a).await;
+        catch_up_followed(&a).await;
+    }
+}
+
+/// Catches up the followed session `session_id` of `tenant` (another instance said it has new
+/// events).
+async fn catch_up(inner: &Arc<AdapterInner>, tenant: &str, session_id: &str) {
+    let web = inner
+        .sessions
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(session_id)
+        .filter(|w| w.session.is_none() && w.key.tenant.as_str() == tenant)
+        .cloned();
+    if let Some(web) = web {
+        if let Err(err) = web.hub.catch_up().await {
+            tracing::warn!(session = %session_id, "cannot catch up a followed session: {err}");
+        }
+    }
+}
+
+/// Catches up every followed session someone watches, and ends the streams of those closed
+/// on their instance.
+async fn catch_up_followed(inner: &Arc<AdapterInner>) {
+    let followed: Vec<Arc<WebSession>> = inner
+        .sessions
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .values()
+        .filter(|w| w.session.is_none() && w.hub.has_subscribers())
+        .cloned()
+        .collect();
+    for web in followed {
+        if let Err(err) = web.hub.catch_up().await {
+            tracing::warn!(session = %web.key.session_id, "cannot catch up a followed session: {err}");
+            continue;
+        }
+        let (Some(store), Ok(scope)) = (&inner.config.store, web.key.scope()) else {
+            continue;
+        };
+        if let Ok(Some(c)) = store.conversation(&scope, &web.key.session_id).await {
+            if c.archived && !web.closed.swap(true, Ordering::SeqCst) {
+                web.hub.closed().cancel();
+            }
+        }
     }
 }

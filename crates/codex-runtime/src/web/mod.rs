@@ -24,7 +24,9 @@
 //! Modules: [`adapter`] (the adapter), [`runtime_adapter`] (how sessions open), [`config`], [`auth`], [`routes`] (the HTTP API), [`sse`]
 //! (the wire format), [`approvals`] (the bridge), [`ui`], [`error`]; inside: `events` (records
 //! to SSE events), `hub` (a session's live tail), `subscriber` (one client's ordered view),
-//! `turns` (turn events to records), `store` (sessions as stored conversations).
+//! `turns` (turn events to records), `store` (sessions as stored conversations), `web_session`
+//! (one session as the adapter keeps it, live or followed), `live_tail` (LISTEN/NOTIFY and the
+//! catch-up of followed sessions).
 
 pub mod adapter;
 pub mod approvals;
@@ -43,6 +45,7 @@ mod store;
 mod subscriber;
 mod turns;
 pub mod ui;
+mod web_session;
 
 pub use adapter::{RuntimeAdapter, SessionInfo, TurnAccepted, WebAdapter};
 pub use approvals::WebDecision;

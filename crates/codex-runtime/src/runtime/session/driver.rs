@@ -33,6 +33,34 @@ const SETTLE_GRACE: Duration = Duration::from_secs(10);
 /// completes the item without `aggregatedOutput`).
 const HOOK_OUTPUT_CAP: usize = 64 * 1024;
 
+/// A running command's streamed output, as its `PostToolUse` hooks may see it: always a prefix
+/// of what was streamed, at most [`HOOK_OUTPUT_CAP`] bytes (cut on a character boundary).
+#[derive(Debug, Default)]
+struct StreamedOutput {
+    text: String,
+    /// The cap was reached: later deltas are not kept (the text must not have a gap).
+    full: bool,
+}
+
+impl StreamedOutput {
+    fn push(&mut self, delta: &str) {
+        if self.full {
+            return;
+        }
+        let room = HOOK_OUTPUT_CAP - self.text.len();
+        if delta.len() <= room {
+            self.text.push_str(delta);
+            return;
+        }
+        let mut end = room;
+        while !delta.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.text.push_str(&delta[..end]);
+        self.full = true;
+    }
+}
+
 /// A turn ready to start.
 struct Prepared {
     params: TurnStartParams,
@@ -193,7 +221,7 @@ async fn drive_turn(
     let mut acc = TurnAccumulator::new(&inner.thread_id, &turn_id);
     // Streamed command output by item, for post hooks when the completed item lacks it (kept
     // only when a post hook is registered).
-    let mut streamed: BTreeMap<String, String> = BTreeMap::new();
+    let mut streamed: BTreeMap<String, StreamedOutput> = BTreeMap::new();
     let keep_streamed = inner.hooks.has_post();
     let deadline = Instant::now() + profile.timeout;
 
@@ -225,14 +253,11 @@ async fn drive_turn(
                 if let (true, Some(TurnEvent::CommandOutputDelta { item_id, delta })) =
                     (keep_streamed, &emitted)
                 {
-                    let kept = streamed.entry(item_id.clone()).or_default();
-                    if kept.len() + delta.len() <= HOOK_OUTPUT_CAP {
-                        kept.push_str(delta);
-                    }
+                    streamed.entry(item_id.clone()).or_default().push(delta);
                 }
                 if let Some(TurnEvent::ItemCompleted(item)) = &emitted {
                     let output = match item {
-                        ThreadItem::CommandExecution(c) => streamed.remove(&c.id),
+                        ThreadItem::CommandExecution(c) => streamed.remove(&c.id).map(|s| s.text),
                         _ => None,
                     };
                     if let Some(b) = session
@@ -395,5 +420,32 @@ impl Session {
         let post = self.inner.hooks.run_post(&ctx).await;
         self.push_issues(post.issues);
         post.blocked
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{StreamedOutput, HOOK_OUTPUT_CAP};
+
+    #[test]
+    fn streamed_output_is_a_prefix_of_what_was_streamed_without_gaps() {
+        let mut out = StreamedOutput::default();
+        out.push(&"a".repeat(HOOK_OUTPUT_CAP - 2));
+        out.push("ééé"); // 6 bytes, room for 2: one `é`
+        out.push("b"); // would fit, but follows a cut
+        assert_eq!(out.text.len(), HOOK_OUTPUT_CAP);
+        assert!(out.text.ends_with("aé"));
+
+        let mut out = StreamedOutput::default();
+        out.push(&"a".repeat(HOOK_OUTPUT_CAP - 1));
+        out.push("é"); // 2 bytes, room for 1: the cut falls inside the character
+        out.push("b");
+        assert_eq!(out.text, "a".repeat(HOOK_OUTPUT_CAP - 1));
+
+        let mut out = StreamedOutput::default();
+        for part in ["one ", "two ", "three"] {
+            out.push(part);
+        }
+        assert_eq!(out.text, "one two three");
     }
 }
