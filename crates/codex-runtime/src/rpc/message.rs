@@ -4,6 +4,7 @@
 //! are parsed once into a borrowed `Envelope` (params stay raw), so the typed decode of a
 //! notification's params reads the bytes exactly once.
 
+use super::lazy_delta::LazyDelta;
 use codex_runtime_protocol::{RequestId, ServerNotification};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -173,7 +174,8 @@ pub(crate) fn encode_response(
 /// `item/reasoning/textDelta`, `item/reasoning/summaryTextDelta`), which are nearly all of a
 /// busy connection's traffic, are **decoded lazily**: the connection's reader checks their
 /// shape and reads the routing ids from the envelope, and the typed form is built the first
-/// time [`Event::notification`] is called, on the consumer's thread (then cached). Every other
+/// time [`Event::notification`] is called, on the consumer's thread (then cached), from the
+/// pieces the reader found, without parsing the params again (`rpc/lazy_delta.rs`). Every other
 /// notification is decoded by the reader. Either way the typed form is the same.
 #[derive(Clone)]
 pub struct Event {
@@ -192,46 +194,11 @@ enum Body {
     Decoded(ServerNotification),
     /// A delta decoded on first read ([`Event::notification`]), then cached.
     Lazy {
-        raw: Box<RawDelta>,
+        /// Boxed: an event's size counts against the queue budget (`EVENT_OVERHEAD_BYTES`),
+        /// and the typed cache beside it is already as large as a decoded notification.
+        raw: Box<LazyDelta>,
         decoded: OnceLock<ServerNotification>,
     },
-}
-
-/// A delta kept as its wire params until someone reads it.
-#[derive(Clone)]
-struct RawDelta {
-    method: &'static str,
-    params: Box<RawValue>,
-    thread: std::ops::Range<u32>,
-    turn: std::ops::Range<u32>,
-}
-
-/// The methods decoded lazily; all have `threadId`, `turnId`, `itemId` and `delta` strings.
-const LAZY_DELTAS: [&str; 6] = [
-    "item/agentMessage/delta",
-    "item/plan/delta",
-    "item/commandExecution/outputDelta",
-    "item/fileChange/outputDelta",
-    "item/reasoning/textDelta",
-    "item/reasoning/summaryTextDelta",
-];
-
-/// The fields of a delta whose presence and types make its typed decode succeed: the ids are
-/// borrowed (an id with escapes falls back to the reader's typed decode).
-#[derive(Deserialize)]
-struct DeltaShape<'a> {
-    #[serde(rename = "threadId", borrow)]
-    thread_id: &'a str,
-    #[serde(rename = "turnId", borrow)]
-    turn_id: &'a str,
-    #[serde(rename = "itemId", borrow)]
-    _item_id: Cow<'a, str>,
-    #[serde(rename = "delta", borrow)]
-    _delta: Cow<'a, str>,
-    #[serde(rename = "contentIndex", default)]
-    content_index: Option<i64>,
-    #[serde(rename = "summaryIndex", default)]
-    summary_index: Option<i64>,
 }
 
 impl Event {
@@ -253,31 +220,9 @@ impl Event {
         emitted_at_ms: Option<i64>,
         seq: u64,
     ) -> Option<Event> {
-        let method = *LAZY_DELTAS.iter().find(|m| **m == method)?;
-        let text = params.get();
-        let shape: DeltaShape<'_> = serde_json::from_str(text).ok()?;
-        let indexed = match method {
-            "item/reasoning/textDelta" => shape.content_index.is_some(),
-            "item/reasoning/summaryTextDelta" => shape.summary_index.is_some(),
-            _ => true,
-        };
-        if !indexed {
-            return None;
-        }
-        let range = |part: &str| -> Option<std::ops::Range<u32>> {
-            let start = (part.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
-            let end = start.checked_add(part.len())?;
-            (end <= text.len()).then_some(u32::try_from(start).ok()?..u32::try_from(end).ok()?)
-        };
-        let raw = RawDelta {
-            method,
-            thread: range(shape.thread_id)?,
-            turn: range(shape.turn_id)?,
-            params: params.to_owned(),
-        };
         Some(Event {
             body: Body::Lazy {
-                raw: Box::new(raw),
+                raw: Box::new(LazyDelta::read(method, params)?),
                 decoded: OnceLock::new(),
             },
             emitted_at_ms,
@@ -293,28 +238,11 @@ impl Event {
             Body::Decoded(n) => return n,
             Body::Lazy { raw, decoded } => (raw, decoded),
         };
-        decoded.get_or_init(
-            || match ServerNotification::decode(raw.method, &raw.params) {
-                Ok(n) => n,
-                Err(e) => {
-                    // The reader checked the shape, so this needs a type the shape check does not
-                    // see; deliver it raw, as the reader would.
-                    tracing::warn!(
-                        method = raw.method,
-                        "delta params did not fit the typed shape ({e}); delivered as Unknown"
-                    );
-                    ServerNotification::Unknown {
-                        method: raw.method.to_string(),
-                        params: serde_json::from_str(raw.params.get())
-                            .unwrap_or(serde_json::Value::Null),
-                    }
-                }
-            },
-        )
+        decoded.get_or_init(|| raw.decode())
     }
 
     /// The wire params of a delta not decoded by the reader.
-    fn lazy(&self) -> Option<&RawDelta> {
+    fn lazy(&self) -> Option<&LazyDelta> {
         match &self.body {
             Body::Decoded(_) => None,
             Body::Lazy { raw, .. } => Some(raw),
@@ -324,7 +252,7 @@ impl Event {
     /// The notification method, e.g. `turn/completed`.
     pub fn method(&self) -> &str {
         match self.lazy() {
-            Some(raw) => raw.method,
+            Some(raw) => raw.method(),
             None => self.notification().method(),
         }
     }
@@ -336,10 +264,7 @@ impl Event {
     /// `threadId`, else `thread.id`. Such events are therefore routed to thread subscribers too.
     pub fn thread_id(&self) -> Option<&str> {
         if let Some(raw) = self.lazy() {
-            return raw
-                .params
-                .get()
-                .get(raw.thread.start as usize..raw.thread.end as usize);
+            return Some(raw.thread_id());
         }
         match self.notification() {
             ServerNotification::Unknown { params, .. } => raw_id(params, "threadId", "thread"),
@@ -351,10 +276,7 @@ impl Event {
     /// params: `turnId`, else `turn.id`).
     pub fn turn_id(&self) -> Option<&str> {
         if let Some(raw) = self.lazy() {
-            return raw
-                .params
-                .get()
-                .get(raw.turn.start as usize..raw.turn.end as usize);
+            return Some(raw.turn_id());
         }
         match self.notification() {
             ServerNotification::Unknown { params, .. } => raw_id(params, "turnId", "turn"),
@@ -475,36 +397,63 @@ mod tests {
         serde_json::value::to_raw_value(&v).unwrap()
     }
 
+    const DELTAS: [&str; 6] = [
+        "item/agentMessage/delta",
+        "item/plan/delta",
+        "item/commandExecution/outputDelta",
+        "item/fileChange/outputDelta",
+        "item/reasoning/textDelta",
+        "item/reasoning/summaryTextDelta",
+    ];
+
     #[test]
     fn lazy_deltas_decode_exactly_like_the_reader() {
-        for method in LAZY_DELTAS {
-            let params = raw(serde_json::json!({
-                "threadId": "th-1", "turnId": "tu-1", "itemId": "it-1",
-                "delta": "a \"quoted\" \u{e9}\n delta", "contentIndex": 0, "summaryIndex": 2
-            }));
-            let lazy = Event::lazy_delta(method, &params, Some(9), 4)
-                .unwrap_or_else(|| panic!("{method} is decoded lazily"));
-            let eager = Event::new(
-                ServerNotification::decode(method, &params).unwrap(),
-                Some(9),
-                4,
-            );
-            // Routing reads the ids without decoding.
-            let undecoded = |e: &Event| matches!(&e.body, Body::Lazy { decoded, .. } if decoded.get().is_none());
-            assert!(undecoded(&lazy), "{method}");
-            assert_eq!(lazy.method(), method);
-            assert_eq!(lazy.thread_id(), Some("th-1"));
-            assert_eq!(lazy.turn_id(), Some("tu-1"));
-            assert!(undecoded(&lazy), "{method}: ids need no decode");
-            assert!(!matches!(
-                lazy.notification(),
-                ServerNotification::Unknown { .. }
-            ));
-            assert_eq!(lazy, eager, "{method}");
-            assert_eq!(lazy.clone(), eager);
-            assert_eq!(lazy.thread_id(), eager.thread_id());
-            assert_eq!(lazy.turn_id(), eager.turn_id());
+        // Plain strings; escapes in the delta and in the item id (unescaped by the reader's
+        // parse); `\u` escapes, raw non-ASCII and a field the typed structs do not have.
+        let variants = [
+            r#"{"threadId": "th-1", "turnId": "tu-1", "itemId": "it-1", "delta": "token 1 ", "contentIndex": 0, "summaryIndex": 2}"#,
+            r#"{"threadId":"th-1","turnId":"tu-1","itemId":"it-\"1\"","delta":"a \"quoted\" \u00e9\n delta","contentIndex":3,"summaryIndex":0}"#,
+            r#"{"delta": "caf\u00e9 é", "newField": {"x": [1, "y"]}, "summaryIndex": 7, "contentIndex": -1, "itemId": "", "turnId": "tu-1", "threadId": "th-1"}"#,
+        ];
+        for text in variants {
+            let params = RawValue::from_string(text.to_owned()).unwrap();
+            for method in DELTAS {
+                let lazy = Event::lazy_delta(method, &params, Some(9), 4)
+                    .unwrap_or_else(|| panic!("{method} is decoded lazily: {text}"));
+                let eager = Event::new(
+                    ServerNotification::decode(method, &params).unwrap(),
+                    Some(9),
+                    4,
+                );
+                // Routing reads the ids without decoding.
+                let undecoded = |e: &Event| matches!(&e.body, Body::Lazy { decoded, .. } if decoded.get().is_none());
+                assert!(undecoded(&lazy), "{method}");
+                assert_eq!(lazy.method(), method);
+                assert_eq!(lazy.thread_id(), Some("th-1"));
+                assert_eq!(lazy.turn_id(), Some("tu-1"));
+                assert!(undecoded(&lazy), "{method}: ids need no decode");
+                assert!(!matches!(
+                    lazy.notification(),
+                    ServerNotification::Unknown { .. }
+                ));
+                assert_eq!(lazy, eager, "{method}: {text}");
+                assert_eq!(lazy.clone(), eager);
+                assert_eq!(lazy.thread_id(), eager.thread_id());
+                assert_eq!(lazy.turn_id(), eager.turn_id());
+            }
         }
+    }
+
+    #[test]
+    fn an_event_stays_small() {
+        // Every queued event counts `size_of::<Event>()` against its subscriber's byte budget
+        // (`EVENT_OVERHEAD_BYTES`), so growing it changes how many events a budget holds, and
+        // with that when a slow consumer lags. A lazy delta's pieces are boxed for this.
+        assert!(
+            std::mem::size_of::<Event>() <= 160,
+            "{}",
+            std::mem::size_of::<Event>()
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! that on its own thread during a flood: `reader`), a writer task batches outbound lines.
 
 pub mod connection;
+mod lazy_delta;
 pub mod message;
 pub mod metrics;
 pub mod pending;

@@ -102,7 +102,7 @@ fn trim_cr(buf: &mut Vec<u8>) -> bool {
 }
 
 fn memchr_newline(bytes: &[u8]) -> Option<usize> {
-    bytes.iter().position(|&b| b == b'\n')
+    memchr::memchr(b'\n', bytes)
 }
 
 impl<R: AsyncRead + Send + Unpin + 'static> MessageReceiver for JsonlReceiver<R> {
