@@ -1,7 +1,7 @@
 //! What `PostToolUse` hooks see as a command's output when codex completes the command item
 //! without `aggregatedOutput`. codex 0.171 does that now and then under load (about one run in
 //! ten of `e2e_session::every_hook_phase_fires_in_order_on_a_tool_using_run`), so the real
-//! server cannot be made to show it on demand. The fake app-server replays the three cases
+//! server cannot be made to show it on demand. The fake app-server replays four cases
 //! (`FAKE_REPLAY`), one turn each, through `Session::ask`:
 //! 1. `aggregatedOutput: null` after two output deltas: the hook sees the streamed output;
 //! 2. `aggregatedOutput` set after deltas that differ from it: the hook sees what codex reported;

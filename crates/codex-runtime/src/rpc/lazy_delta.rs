@@ -4,8 +4,8 @@
 //! each one once, into [`DeltaShape`]: the fields whose presence and types make the typed decode
 //! succeed, borrowed from the line. It keeps the params and where the strings lie in them; the
 //! typed notification is built from those pieces when [`LazyDelta::decode`] is called, on the
-//! consumer's thread, without parsing the params again. A string with escapes arrives unescaped
-//! from the parse and is kept as such.
+//! consumer's thread, without parsing the params again: a string without escapes is copied from
+//! between its quotes, one with escapes is unescaped from its span (checked when it was read).
 
 use codex_runtime_protocol::{
     AgentMessageDeltaNotification, CommandExecutionOutputDeltaNotification,
@@ -14,7 +14,6 @@ use codex_runtime_protocol::{
 };
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use std::borrow::Cow;
 use std::ops::Range;
 
 /// Which delta: one per lazily decoded method.
@@ -29,30 +28,34 @@ enum DeltaKind {
 }
 
 impl DeltaKind {
-    /// Every kind, with its method.
-    const ALL: [(DeltaKind, &'static str); 6] = [
-        (DeltaKind::AgentMessage, "item/agentMessage/delta"),
-        (DeltaKind::Plan, "item/plan/delta"),
-        (
-            DeltaKind::CommandOutput,
-            "item/commandExecution/outputDelta",
-        ),
-        (DeltaKind::FileChangeOutput, "item/fileChange/outputDelta"),
-        (DeltaKind::ReasoningText, "item/reasoning/textDelta"),
-        (
-            DeltaKind::ReasoningSummaryText,
-            "item/reasoning/summaryTextDelta",
-        ),
-    ];
+    fn of(method: &str) -> Option<DeltaKind> {
+        Some(match method {
+            "item/agentMessage/delta" => DeltaKind::AgentMessage,
+            "item/plan/delta" => DeltaKind::Plan,
+            "item/commandExecution/outputDelta" => DeltaKind::CommandOutput,
+            "item/fileChange/outputDelta" => DeltaKind::FileChangeOutput,
+            "item/reasoning/textDelta" => DeltaKind::ReasoningText,
+            "item/reasoning/summaryTextDelta" => DeltaKind::ReasoningSummaryText,
+            _ => return None,
+        })
+    }
 
-    fn of(method: &str) -> Option<(DeltaKind, &'static str)> {
-        DeltaKind::ALL.into_iter().find(|(_, m)| *m == method)
+    fn method(self) -> &'static str {
+        match self {
+            DeltaKind::AgentMessage => "item/agentMessage/delta",
+            DeltaKind::Plan => "item/plan/delta",
+            DeltaKind::CommandOutput => "item/commandExecution/outputDelta",
+            DeltaKind::FileChangeOutput => "item/fileChange/outputDelta",
+            DeltaKind::ReasoningText => "item/reasoning/textDelta",
+            DeltaKind::ReasoningSummaryText => "item/reasoning/summaryTextDelta",
+        }
     }
 }
 
 /// The fields of a delta whose presence and types make its typed decode succeed (the typed
 /// structs have exactly these fields). The ids must be borrowed: an id with escapes falls back
-/// to the reader's typed decode.
+/// to the reader's typed decode. `itemId` and `delta` are kept as their JSON spans; [`string`]
+/// checks that each is a string.
 #[derive(Deserialize)]
 struct DeltaShape<'a> {
     #[serde(rename = "threadId", borrow)]
@@ -60,27 +63,41 @@ struct DeltaShape<'a> {
     #[serde(rename = "turnId", borrow)]
     turn_id: &'a str,
     #[serde(rename = "itemId", borrow)]
-    item_id: Cow<'a, str>,
+    item_id: &'a RawValue,
     #[serde(rename = "delta", borrow)]
-    delta: Cow<'a, str>,
+    delta: &'a RawValue,
     #[serde(rename = "contentIndex", default)]
     content_index: Option<i64>,
     #[serde(rename = "summaryIndex", default)]
     summary_index: Option<i64>,
 }
 
-/// A string of the params: where it lies in them, or its unescaped text when it had escapes.
+/// A JSON string of the params: the span of its token, quotes included.
 #[derive(Clone)]
-enum Piece {
-    At(Range<u32>),
-    Unescaped(String),
+struct Piece {
+    span: Range<u32>,
+    /// The token has escapes: it is unescaped on decode (else copied from between the quotes).
+    escaped: bool,
+}
+
+/// `Some` when `raw` is a JSON string the typed decode accepts (with escapes, unescaping it is
+/// the check: `\ud800` alone passes the parser's scan but not a `String`'s decode).
+fn string(raw: &RawValue) -> Option<bool> {
+    let token = raw.get();
+    if !token.starts_with('"') {
+        return None;
+    }
+    let escaped = memchr::memchr(b'\\', token.as_bytes()).is_some();
+    if escaped {
+        serde_json::from_str::<String>(token).ok()?;
+    }
+    Some(escaped)
 }
 
 /// A delta as the reader keeps it.
 #[derive(Clone)]
 pub(crate) struct LazyDelta {
     kind: DeltaKind,
-    method: &'static str,
     params: Box<RawValue>,
     thread: Range<u32>,
     turn: Range<u32>,
@@ -94,8 +111,13 @@ impl LazyDelta {
     /// Reads a delta's params; `None` when `method` is not decoded lazily or `params` does not
     /// have the typed shape (the caller then decodes it, reporting a fallback as usual).
     pub(crate) fn read(method: &str, params: &RawValue) -> Option<LazyDelta> {
-        let (kind, method) = DeltaKind::of(method)?;
+        let kind = DeltaKind::of(method)?;
         let text = params.get();
+        // An array would fill the shape's fields in declaration order, which is not the typed
+        // structs' order.
+        if !text.starts_with('{') {
+            return None;
+        }
         let shape: DeltaShape<'_> = serde_json::from_str(text).ok()?;
         let index = match kind {
             DeltaKind::ReasoningText => shape.content_index?,
@@ -107,15 +129,14 @@ impl LazyDelta {
             let end = start.checked_add(part.len())?;
             (end <= text.len()).then_some(u32::try_from(start).ok()?..u32::try_from(end).ok()?)
         };
-        let piece = |part: Cow<'_, str>| -> Option<Piece> {
-            Some(match part {
-                Cow::Borrowed(s) => Piece::At(range(s)?),
-                Cow::Owned(s) => Piece::Unescaped(s),
+        let piece = |raw: &RawValue| -> Option<Piece> {
+            Some(Piece {
+                escaped: string(raw)?,
+                span: range(raw.get())?,
             })
         };
         Some(LazyDelta {
             kind,
-            method,
             thread: range(shape.thread_id)?,
             turn: range(shape.turn_id)?,
             item: piece(shape.item_id)?,
@@ -127,7 +148,7 @@ impl LazyDelta {
 
     /// The method, e.g. `item/agentMessage/delta`.
     pub(crate) fn method(&self) -> &'static str {
-        self.method
+        self.kind.method()
     }
 
     fn at(&self, range: &Range<u32>) -> &str {
@@ -138,10 +159,13 @@ impl LazyDelta {
             .unwrap_or_default()
     }
 
-    fn text(&self, piece: &Piece) -> String {
-        match piece {
-            Piece::At(range) => self.at(range).to_owned(),
-            Piece::Unescaped(s) => s.clone(),
+    /// The string `piece` holds; `None` only if unescaping fails, which [`string`] ruled out.
+    fn text(&self, piece: &Piece) -> Option<String> {
+        let token = self.at(&piece.span);
+        if piece.escaped {
+            serde_json::from_str(token).ok()
+        } else {
+            Some(token.get(1..token.len().saturating_sub(1))?.to_owned())
         }
     }
 
@@ -159,10 +183,11 @@ impl LazyDelta {
     /// The structs are built field by field (no `..Default`), so a field added to the protocol
     /// does not compile until it is read here too.
     pub(crate) fn decode(&self) -> ServerNotification {
+        let (Some(item_id), Some(delta)) = (self.text(&self.item), self.text(&self.delta)) else {
+            return self.decode_params();
+        };
         let thread_id = self.thread_id().to_owned();
         let turn_id = self.turn_id().to_owned();
-        let item_id = self.text(&self.item);
-        let delta = self.text(&self.delta);
         match self.kind {
             DeltaKind::AgentMessage => {
                 ServerNotification::ItemAgentMessageDelta(AgentMessageDeltaNotification {
@@ -213,5 +238,21 @@ impl LazyDelta {
                 },
             ),
         }
+    }
+
+    /// The typed decode of the params, as the reader would have done it (not reached: the pieces
+    /// were checked when the delta was read).
+    fn decode_params(&self) -> ServerNotification {
+        let method = self.method();
+        ServerNotification::decode(method, &self.params).unwrap_or_else(|e| {
+            tracing::warn!(
+                method,
+                "delta params did not fit the typed shape ({e}); delivered as Unknown"
+            );
+            ServerNotification::Unknown {
+                method: method.to_string(),
+                params: serde_json::from_str(self.params.get()).unwrap_or(serde_json::Value::Null),
+            }
+        })
     }
 }

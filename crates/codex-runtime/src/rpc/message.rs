@@ -466,6 +466,8 @@ mod tests {
             serde_json::json!({"threadId": "th", "turnId": "tu", "itemId": "i"}),
             serde_json::json!({"threadId": "th", "turnId": "tu", "itemId": "i", "delta": 5}),
             serde_json::json!(["not", "an", "object"]),
+            // An array fills a struct's fields in declaration order: not the same on both paths.
+            serde_json::json!(["th", "tu", "i", "x"]),
         ];
         for params in cases {
             assert!(
@@ -473,6 +475,11 @@ mod tests {
                 "{params}"
             );
         }
+        // A lone surrogate escape passes the parser's scan of the token but not a `String`.
+        let lone = r#"{"threadId": "th", "turnId": "tu", "itemId": "i", "delta": "\ud800"}"#;
+        let lone = RawValue::from_string(lone.to_owned()).unwrap();
+        assert!(ServerNotification::decode(delta, &lone).is_err());
+        assert!(Event::lazy_delta(delta, &lone, None, 1).is_none());
         let good =
             raw(serde_json::json!({"threadId": "th", "turnId": "tu", "itemId": "i", "delta": "x"}));
         // The indexed reasoning deltas need their index; other methods are decoded by the reader.

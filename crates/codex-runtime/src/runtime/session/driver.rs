@@ -33,6 +33,46 @@ const SETTLE_GRACE: Duration = Duration::from_secs(10);
 /// completes the item without `aggregatedOutput`).
 const HOOK_OUTPUT_CAP: usize = 64 * 1024;
 
+/// The streamed output of one turn's running commands, for their `PostToolUse` hooks (used when
+/// codex completes a command without `aggregatedOutput`).
+#[derive(Debug, Default)]
+struct StreamedOutputs {
+    commands: BTreeMap<String, StreamedOutput>,
+    /// Deltas were dropped this turn (`Lagged`): nothing more is collected.
+    lagged: bool,
+}
+
+impl StreamedOutputs {
+    fn push(&mut self, item_id: &str, delta: &str) {
+        if self.lagged {
+            return;
+        }
+        match self.commands.get_mut(item_id) {
+            Some(kept) => kept.push(delta),
+            None => self
+                .commands
+                .entry(item_id.to_owned())
+                .or_default()
+                .push(delta),
+        }
+    }
+
+    /// Output deltas were dropped, and `Lagged` does not say whose: each command keeps what it
+    /// streamed before (a prefix), and nothing more is collected this turn, since a later delta
+    /// might follow a gap.
+    fn lagged(&mut self) {
+        self.lagged = true;
+        for kept in self.commands.values_mut() {
+            kept.full = true;
+        }
+    }
+
+    /// The output kept for a completed command.
+    fn take(&mut self, item_id: &str) -> Option<String> {
+        self.commands.remove(item_id).map(|kept| kept.text)
+    }
+}
+
 /// A running command's streamed output, as its `PostToolUse` hooks may see it: always a prefix
 /// of what was streamed, at most [`HOOK_OUTPUT_CAP`] bytes (cut on a character boundary).
 #[derive(Debug, Default)]
@@ -221,7 +261,7 @@ async fn drive_turn(
     let mut acc = TurnAccumulator::new(&inner.thread_id, &turn_id);
     // Streamed command output by item, for post hooks when the completed item lacks it (kept
     // only when a post hook is registered).
-    let mut streamed: BTreeMap<String, StreamedOutput> = BTreeMap::new();
+    let mut streamed = StreamedOutputs::default();
     let keep_streamed = inner.hooks.has_post();
     let deadline = Instant::now() + profile.timeout;
 
@@ -253,11 +293,11 @@ async fn drive_turn(
                 if let (true, Some(TurnEvent::CommandOutputDelta { item_id, delta })) =
                     (keep_streamed, &emitted)
                 {
-                    streamed.entry(item_id.clone()).or_default().push(delta);
+                    streamed.push(item_id, delta);
                 }
                 if let Some(TurnEvent::ItemCompleted(item)) = &emitted {
                     let output = match item {
-                        ThreadItem::CommandExecution(c) => streamed.remove(&c.id).map(|s| s.text),
+                        ThreadItem::CommandExecution(c) => streamed.take(&c.id),
                         _ => None,
                     };
                     if let Some(b) = session
@@ -273,6 +313,7 @@ async fn drive_turn(
                 }
             }
             Err(RecvError::Lagged(n)) => {
+                streamed.lagged();
                 if let Some(q) = &events {
                     q.push_lagged(n);
                 }
@@ -425,7 +466,7 @@ impl Session {
 
 #[cfg(test)]
 mod tests {
-    use super::{StreamedOutput, HOOK_OUTPUT_CAP};
+    use super::{StreamedOutput, StreamedOutputs, HOOK_OUTPUT_CAP};
 
     #[test]
     fn streamed_output_is_a_prefix_of_what_was_streamed_without_gaps() {
@@ -447,5 +488,19 @@ mod tests {
             out.push(part);
         }
         assert_eq!(out.text, "one two three");
+    }
+
+    #[test]
+    fn after_a_lag_each_command_keeps_only_what_came_before() {
+        let mut outputs = StreamedOutputs::default();
+        outputs.push("a", "a1 ");
+        outputs.push("b", "b1 ");
+        outputs.lagged();
+        outputs.push("a", "a3 "); // a2 may have been dropped
+        outputs.push("c", "c2 "); // c1 may have been dropped
+        assert_eq!(outputs.take("a").as_deref(), Some("a1 "));
+        assert_eq!(outputs.take("b").as_deref(), Some("b1 "));
+        assert_eq!(outputs.take("c"), None);
+        assert_eq!(outputs.take("a"), None, "taken once");
     }
 }
