@@ -53,8 +53,8 @@ impl DeltaKind {
 }
 
 /// The fields of a delta whose presence and types make its typed decode succeed (the typed
-/// structs have exactly these fields). The ids must be borrowed: an id with escapes falls back
-/// to the reader's typed decode. `itemId` and `delta` are kept as their JSON spans; [`string`]
+/// structs have exactly these fields). `threadId` and `turnId` must be borrowed: one with
+/// escapes falls back to the reader's typed decode. `itemId` and `delta` are kept as their JSON spans; [`string`]
 /// checks that each is a string.
 #[derive(Deserialize)]
 struct DeltaShape<'a> {

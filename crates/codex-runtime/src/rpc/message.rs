@@ -408,8 +408,8 @@ mod tests {
 
     #[test]
     fn lazy_deltas_decode_exactly_like_the_reader() {
-        // Plain strings; escapes in the delta and in the item id (unescaped by the reader's
-        // parse); `\u` escapes, raw non-ASCII and a field the typed structs do not have.
+        // Plain strings; escapes in the delta and in the item id (unescaped on decode); `\u`
+        // escapes, raw non-ASCII and a field the typed structs do not have.
         let variants = [
             r#"{"threadId": "th-1", "turnId": "tu-1", "itemId": "it-1", "delta": "token 1 ", "contentIndex": 0, "summaryIndex": 2}"#,
             r#"{"threadId":"th-1","turnId":"tu-1","itemId":"it-\"1\"","delta":"a \"quoted\" \u00e9\n delta","contentIndex":3,"summaryIndex":0}"#,
@@ -454,6 +454,9 @@ mod tests {
             "{}",
             std::mem::size_of::<Event>()
         );
+        // The box a lazy delta's pieces live in is not counted; keep it small too.
+        let lazy = std::mem::size_of::<LazyDelta>();
+        assert!(lazy <= 72, "{lazy}");
     }
 
     #[test]

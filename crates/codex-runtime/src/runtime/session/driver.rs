@@ -62,9 +62,6 @@ impl StreamedOutputs {
     /// might follow a gap.
     fn lagged(&mut self) {
         self.lagged = true;
-        for kept in self.commands.values_mut() {
-            kept.full = true;
-        }
     }
 
     /// The output kept for a completed command.
