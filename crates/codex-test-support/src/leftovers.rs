@@ -37,14 +37,26 @@ pub fn processes_tagged(tag: &str) -> Vec<u32> {
 /// How long [`kill_tagged`] lets tagged processes handle SIGTERM before SIGKILL.
 pub const TERM_GRACE: Duration = Duration::from_millis(300);
 
+/// How long [`kill_tagged`] waits before it scans a second time when the first scan found
+/// nothing (a process caught in `exec` reads as untagged for that instant).
+const RESCAN_PAUSE: Duration = Duration::from_millis(20);
+
 /// Stops every process tagged `tag`: SIGTERM first (so shells run their exit traps and release
 /// locks), then, for those still alive after [`TERM_GRACE`], SIGKILL. Each signal goes to the
 /// process's whole group when that group is not the caller's own, else to the process alone.
-/// Blocks for at most the grace period; returns the pids found at first.
+/// Blocks for at most the grace period (plus 20 ms when the first scan finds nothing);
+/// returns the pids found at first.
 pub fn kill_tagged(tag: &str) -> Vec<u32> {
-    let pids = processes_tagged(tag);
+    let mut pids = processes_tagged(tag);
     if pids.is_empty() {
-        return pids;
+        // A process that is exec'ing while `/proc` is scanned can read as untagged: its
+        // `environ` was opened on the old image and reads empty once the new one is in place.
+        // So one empty scan is not proof; look again after a short pause.
+        std::thread::sleep(RESCAN_PAUSE);
+        pids = processes_tagged(tag);
+        if pids.is_empty() {
+            return pids;
+        }
     }
     signal_all(&pids, libc::SIGTERM);
     let deadline = std::time::Instant::now() + TERM_GRACE;
