@@ -27,35 +27,45 @@ enum DeltaKind {
     ReasoningSummaryText,
 }
 
+/// Each kind with its method, in `DeltaKind` order (the names are the protocol crate's).
+const KINDS: [(DeltaKind, &str); 6] = {
+    use codex_runtime_protocol::notification_methods as m;
+    [
+        (DeltaKind::AgentMessage, m::ITEM_AGENT_MESSAGE_DELTA),
+        (DeltaKind::Plan, m::ITEM_PLAN_DELTA),
+        (
+            DeltaKind::CommandOutput,
+            m::ITEM_COMMAND_EXECUTION_OUTPUT_DELTA,
+        ),
+        (
+            DeltaKind::FileChangeOutput,
+            m::ITEM_FILE_CHANGE_OUTPUT_DELTA,
+        ),
+        (DeltaKind::ReasoningText, m::ITEM_REASONING_TEXT_DELTA),
+        (
+            DeltaKind::ReasoningSummaryText,
+            m::ITEM_REASONING_SUMMARY_TEXT_DELTA,
+        ),
+    ]
+};
+
 impl DeltaKind {
     fn of(method: &str) -> Option<DeltaKind> {
-        Some(match method {
-            "item/agentMessage/delta" => DeltaKind::AgentMessage,
-            "item/plan/delta" => DeltaKind::Plan,
-            "item/commandExecution/outputDelta" => DeltaKind::CommandOutput,
-            "item/fileChange/outputDelta" => DeltaKind::FileChangeOutput,
-            "item/reasoning/textDelta" => DeltaKind::ReasoningText,
-            "item/reasoning/summaryTextDelta" => DeltaKind::ReasoningSummaryText,
-            _ => return None,
-        })
+        KINDS
+            .iter()
+            .find(|(_, m)| *m == method)
+            .map(|(kind, _)| *kind)
     }
 
     fn method(self) -> &'static str {
-        match self {
-            DeltaKind::AgentMessage => "item/agentMessage/delta",
-            DeltaKind::Plan => "item/plan/delta",
-            DeltaKind::CommandOutput => "item/commandExecution/outputDelta",
-            DeltaKind::FileChangeOutput => "item/fileChange/outputDelta",
-            DeltaKind::ReasoningText => "item/reasoning/textDelta",
-            DeltaKind::ReasoningSummaryText => "item/reasoning/summaryTextDelta",
-        }
+        KINDS[self as usize].1
     }
 }
 
 /// The fields of a delta whose presence and types make its typed decode succeed (the typed
 /// structs have exactly these fields). `threadId` and `turnId` must be borrowed: one with
-/// escapes falls back to the reader's typed decode. `itemId` and `delta` are kept as their JSON spans; [`string`]
-/// checks that each is a string.
+/// escapes falls back to the reader's typed decode. `itemId` and `delta` are kept as their JSON
+/// spans; [`string`] checks that each is a string.
 #[derive(Deserialize)]
 struct DeltaShape<'a> {
     #[serde(rename = "threadId", borrow)]
@@ -254,5 +264,20 @@ impl LazyDelta {
                 params: serde_json::from_str(self.params.get()).unwrap_or(serde_json::Value::Null),
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{DeltaKind, KINDS};
+
+    #[test]
+    fn the_kind_table_is_in_kind_order() {
+        for (i, (kind, method)) in KINDS.iter().enumerate() {
+            assert_eq!(*kind as usize, i);
+            assert_eq!(DeltaKind::of(method), Some(*kind));
+            assert_eq!(kind.method(), *method);
+        }
+        assert_eq!(DeltaKind::of("turn/completed"), None);
     }
 }
