@@ -8,7 +8,7 @@
 use crate::error::Result;
 use crate::rpc::server_requests::{IncomingServerRequest, ServerRequestHandler};
 use crate::rpc::{MetricsSnapshot, RpcErrorObject, Subscription};
-use crate::runtime::raw::{InitializeInfo, Runtime, RuntimeConfig};
+use crate::runtime::raw::{CodexVersionInfo, InitializeInfo, Runtime, RuntimeConfig};
 use codex_runtime_protocol::*;
 use serde_json::Value;
 use std::sync::Arc;
@@ -76,6 +76,12 @@ impl AppServer {
     /// What the server said at `initialize`.
     pub fn init_info(&self) -> InitializeInfo {
         self.runtime.init_info()
+    }
+
+    /// The connected codex's version (`None` when its user agent did not say), and whether
+    /// the SDK was tested against it ([`CodexVersionInfo::is_untested`]).
+    pub fn codex_version(&self) -> Option<CodexVersionInfo> {
+        self.runtime.codex_version()
     }
 
     /// Any method with JSON params; returns the JSON result.

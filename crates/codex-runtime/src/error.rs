@@ -113,17 +113,21 @@ pub enum Error {
         source: serde_json::Error,
     },
 
-    /// The server's version is outside the window this SDK supports.
-    #[error("codex {found} is not supported: this SDK supports codex {minimum} to {newest} (user agent `{user_agent}`); install one with `scripts/install-codex.sh [VERSION]`")]
+    /// The server's version is older than the window this SDK supports, or newer than it under
+    /// `VersionPolicy::Strict` (see [`crate::runtime::versions`]).
+    #[error("codex {found} is not supported: this SDK supports codex {minimum} to {newest}{} (user agent `{user_agent}`); install one with `scripts/install-codex.sh [VERSION]`", if *strict { ", and VersionPolicy::Strict refuses a newer, untested codex (the default VersionPolicy::AcceptNewer accepts it with a warning)" } else { "" })]
     UnsupportedVersion {
         /// Version parsed from the user agent.
         found: String,
         /// The oldest supported version.
         minimum: String,
-        /// The newest supported version.
+        /// The newest supported (tested) version.
         newest: String,
         /// The full user agent string.
         user_agent: String,
+        /// `true` when the codex is newer than the window and `VersionPolicy::Strict` refused
+        /// it; `false` when it is older than the window (refused under every policy).
+        strict: bool,
     },
 
     /// The connected codex does not have this client method, or has it only behind the

@@ -1,7 +1,9 @@
 //! Layer 3: [`Client`], one app-server shared by many concurrent [`Session`]s.
 
 use super::approvals::{ApprovalConfig, ApprovalHandler};
-use super::raw::{ReconnectPolicy, RestartPolicy, Runtime, RuntimeConfig};
+use super::raw::{
+    CodexVersionInfo, ReconnectPolicy, RestartPolicy, Runtime, RuntimeConfig, VersionPolicy,
+};
 use super::session::{Session, SessionConfig, SessionStart};
 use crate::error::Result;
 use crate::plugin::{Hooks, PostHook, PreHook};
@@ -110,6 +112,13 @@ impl ClientConfig {
         self.runtime = self.runtime.with_restart(policy);
         self
     }
+    /// What `initialize` does with a codex newer than the tested window: accept it with a
+    /// warning ([`VersionPolicy::AcceptNewer`], the default) or refuse it
+    /// ([`VersionPolicy::Strict`]). A codex older than the window is always refused.
+    pub fn with_version_policy(mut self, policy: VersionPolicy) -> Self {
+        self.runtime.version_policy = policy;
+        self
+    }
     /// Replaces the runtime configuration.
     pub fn with_runtime(mut self, runtime: RuntimeConfig) -> Self {
         self.runtime = runtime;
@@ -179,6 +188,12 @@ impl Client {
     /// The typed layer-5 view of the same connection.
     pub fn app_server(&self) -> crate::AppServer {
         crate::AppServer::from_runtime(self.runtime.clone())
+    }
+
+    /// The connected codex's version (`None` when its user agent did not say), and whether
+    /// the SDK was tested against it ([`CodexVersionInfo::is_untested`]).
+    pub fn codex_version(&self) -> Option<CodexVersionInfo> {
+        self.runtime.codex_version()
     }
 
     /// The configuration.

@@ -87,8 +87,8 @@ pub use client::{Client, ClientConfig};
 pub use codex_runtime_protocol::*;
 pub use profile::{ApprovalMode, Attachment, Effort, RunProfile, Sandbox, TurnOverrides};
 pub use raw::{
-    Endpoint, InitializeInfo, ReconnectPolicy, RestartPolicy, Runtime, RuntimeConfig,
-    MAX_CODEX_VERSION, MIN_CODEX_VERSION,
+    CodexVersionInfo, Endpoint, InitializeInfo, ReconnectPolicy, RestartPolicy, Runtime,
+    RuntimeConfig, VersionPolicy, MAX_CODEX_VERSION, MIN_CODEX_VERSION,
 };
 pub use schema::{strict_output_schema, strictify};
 pub use session::{Session, SessionConfig};

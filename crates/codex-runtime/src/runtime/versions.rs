@@ -1,8 +1,12 @@
 //! The supported codex window and which methods each codex version has.
 //!
-//! The window is [`MIN_CODEX_VERSION`] to [`MAX_CODEX_VERSION`]: `initialize` refuses a codex
-//! outside it with [`Error::UnsupportedVersion`]. Inside it, a client method the connected codex
-//! does not have fails before anything is sent, with [`Error::MethodUnavailable`].
+//! The tested window is [`MIN_CODEX_VERSION`] to [`MAX_CODEX_VERSION`]. `initialize` always
+//! refuses a codex older than the window with [`Error::UnsupportedVersion`]. A codex newer than
+//! the window is accepted by default ([`VersionPolicy::AcceptNewer`]) with a `tracing` warning,
+//! and [`CodexVersionInfo::is_untested`] says so to the program; [`VersionPolicy::Strict`]
+//! refuses it instead. A client method the connected codex does not have fails before anything
+//! is sent, with [`Error::MethodUnavailable`]; a codex newer than the window is judged by the
+//! newest table.
 //!
 //! What each version has comes from the method tables under `schemas/versions/<VERSION>.json`,
 //! written by `scripts/gen-versions.py tables` from that version's own
@@ -41,17 +45,101 @@ pub fn parse_version(text: &str) -> Option<CodexVersion> {
     ))
 }
 
-/// Refuses a codex outside the supported window, naming the window.
-pub fn check_window(found: CodexVersion, user_agent: &str) -> Result<()> {
-    if (MIN_CODEX_VERSION..=MAX_CODEX_VERSION).contains(&found) {
-        return Ok(());
+/// What `initialize` does with a codex newer than [`MAX_CODEX_VERSION`] (the newest tested
+/// one). A codex older than [`MIN_CODEX_VERSION`] is refused under every policy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum VersionPolicy {
+    /// Accept it, with a `tracing` warning; [`CodexVersionInfo::is_untested`] is `true` and
+    /// methods are judged by the newest table. The default: users upgrade codex on their own
+    /// (npm, brew, auto-update), and a new release usually keeps the protocol.
+    #[default]
+    AcceptNewer,
+    /// Refuse it with [`Error::UnsupportedVersion`]: only the tested window connects.
+    Strict,
+}
+
+/// The connected codex's version, and whether the SDK was tested against it.
+///
+/// Returned by `Runtime::codex_version`, `Client::codex_version` and `AppServer::codex_version`.
+/// Displays as `0.171.0`, or `0.172.0 (untested; newest tested 0.171.0)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CodexVersionInfo {
+    version: CodexVersion,
+}
+
+impl CodexVersionInfo {
+    /// The info of `version`.
+    pub const fn new(version: CodexVersion) -> Self {
+        CodexVersionInfo { version }
     }
-    Err(Error::UnsupportedVersion {
+
+    /// `(major, minor, patch)`.
+    pub const fn version(&self) -> CodexVersion {
+        self.version
+    }
+
+    /// `true` when the version is newer than [`MAX_CODEX_VERSION`], the newest version the SDK's
+    /// suite ran against (accepted under [`VersionPolicy::AcceptNewer`]).
+    pub fn is_untested(&self) -> bool {
+        self.version > MAX_CODEX_VERSION
+    }
+
+    /// The newest tested version ([`MAX_CODEX_VERSION`]).
+    pub const fn newest_tested(&self) -> CodexVersion {
+        MAX_CODEX_VERSION
+    }
+}
+
+impl std::fmt::Display for CodexVersionInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&format_version(self.version))?;
+        if self.is_untested() {
+            write!(
+                f,
+                " (untested; newest tested {})",
+                format_version(MAX_CODEX_VERSION)
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Accepts or refuses the codex `found` at `initialize`, per `policy`: older than the window is
+/// refused, newer than the window is refused under [`VersionPolicy::Strict`] and accepted with a
+/// warning otherwise. A refusal names the window and the policy.
+pub fn check_window(
+    found: CodexVersion,
+    user_agent: &str,
+    policy: VersionPolicy,
+) -> Result<CodexVersionInfo> {
+    let info = CodexVersionInfo::new(found);
+    let refuse = || Error::UnsupportedVersion {
         found: format_version(found),
         minimum: format_version(MIN_CODEX_VERSION),
         newest: format_version(MAX_CODEX_VERSION),
         user_agent: user_agent.to_string(),
-    })
+        strict: found > MAX_CODEX_VERSION,
+    };
+    if found < MIN_CODEX_VERSION {
+        return Err(refuse());
+    }
+    if found > MAX_CODEX_VERSION {
+        if policy == VersionPolicy::Strict {
+            return Err(refuse());
+        }
+        tracing::warn!(
+            codex_version = %format_version(found),
+            newest_tested = %format_version(MAX_CODEX_VERSION),
+            user_agent,
+            "codex {} is newer than the newest version this SDK was tested with ({}); \
+             continuing (methods are judged by the {} table; VersionPolicy::Strict refuses it)",
+            format_version(found),
+            format_version(MAX_CODEX_VERSION),
+            format_version(MAX_CODEX_VERSION),
+        );
+    }
+    Ok(info)
 }
 
 /// What a version offers of one method.
@@ -190,13 +278,62 @@ mod tests {
 
     #[test]
     fn the_window_is_named_when_a_version_is_refused() {
-        assert!(check_window((0, 150, 0), "x").is_ok());
-        assert!(check_window((0, 171, 0), "x").is_ok());
-        for v in [(0, 149, 9), (0, 172, 0), (1, 0, 0)] {
-            let msg = check_window(v, "ua/1").unwrap_err().to_string();
-            assert!(msg.contains("0.150.0") && msg.contains("0.171.0"), "{msg}");
-            assert!(msg.contains(&format_version(v)), "{msg}");
+        for policy in [VersionPolicy::AcceptNewer, VersionPolicy::Strict] {
+            for v in [MIN_CODEX_VERSION, (0, 160, 0), MAX_CODEX_VERSION] {
+                let info = check_window(v, "x", policy).unwrap();
+                assert_eq!(info.version(), v);
+                assert!(!info.is_untested());
+                assert_eq!(info.to_string(), format_version(v));
+            }
         }
+        // Below the floor: refused under every policy, naming the window.
+        for policy in [VersionPolicy::AcceptNewer, VersionPolicy::Strict] {
+            for v in [(0, 149, 9), (0, 1, 0)] {
+                let err = check_window(v, "ua/1", policy).unwrap_err();
+                assert!(matches!(
+                    err,
+                    Error::UnsupportedVersion { strict: false, .. }
+                ));
+                let msg = err.to_string();
+                assert!(msg.contains("0.150.0") && msg.contains("0.171.0"), "{msg}");
+                assert!(msg.contains(&format_version(v)), "{msg}");
+                assert!(!msg.contains("Strict"), "{msg}");
+            }
+        }
+        // Newer: refused under Strict only (naming the policy), accepted as untested otherwise.
+        for v in [(0, 171, 1), (0, 172, 0), (1, 0, 0)] {
+            let err = check_window(v, "ua/1", VersionPolicy::Strict).unwrap_err();
+            assert!(matches!(
+                err,
+                Error::UnsupportedVersion { strict: true, .. }
+            ));
+            let msg = err.to_string();
+            assert!(msg.contains("0.150.0") && msg.contains("0.171.0"), "{msg}");
+            assert!(
+                msg.contains(&format_version(v)) && msg.contains("Strict"),
+                "{msg}"
+            );
+            let info = check_window(v, "ua/1", VersionPolicy::AcceptNewer).unwrap();
+            assert_eq!(info.version(), v);
+            assert!(info.is_untested());
+            assert_eq!(info.newest_tested(), MAX_CODEX_VERSION);
+            assert_eq!(
+                info.to_string(),
+                format!("{} (untested; newest tested 0.171.0)", format_version(v))
+            );
+        }
+        assert_eq!(VersionPolicy::default(), VersionPolicy::AcceptNewer);
+    }
+
+    #[test]
+    fn an_untested_newer_version_is_judged_by_the_newest_table() {
+        // New in 0.171.0: available on a newer codex.
+        assert!(check_method(Some((0, 172, 0)), "modelProvider/default/set", false).is_ok());
+        // Gone in 0.171.0 (the newest table): refused on a newer codex too.
+        let err = check_method(Some((0, 172, 0)), "currentTime/read", true).unwrap_err();
+        assert!(err.to_string().contains("0.172.0"), "{err}");
+        // Unknown to every table (a method the newer codex may have added): let through.
+        assert!(check_method(Some((0, 172, 0)), "thread/brandNew", false).is_ok());
     }
 
     #[test]

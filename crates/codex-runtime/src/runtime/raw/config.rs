@@ -7,6 +7,7 @@ use crate::rpc::router::{
 };
 use crate::rpc::server_requests::TimeoutAction;
 use crate::rpc::RetryPolicy;
+use crate::runtime::versions::VersionPolicy;
 use crate::transport;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -106,6 +107,9 @@ pub struct RuntimeConfig {
     pub max_line_bytes: usize,
     /// How long `shutdown()` waits after closing stdin before killing.
     pub shutdown_grace: Duration,
+    /// What `initialize` does with a codex newer than the tested window (default
+    /// [`VersionPolicy::AcceptNewer`]: accepted with a warning). Older is always refused.
+    pub version_policy: VersionPolicy,
 }
 
 impl Default for RuntimeConfig {
@@ -133,6 +137,7 @@ impl Default for RuntimeConfig {
             lifecycle_capacity: DEFAULT_LIFECYCLE_CAPACITY,
             max_line_bytes: transport::DEFAULT_MAX_LINE_BYTES,
             shutdown_grace: Duration::from_secs(3),
+            version_policy: VersionPolicy::AcceptNewer,
         }
     }
 }
@@ -256,4 +261,8 @@ impl RuntimeConfig {
     builder!(
         /// Shutdown grace period.
         with_shutdown_grace, shutdown_grace: Duration);
+    builder!(
+        /// What `initialize` does with a codex newer than the tested window:
+        /// [`VersionPolicy::AcceptNewer`] (the default) or [`VersionPolicy::Strict`].
+        with_version_policy, version_policy: VersionPolicy);
 }

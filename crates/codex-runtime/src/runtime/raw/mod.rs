@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex as StdMutex, RwLock};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-pub use super::versions::{MAX_CODEX_VERSION, MIN_CODEX_VERSION};
+pub use super::versions::{CodexVersionInfo, VersionPolicy, MAX_CODEX_VERSION, MIN_CODEX_VERSION};
 
 /// Protocol issues [`Runtime::protocol_issues`] keeps for a receiver that falls behind. A tokio
 /// broadcast channel allocates and initialises every slot up front, and issues are rare, so this
@@ -186,19 +186,22 @@ impl Runtime {
         self.conn().pid()
     }
 
-    /// The connected codex's version, from its user agent (`None` when it did not say).
-    pub fn codex_version(&self) -> Option<(u64, u64, u64)> {
-        match self.inner.init.read() {
+    /// The connected codex's version, from its user agent (`None` when it did not say), and
+    /// whether it is untested ([`CodexVersionInfo::is_untested`]: newer than
+    /// [`MAX_CODEX_VERSION`], accepted under [`VersionPolicy::AcceptNewer`]).
+    pub fn codex_version(&self) -> Option<CodexVersionInfo> {
+        let version = match self.inner.init.read() {
             Ok(i) => i.codex_version(),
             Err(p) => p.into_inner().codex_version(),
-        }
+        };
+        version.map(CodexVersionInfo::new)
     }
 
     /// Fails with [`Error::MethodUnavailable`] before sending when the connected codex does not
     /// have `method` (see [`super::versions`]).
     fn check_method(&self, method: &str) -> Result<()> {
         super::versions::check_method(
-            self.codex_version(),
+            self.codex_version().map(|v| v.version()),
             method,
             self.inner.config.experimental_api,
         )

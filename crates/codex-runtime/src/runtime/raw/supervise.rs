@@ -105,7 +105,9 @@ pub(super) async fn handshake(conn: &Connection, config: &RuntimeConfig) -> Resu
         source,
     })?;
     match info.codex_version() {
-        Some(v) => crate::runtime::versions::check_window(v, &info.user_agent)?,
+        Some(v) => {
+            crate::runtime::versions::check_window(v, &info.user_agent, config.version_policy)?;
+        }
         None => {
             tracing::warn!(user_agent = %info.user_agent, "cannot read the codex version from the user agent")
         }
