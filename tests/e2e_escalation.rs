@@ -2,7 +2,9 @@
 //! handler that accepts everything, a command the model runs with
 //! `sandbox_permissions: "require_escalated"` is declined before any handler sees it, under the
 //! session's `untrusted` policy and under a per-turn `on-request` override, unless
-//! `allow_privileged_escalation()` was called.
+//! `allow_privileged_escalation()` was called. Under `untrusted`, an escalated call without a
+//! justification carries no marker at all; `Approvals::accept_all()` then gets no command
+//! approval (they are declined) unless escalation is allowed.
 
 use codex_mock_model::{Reply, Scenario, ScratchDir};
 use codex_runtime::runtime::{
@@ -126,4 +128,75 @@ async fn with_privileged_escalation_allowed_the_handler_decides() {
     assert_eq!(case.calls.load(Ordering::SeqCst), 1);
     assert!(case.outside.exists());
     client.shutdown().await.unwrap();
+}
+
+/// A mock whose model asks to run `touch <outside>` with `sandbox_permissions:
+/// "require_escalated"` and no justification (the H3 case of the 2026-12-07 review).
+async fn unjustified_case() -> (CodexTestEnv, PathBuf, ScratchDir) {
+    let outside_dir = ScratchDir::create("codex-workdirs", "outside").unwrap();
+    let outside = outside_dir.path().join("escalated.txt");
+    let env = CodexTestEnv::start(Scenario::new([
+        Reply::function_call(
+            "exec_command",
+            serde_json::json!({
+                "cmd": format!("touch {}", outside.display()),
+                "sandbox_permissions": "require_escalated",
+            }),
+        ),
+        Reply::text("ok"),
+    ]))
+    .await
+    .unwrap();
+    (env, outside, outside_dir)
+}
+
+#[tokio::test]
+async fn under_untrusted_accept_all_never_accepts_an_unjustified_escalation() {
+    let (env, outside, _dir) = unjustified_case().await;
+    let client = Client::connect(env.client_config()).await.unwrap();
+    let session = client
+        .start_session(
+            workspace_write(&env, ApprovalMode::Untrusted)
+                .with_approval_handler(Approvals::accept_all()),
+        )
+        .await
+        .unwrap();
+    let out = session.ask("escalate").await.unwrap();
+    assert!(!outside.exists(), "{} was written", outside.display());
+    assert!(
+        out.items.iter().any(|i| matches!(i,
+            ThreadItem::CommandExecution(c) if c.status.as_str() == "declined")),
+        "{:#?}",
+        out.items
+    );
+    client.shutdown().await.unwrap();
+    env.assert_no_leftover_processes().await;
+}
+
+/// The premise, and that the gate is what stops it: codex's request carries no marker (no
+/// `reason`), and once escalation is allowed the same command runs and writes outside the
+/// workspace.
+#[tokio::test]
+async fn an_unjustified_escalation_carries_no_reason_and_runs_once_escalation_is_allowed() {
+    let (env, outside, _dir) = unjustified_case().await;
+    let reasons = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = Arc::clone(&reasons);
+    let approvals = Approvals::new().on_command(move |req| {
+        seen.lock().unwrap().push(req.reason);
+        async { ApprovalDecision::Accept }
+    });
+    let client = Client::connect(env.client_config()).await.unwrap();
+    let session = client
+        .start_session(
+            workspace_write(&env, ApprovalMode::Untrusted)
+                .allow_privileged_escalation()
+                .with_approval_handler(approvals),
+        )
+        .await
+        .unwrap();
+    session.ask("escalate").await.unwrap();
+    assert_eq!(*reasons.lock().unwrap(), vec![None::<String>]);
+    assert!(outside.exists(), "{} was not written", outside.display());
+    client.shutdown().await.unwrap();
+    env.assert_no_leftover_processes().await;
 }

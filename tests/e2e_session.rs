@@ -386,7 +386,13 @@ fn workflow_config(env: &CodexTestEnv) -> WorkflowConfig {
         .with_client_config(env.client_config())
         .with_approval(ApprovalMode::Untrusted)
         .with_sandbox(Sandbox::WorkspaceWrite)
-        .with_approval_handler(Approvals::accept_all())
+        // Accepts every command and patch. An explicit `on_command` closure: `accept_all()`
+        // gets no command approval under `untrusted` (tests/e2e_escalation.rs).
+        .with_approval_handler(
+            Approvals::new()
+                .on_command(|_| async { ApprovalDecision::Accept })
+                .on_file_change(|_| async { ApprovalDecision::Accept }),
+        )
 }
 
 #[tokio::test]

@@ -16,7 +16,7 @@ use codex_runtime::persistence::{
     ConversationStore, Conversations, OpenConversation, PostgresStore, Scope, SqliteStore,
 };
 use codex_runtime::runtime::{
-    ApprovalMode, Approvals, Client, ClientConfig, Sandbox, SessionConfig,
+    ApprovalDecision, ApprovalMode, Approvals, Client, ClientConfig, Sandbox, SessionConfig,
 };
 use futures::StreamExt;
 use serde_json::json;
@@ -88,7 +88,11 @@ async fn main() {
             let config = config
                 .with_approval(ApprovalMode::Untrusted)
                 .with_sandbox(Sandbox::WorkspaceWrite)
-                .with_approval_handler(Approvals::accept_all());
+                // An explicit closure: `accept_all()` gets no command approval under
+                // `untrusted` (tests/e2e_escalation.rs).
+                .with_approval_handler(
+                    Approvals::new().on_command(|_| async { ApprovalDecision::Accept }),
+                );
             let open = OpenConversation::Start {
                 conversation_id: id.clone(),
                 config,

@@ -113,6 +113,13 @@ pub trait ApprovalHandler: Send + Sync + 'static {
         let _ = request;
         Box::pin(async { None })
     }
+    /// `true` for a handler that accepts every command without looking at it
+    /// ([`Approvals::accept_all`]; default `false`). Under the `untrusted` policy such a
+    /// handler's command approvals are declined unless privileged escalation is allowed:
+    /// codex's request does not say whether the command asked to run outside the sandbox.
+    fn accepts_every_command(&self) -> bool {
+        false
+    }
 }
 
 type Handler<P, R> = Arc<dyn Fn(P) -> BoxFuture<'static, R> + Send + Sync>;
@@ -142,6 +149,9 @@ pub struct Approvals {
         Handler<PermissionsRequestApprovalParams, Option<PermissionsRequestApprovalResponse>>,
     >,
     dynamic_tool_call: Option<Handler<DynamicToolCallParams, Option<DynamicToolCallResponse>>>,
+    /// Set by [`Approvals::accept_all`] (its command closure accepts without looking); cleared
+    /// by [`Approvals::on_command`].
+    blind_commands: bool,
 }
 
 impl std::fmt::Debug for Approvals {
@@ -152,6 +162,7 @@ impl std::fmt::Debug for Approvals {
             .field("user_input", &self.user_input.is_some())
             .field("permissions", &self.permissions.is_some())
             .field("dynamic_tool_call", &self.dynamic_tool_call.is_some())
+            .field("accepts_every_command", &self.blind_commands)
             .finish()
     }
 }
@@ -176,6 +187,7 @@ impl Approvals {
         Fut: Future<Output = ApprovalDecision> + Send + 'static,
     {
         self.command = Some(boxed(f));
+        self.blind_commands = false;
         self
     }
     /// Decides file changes.
@@ -215,14 +227,29 @@ impl Approvals {
         self
     }
     /// Accepts every command and file change (for trusted automation in a sandbox you control).
+    ///
+    /// Under the `untrusted` approval policy its command approvals are declined unless the
+    /// session allows privileged escalation
+    /// ([`crate::runtime::SessionConfig::allow_privileged_escalation`]): there, codex asks
+    /// before every command, and a command the model asked to run outside the sandbox
+    /// (`require_escalated`) without a justification arrives looking exactly like a plain one,
+    /// so accepting blindly could run it unsandboxed. For unattended runs inside the sandbox,
+    /// use the `never` policy (commands run sandboxed without asking; the escalation gate
+    /// declines every command approval there), or decide commands with
+    /// [`Approvals::on_command`] (which replaces this closure).
     pub fn accept_all() -> Self {
-        Self::new()
+        let mut approvals = Self::new()
             .on_command(|_| async { ApprovalDecision::Accept })
-            .on_file_change(|_| async { ApprovalDecision::Accept })
+            .on_file_change(|_| async { ApprovalDecision::Accept });
+        approvals.blind_commands = true;
+        approvals
     }
 }
 
 impl ApprovalHandler for Approvals {
+    fn accepts_every_command(&self) -> bool {
+        self.blind_commands && self.command.is_some()
+    }
     fn command(
         &self,
         request: CommandExecutionRequestApprovalParams,

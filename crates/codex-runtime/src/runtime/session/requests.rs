@@ -5,7 +5,9 @@
 //! Without [`crate::runtime::SessionConfig::allow_privileged_escalation`], a request that may let
 //! a command or patch leave the sandbox is declined before any hook-allow or handler sees it.
 //! The gate reads the policy in effect for the turn (a `TurnOverrides` approval wins over the
-//! session's), see [`command_escalates`].
+//! session's), see [`command_escalates`]. Under `untrusted`, an escalation without a
+//! justification cannot be told from a plain command, so a handler that accepts every command
+//! (`Approvals::accept_all`) gets no command approval there at all ([`blind_under_untrusted`]).
 
 use super::{hook_ctx, Inner};
 use crate::plugin::HookPhase;
@@ -184,6 +186,16 @@ async fn answer(inner: &Arc<Inner>, request: IncomingServerRequest) -> ServerReq
             let Some(h) = handler else {
                 return ServerRequestReply::Decline;
             };
+            if blind_under_untrusted(policy, h.accepts_every_command())
+                && !inner.config.profile.privileged_escalation
+            {
+                tracing::warn!(
+                    "declined a command approval under `untrusted`: Approvals::accept_all cannot \
+                     tell a plain command from one that asked to leave the sandbox \
+                     (allow_privileged_escalation is off)"
+                );
+                return decision(ApprovalDecision::Decline);
+            }
             match with_timeout(cfg, &method, h.command(*p)).await {
                 Ok(d) => decision(d),
                 Err(r) => r,
@@ -280,9 +292,35 @@ pub(super) fn command_escalates(
     }
 }
 
+/// True when a command approval must not reach a handler that accepts every command
+/// ([`crate::runtime::approvals::ApprovalHandler::accepts_every_command`]): under `untrusted`,
+/// codex asks before every command that is not known-safe, and a `require_escalated` call
+/// without a justification (measured on codex 0.150.0 and 0.171.0: no `reason`, every other
+/// field the same as for the plain command) cannot be told from a plain one, so
+/// [`command_escalates`] misses it. Under the other policies codex asks only to leave the sandbox, and the gate already
+/// declines every command approval.
+pub(super) fn blind_under_untrusted(policy: ApprovalMode, accepts_every_command: bool) -> bool {
+    accepts_every_command && policy == ApprovalMode::Untrusted
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_blind_handler_under_untrusted_is_stopped() {
+        assert!(blind_under_untrusted(ApprovalMode::Untrusted, true));
+        assert!(!blind_under_untrusted(ApprovalMode::Untrusted, false));
+        for policy in [ApprovalMode::Never, ApprovalMode::OnRequest] {
+            assert!(!blind_under_untrusted(policy, true), "{policy:?}");
+        }
+        use crate::runtime::approvals::{ApprovalDecision, ApprovalHandler, Approvals};
+        assert!(Approvals::accept_all().accepts_every_command());
+        // A closure of the user's own replaces the blind one.
+        let decided = Approvals::accept_all().on_command(|_| async { ApprovalDecision::Accept });
+        assert!(!decided.accepts_every_command());
+        assert!(!Approvals::new().accepts_every_command());
+    }
 
     fn req(reason: Option<&str>) -> CommandExecutionRequestApprovalParams {
         CommandExecutionRequestApprovalParams {
