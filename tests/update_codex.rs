@@ -205,3 +205,59 @@ fn update_codex_to_a_newer_release_moves_the_pin_everywhere_it_is_written() {
         "{stderr}"
     );
 }
+
+/// `scripts/test-matrix.sh --latest-check` with a fake `npm` on `PATH` answering `view`: what
+/// the matrix decides about the registry's `latest` codex, and that it says so every time.
+fn latest_check(npm_script: &str) -> String {
+    let dir = ScratchDir::create("codex-workdirs", "fake-npm").unwrap();
+    let npm = dir.path().join("npm");
+    std::fs::write(&npm, format!("#!/bin/sh\n{npm_script}\n")).unwrap();
+    std::fs::set_permissions(&npm, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        dir.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new(Path::new(ROOT).join("scripts/test-matrix.sh"))
+        .arg("--latest-check")
+        .current_dir(ROOT)
+        .env("PATH", path)
+        .env_remove("CODEX_MATRIX_LATEST")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    stderr
+}
+
+#[test]
+fn the_matrix_says_what_it_does_with_the_npm_latest_codex() {
+    let pin = format_version(MAX_CODEX_VERSION);
+    let (major, minor, _) = MAX_CODEX_VERSION;
+    let next = format!("{major}.{}.0", minor + 1);
+    // Latest is the pin (today): skipped, saying so.
+    let msg = latest_check(&format!("echo {pin}"));
+    assert!(
+        msg.contains(&format!(
+            "npm latest is codex {pin}, not newer than the pin {pin}"
+        )) && msg.contains("skipped"),
+        "{msg}"
+    );
+    // Latest is newer: the suite runs against it, named as untested.
+    let msg = latest_check(&format!("echo {next}"));
+    assert!(
+        msg.contains(&format!(
+            "npm latest is codex {next}, newer than the pin {pin}: the suite runs against it too (untested)"
+        )),
+        "{msg}"
+    );
+    // The registry cannot be reached: said, and the window goes on.
+    let msg = latest_check("echo 'npm ERR! network' >&2; exit 1");
+    assert!(
+        msg.contains("npm registry is unreachable") && msg.contains("going on with the window"),
+        "{msg}"
+    );
+    // Something that is not a version: said, not used.
+    let msg = latest_check("echo '<html>'");
+    assert!(msg.contains("not X.Y.Z: not checked"), "{msg}");
+}
