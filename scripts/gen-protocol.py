@@ -959,14 +959,17 @@ class Generator:
             out.append(f"        {rust_str(r['method'])} => ({rust_str(r['method'])}, {rust_str(r['params'])}, {rust_str(r['response'])}, {'true' if r['experimental'] else 'false'}),\n")
         out.append("        _ => return None,\n    };\n")
         out.append("    Some(MethodInfo { method, params, response, experimental })\n}\n\n")
-        out.append("fn reencode<T: serde::de::DeserializeOwned + serde::Serialize>(\n"
+        out.append("#[cfg(feature = \"reencode\")]\n"
+                   "fn reencode<T: serde::de::DeserializeOwned + serde::Serialize>(\n"
                    "    raw: &serde_json::value::RawValue,\n) -> Result<serde_json::Value, serde_json::Error> {\n"
                    "    serde_json::to_value(serde_json::from_str::<T>(raw.get())?)\n}\n\n")
         for fname, field, what in (("reencode_client_params", "params", "params"),
                                    ("reencode_client_response", "response", "result")):
             out.append(f"/// Decodes the `{what}` of client method `method` into its typed struct and encodes it back\n"
                        "/// to JSON; `None` for a method this crate does not know. Validates recorded traffic\n"
-                       "/// against the schema: the output equals the input up to absent-vs-null and unknown fields.\n")
+                       "/// against the schema: the output equals the input up to absent-vs-null and unknown fields.\n"
+                       "/// (Cargo feature `reencode`: it instantiates every type's serde code.)\n"
+                       "#[cfg(feature = \"reencode\")]\n")
             out.append(f"pub fn {fname}(\n    method: &str,\n    {what}: &serde_json::value::RawValue,\n"
                        ") -> Option<Result<serde_json::Value, serde_json::Error>> {\n    Some(match method {\n")
             for r in self.client:
@@ -1098,7 +1101,9 @@ class Generator:
             out.append(f"    const METHOD: &'static str = {rust_str(r['method'])};\n")
             out.append(f"    type Response = {r['response']};\n}}\n\n")
         out.append("/// Decodes a client's `result` for server request `method` into its typed response and encodes\n"
-                   "/// it back to JSON; `None` for a method this crate does not know. Validates recorded traffic.\n")
+                   "/// it back to JSON; `None` for a method this crate does not know. Validates recorded traffic.\n"
+                   "/// (Cargo feature `reencode`: it instantiates every type's serde code.)\n"
+                   "#[cfg(feature = \"reencode\")]\n")
         out.append("pub fn reencode_server_response(\n    method: &str,\n    result: &serde_json::value::RawValue,\n"
                    ") -> Option<Result<serde_json::Value, serde_json::Error>> {\n"
                    "    fn reencode<T: serde::de::DeserializeOwned + serde::Serialize>(\n"

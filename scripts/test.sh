@@ -5,7 +5,8 @@
 #
 #   scripts/test.sh
 #
-# Steps: pinned codex, schema and generated-code drift, rustfmt, clippy (-D warnings), every
+# Steps: pinned codex, schema and generated-code drift, rustfmt, clippy (-D warnings),
+# codex-runtime built alone with each feature, rustdoc (-D warnings), every
 # test and doctest of the workspace (the real codex + the bundled mock model), the protocol's
 # experimental surface, and every example run offline.
 set -euo pipefail
@@ -41,6 +42,18 @@ cargo fmt --all --check
 
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
+
+# A workspace build unifies features, so a missing #[cfg] shows only when a crate is built alone.
+step "codex-runtime alone: no features, then each feature by itself (what a user's build sees)"
+for feature in "" attach remote cron persistence web artifact experimental; do
+  echo "features: ${feature:-(none)}" >&2
+  cargo check -p codex-runtime --no-default-features ${feature:+--features "$feature"}
+done
+cargo check -p codex-automation --no-default-features
+cargo check -p codex-runtime-protocol
+
+step "cargo doc --workspace --no-deps with warnings denied"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 
 step "cargo test --workspace (unit, integration, end-to-end on the real codex, doctests)"
 cargo test --workspace

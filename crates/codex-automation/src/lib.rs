@@ -106,7 +106,8 @@
 //! * [`runner`]: [`spawn`], [`spawn_with`], [`try_spawn`], [`try_spawn_with`] and the runner task.
 //! * [`handle`]: [`AutomationHandle`] (`wait`, `status`, `stop`, `subscribe`) and [`StopMode`].
 //! * [`status`]: [`AutomationState`], [`AutomationStatus`], [`RunReport`].
-//! * [`cron`]: [`CronSchedule`] (croner + chrono-tz, DST-aware).
+//! * `cron` (Cargo feature `cron`, on by default): `CronSchedule` (croner + chrono-tz,
+//!   DST-aware).
 //! * [`clock`]: [`Clock`], [`SystemClock`] and [`TokioClock`] for tests on paused tokio time.
 //! * [`store`]: [`ScheduleStore`], [`ScheduleRecord`], [`JsonFileStore`], [`MemoryStore`], and
 //!   exactly what is persisted when.
@@ -116,6 +117,7 @@
 
 pub mod backoff;
 pub mod clock;
+#[cfg(feature = "cron")]
 pub mod cron;
 pub mod error;
 pub mod handle;
@@ -129,8 +131,10 @@ pub mod target;
 mod time_format;
 
 pub use backoff::Backoff;
+#[cfg(feature = "cron")]
 pub use chrono_tz;
 pub use clock::{Clock, SystemClock, TokioClock};
+#[cfg(feature = "cron")]
 pub use cron::CronSchedule;
 pub use error::AutomationError;
 pub use handle::{AutomationHandle, StopMode};

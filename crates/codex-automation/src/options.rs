@@ -6,6 +6,7 @@ use std::time::Duration;
 
 pub use crate::backoff::Backoff;
 use crate::clock::{Clock, SystemClock};
+#[cfg(feature = "cron")]
 use crate::cron::CronSchedule;
 use crate::error::AutomationError;
 use crate::store::ScheduleStore;
@@ -59,6 +60,7 @@ pub enum CatchUp {
 /// ```
 #[derive(Clone)]
 pub struct AutomationOptions {
+    #[cfg(feature = "cron")]
     pub(crate) cron: Option<CronSchedule>,
     pub(crate) error_policy: ErrorPolicy,
     pub(crate) run_timeout: Option<Duration>,
@@ -74,6 +76,7 @@ pub struct AutomationOptions {
 impl Default for AutomationOptions {
     fn default() -> Self {
         AutomationOptions {
+            #[cfg(feature = "cron")]
             cron: None,
             error_policy: ErrorPolicy::Stop,
             run_timeout: None,
@@ -99,7 +102,8 @@ impl AutomationOptions {
     /// The cron schedule replaces the interval: `spec.every` must still be greater than zero
     /// (the spec is validated the same way) but is otherwise unused. `start_at` delays the
     /// first run to the first occurrence at or after it; `stop_at` and `max_runs` apply as
-    /// usual.
+    /// usual. (Cargo feature `cron`.)
+    #[cfg(feature = "cron")]
     pub fn cron(mut self, schedule: CronSchedule) -> Self {
         self.cron = Some(schedule);
         self
@@ -235,9 +239,10 @@ const MAX_REPORT_CAPACITY: usize = 1 << 16;
 
 impl fmt::Debug for AutomationOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AutomationOptions")
-            .field("cron", &self.cron)
-            .field("error_policy", &self.error_policy)
+        let mut f = f.debug_struct("AutomationOptions");
+        #[cfg(feature = "cron")]
+        f.field("cron", &self.cron);
+        f.field("error_policy", &self.error_policy)
             .field("run_timeout", &self.run_timeout)
             .field("jitter", &self.jitter)
             .field("jitter_seed", &self.jitter_seed)

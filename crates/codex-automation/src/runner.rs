@@ -228,6 +228,7 @@ impl<T: AutomationTarget> Runner<T> {
             // cron schedule's is its first occurrence from now on.
             let from = match schedule {
                 Schedule::Interval { .. } => start,
+                #[cfg(feature = "cron")]
                 Schedule::Cron(_) => start.max(now),
             };
             let first = schedule.first_at_or_after(from)?;
@@ -320,12 +321,13 @@ impl<T: AutomationTarget> Runner<T> {
     }
 
     fn schedule(&self, anchor: SystemTime) -> Schedule {
-        match &self.options.cron {
-            Some(cron) => Schedule::Cron(cron.clone()),
-            None => Schedule::Interval {
-                anchor,
-                every: self.spec.every,
-            },
+        #[cfg(feature = "cron")]
+        if let Some(cron) = &self.options.cron {
+            return Schedule::Cron(cron.clone());
+        }
+        Schedule::Interval {
+            anchor,
+            every: self.spec.every,
         }
     }
 

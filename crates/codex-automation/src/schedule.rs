@@ -2,6 +2,7 @@
 
 use std::time::{Duration, SystemTime};
 
+#[cfg(feature = "cron")]
 use crate::cron::CronSchedule;
 use crate::error::AutomationError;
 
@@ -11,6 +12,7 @@ pub(crate) enum Schedule {
     /// `anchor + k * every` for k = 0, 1, 2, ...
     Interval { anchor: SystemTime, every: Duration },
     /// The occurrences of a cron expression.
+    #[cfg(feature = "cron")]
     Cron(CronSchedule),
 }
 
@@ -38,6 +40,7 @@ impl Schedule {
                     Ok(grid_after(*anchor, *every, from, true))
                 }
             }
+            #[cfg(feature = "cron")]
             Schedule::Cron(cron) => cron.next_at_or_after(from),
         }
     }
@@ -55,6 +58,7 @@ impl Schedule {
                     Ok(grid_after(*anchor, *every, after, false))
                 }
             }
+            #[cfg(feature = "cron")]
             Schedule::Cron(cron) => cron.next_after(after),
         }
     }
@@ -72,6 +76,7 @@ impl Schedule {
                 let k = elapsed.as_nanos() / every.as_nanos().max(1);
                 Ok(grid_point(*anchor, *every, k))
             }
+            #[cfg(feature = "cron")]
             Schedule::Cron(cron) => cron.latest_at_or_before(at),
         }
     }

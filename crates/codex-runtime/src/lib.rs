@@ -56,8 +56,12 @@ pub use workflow::{quick_run, quick_run_with_profile, RunOutput, Workflow, Workf
 /// The code in `README.md` and `docs/GUIDE.md` compiles (checked as doctests).
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]
-#[doc = include_str!("../../../docs/GUIDE.md")]
 pub struct DocsCompile;
+
+// The guide shows the remote, attach and cron features too.
+#[cfg(all(doctest, feature = "remote", feature = "cron"))]
+#[doc = include_str!("../../../docs/GUIDE.md")]
+pub struct GuideCompiles;
 
 /// The code in `docs/guide/persistence.md` compiles (checked as doctests).
 #[cfg(all(doctest, feature = "persistence"))]

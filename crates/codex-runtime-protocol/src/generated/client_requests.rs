@@ -2263,6 +2263,7 @@ pub fn client_method_info(method: &str) -> Option<MethodInfo> {
     })
 }
 
+#[cfg(feature = "reencode")]
 fn reencode<T: serde::de::DeserializeOwned + serde::Serialize>(
     raw: &serde_json::value::RawValue,
 ) -> Result<serde_json::Value, serde_json::Error> {
@@ -2272,6 +2273,8 @@ fn reencode<T: serde::de::DeserializeOwned + serde::Serialize>(
 /// Decodes the `params` of client method `method` into its typed struct and encodes it back
 /// to JSON; `None` for a method this crate does not know. Validates recorded traffic
 /// against the schema: the output equals the input up to absent-vs-null and unknown fields.
+/// (Cargo feature `reencode`: it instantiates every type's serde code.)
+#[cfg(feature = "reencode")]
 pub fn reencode_client_params(
     method: &str,
     params: &serde_json::value::RawValue,
@@ -2572,6 +2575,8 @@ pub fn reencode_client_params(
 /// Decodes the `result` of client method `method` into its typed struct and encodes it back
 /// to JSON; `None` for a method this crate does not know. Validates recorded traffic
 /// against the schema: the output equals the input up to absent-vs-null and unknown fields.
+/// (Cargo feature `reencode`: it instantiates every type's serde code.)
+#[cfg(feature = "reencode")]
 pub fn reencode_client_response(
     method: &str,
     result: &serde_json::value::RawValue,

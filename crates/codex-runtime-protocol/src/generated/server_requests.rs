@@ -77,6 +77,8 @@ impl ServerRequestMethod for ExecCommandApprovalParams {
 
 /// Decodes a client's `result` for server request `method` into its typed response and encodes
 /// it back to JSON; `None` for a method this crate does not know. Validates recorded traffic.
+/// (Cargo feature `reencode`: it instantiates every type's serde code.)
+#[cfg(feature = "reencode")]
 pub fn reencode_server_response(
     method: &str,
     result: &serde_json::value::RawValue,

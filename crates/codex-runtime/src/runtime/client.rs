@@ -7,6 +7,7 @@ use super::raw::{
 use super::session::{Session, SessionConfig, SessionStart};
 use crate::error::Result;
 use crate::plugin::{Hooks, PostHook, PreHook};
+#[cfg(feature = "remote")]
 use crate::transport::remote::RemoteEndpoint;
 use codex_runtime_protocol::{Thread, ThreadListParams};
 use std::path::PathBuf;
@@ -67,7 +68,9 @@ impl ClientConfig {
         self
     }
     /// Attach to a running app-server on this Unix socket instead of spawning one
-    /// (`codex app-server --listen unix://PATH`, or the daemon's control socket).
+    /// (`codex app-server --listen unix://PATH`, or the daemon's control socket). (Cargo feature
+    /// `attach`.)
+    #[cfg(feature = "attach")]
     pub fn attach_server(mut self, socket: impl Into<PathBuf>) -> Self {
         self.runtime = self.runtime.attach(socket);
         self
@@ -75,7 +78,7 @@ impl ClientConfig {
     /// Attach to a remote app-server over `ws://` or `wss://` (`codex app-server --listen
     /// ws://IP:PORT`), optionally with a bearer token from an environment variable or a file.
     /// A token is only sent over `wss://` or to a loopback host. Combine with
-    /// [`ClientConfig::with_reconnect`] to survive a server restart.
+    /// [`ClientConfig::with_reconnect`] to survive a server restart. (Cargo feature `remote`.)
     ///
     /// ```no_run
     /// # async fn demo() -> Result<(), codex_runtime::Error> {
@@ -87,6 +90,7 @@ impl ClientConfig {
     /// .await?;
     /// # drop(client); Ok(()) }
     /// ```
+    #[cfg(feature = "remote")]
     pub fn attach_remote(mut self, remote: impl Into<RemoteEndpoint>) -> Self {
         self.runtime = self.runtime.attach_remote(remote);
         self

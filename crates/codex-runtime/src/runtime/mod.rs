@@ -81,6 +81,7 @@ pub mod state;
 pub mod transport;
 pub mod turn_output;
 
+#[cfg(feature = "remote")]
 pub use crate::transport::remote::{RemoteEndpoint, TokenSource};
 pub use approvals::{ApprovalConfig, ApprovalDecision, ApprovalHandler, Approvals};
 pub use client::{Client, ClientConfig};

@@ -5,21 +5,25 @@
 //! it talks to. Four implementations ship:
 //!
 //! - [`stdio`]: spawns `codex app-server` and speaks JSONL over its stdin/stdout;
-//! - [`attach`]: connects to a running server over its Unix socket (WebSocket framing);
-//! - [`remote`]: connects to a remote server over `ws://` / `wss://` (same framing, bearer
-//!   token, rustls);
+//! - `attach` (Cargo feature `attach`): connects to a running server over its Unix socket
+//!   (WebSocket framing);
+//! - `remote` (Cargo feature `remote`, implies `attach`): connects to a remote server over
+//!   `ws://` / `wss://` (same framing, bearer token, rustls);
 //! - [`Transport::from_io`]: JSONL over any `AsyncRead`/`AsyncWrite` pair, e.g.
 //!   `tokio::io::duplex` in tests ([`Transport::memory`]).
 //!
 //! Framing never drops data silently: a line longer than the limit becomes an
 //! [`Inbound::Oversize`] frame that the JSON-RPC core counts and reports.
 
+#[cfg(feature = "attach")]
 pub mod attach;
 pub mod binary;
 pub mod framing;
 pub mod process;
+#[cfg(feature = "remote")]
 pub mod remote;
 pub mod stdio;
+#[cfg(feature = "attach")]
 mod websocket;
 
 use futures::future::BoxFuture;

@@ -19,12 +19,28 @@ pub enum Endpoint {
     /// Spawn `codex app-server` (the default).
     Spawn,
     /// Attach to a server listening on this Unix socket (`codex app-server --listen unix://PATH`
-    /// or the daemon's control socket).
+    /// or the daemon's control socket). Cargo feature `attach`.
+    #[cfg(feature = "attach")]
     Attach(PathBuf),
     /// Attach to a remote server over `ws://` or `wss://` (`codex app-server --listen
     /// ws://IP:PORT`), with an optional bearer token. With a restart policy set, a lost
     /// connection is re-established with the same backoff (see [`ReconnectPolicy`]).
+    #[cfg(feature = "remote")]
     Remote(transport::remote::RemoteEndpoint),
+}
+
+impl Endpoint {
+    /// Whether a lost connection can be brought back by the restart policy: a spawned server is
+    /// restarted, a remote one reconnected; an attached socket belongs to someone else.
+    pub(crate) fn restartable(&self) -> bool {
+        match self {
+            Endpoint::Spawn => true,
+            #[cfg(feature = "attach")]
+            Endpoint::Attach(_) => false,
+            #[cfg(feature = "remote")]
+            Endpoint::Remote(_) => true,
+        }
+    }
 }
 
 /// How to reconnect to a remote app-server whose connection dropped: the same knobs as
@@ -188,13 +204,17 @@ impl RuntimeConfig {
         self
     }
 
-    /// Attach to a running server on this Unix socket instead of spawning one.
+    /// Attach to a running server on this Unix socket instead of spawning one (Cargo feature
+    /// `attach`).
+    #[cfg(feature = "attach")]
     pub fn attach(mut self, socket: impl Into<PathBuf>) -> Self {
         self.endpoint = Endpoint::Attach(socket.into());
         self
     }
 
-    /// Attach to a remote server over `ws://` / `wss://` instead of spawning one.
+    /// Attach to a remote server over `ws://` / `wss://` instead of spawning one (Cargo feature
+    /// `remote`).
+    #[cfg(feature = "remote")]
     pub fn attach_remote(mut self, remote: impl Into<transport::remote::RemoteEndpoint>) -> Self {
         self.endpoint = Endpoint::Remote(remote.into());
         self

@@ -127,8 +127,7 @@ impl Runtime {
         shared: Arc<Shared>,
         transport: Transport,
     ) -> Result<Runtime> {
-        let restartable = config.restart.is_some()
-            && matches!(config.endpoint, Endpoint::Spawn | Endpoint::Remote(_));
+        let restartable = config.restart.is_some() && config.endpoint.restartable();
         let conn = Arc::new(Connection::start(
             transport,
             Arc::clone(&shared),

@@ -59,11 +59,13 @@ impl Drop for ResponderEntry {
 
 pub(super) async fn open_transport(config: &RuntimeConfig) -> Result<Transport> {
     match &config.endpoint {
+        #[cfg(feature = "attach")]
         Endpoint::Attach(path) => transport::attach::connect(path, config.max_line_bytes).await,
         // Boxed: the WebSocket + TLS handshake future is ~10.7 KB. Inline, it would size every
         // future that connects (`Runtime::connect`, `Client::connect`, the user's own) for the
         // remote case, and each of those is built on the stack before it is moved into its
         // parent: with it inline, a stdio client's main thread touched ~32 KiB more stack.
+        #[cfg(feature = "remote")]
         Endpoint::Remote(remote) => {
             Box::pin(transport::remote::connect(remote, config.max_line_bytes)).await
         }
@@ -206,7 +208,7 @@ pub(super) async fn supervise(
         }
     }
 }
-#[cfg(test)]
+#[cfg(all(test, feature = "remote"))]
 mod future_size_tests {
     use crate::runtime::client::{Client, ClientConfig};
     use crate::runtime::raw::{Runtime, RuntimeConfig};
