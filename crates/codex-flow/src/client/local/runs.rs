@@ -304,7 +304,8 @@ fn owner_is_gone(owner: &str) -> bool {
 }
 
 /// Marks failed the queued or running runs whose owning process ended before they finished
-/// (for example a `codex-flow fire` killed mid-way), so they do not stay `running` forever.
+/// (for example a `codex-flow fire` killed mid-way), so they do not stay `running` forever; one
+/// with a cancel requested ends `canceled` instead.
 pub(super) fn recover_abandoned_runs(store: &dyn StateStore) -> Result<()> {
     for run in store.unfinished_runs()? {
         let Some(owner) = run.owner.clone().filter(|o| owner_is_gone(o)) else {
@@ -315,13 +316,24 @@ pub(super) fn recover_abandoned_runs(store: &dyn StateStore) -> Result<()> {
                 return false;
             }
             let now = now_rfc3339();
-            let message = format!("abandoned: process {owner} ended before the run finished");
-            r.process_status = Some(ProcessStatus::Failed);
+            // A run whose cancel was requested ends canceled: it is never started again.
+            let (status, message) = if r.cancel_requested {
+                (
+                    ProcessStatus::Canceled,
+                    format!("canceled: process {owner} ended before the cancel completed"),
+                )
+            } else {
+                (
+                    ProcessStatus::Failed,
+                    format!("abandoned: process {owner} ended before the run finished"),
+                )
+            };
+            r.process_status = Some(status);
             r.error = Some(message.clone());
             r.finished_at = Some(now.clone());
             if let Some(a) = r.attempts.last_mut() {
                 if !a.status.is_some_and(ProcessStatus::is_terminal) {
-                    a.status = Some(ProcessStatus::Failed);
+                    a.status = Some(status);
                     a.finished_at = Some(now);
                     a.error = Some(message);
                 }
