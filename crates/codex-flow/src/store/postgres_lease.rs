@@ -47,7 +47,7 @@ pub enum Heartbeat {
 }
 
 /// How an attempt ended, as a worker reports it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct AttemptEnd {
     /// `completed`, `failed` or `canceled`.
     pub process_status: ProcessStatus,
