@@ -306,3 +306,53 @@ async fn a_postgres_restart_mid_run_runs_no_finished_step_again() {
         proc.0.wait().unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_canceled_run_is_not_restarted_on_takeover() {
+    let db = fresh_database("flow_worker_cancel_takeover").await.unwrap();
+    let tree = FlowTree::new();
+    // Every start of the step appends a line to starts.txt.
+    tree.sh_flow(
+        "flows",
+        "long",
+        "long",
+        "s",
+        "long",
+        "#!/bin/sh\ncat >/dev/null\necho $CODEX_FLOW_ATTEMPT_ID >> ../../starts.txt\nsleep 60\n",
+    );
+    let flows = tree.cwd().join("flows");
+    let store = PostgresFlowStore::connect(db.url()).await.unwrap();
+    let catalog = FlowCatalog::load(&default_roots(tree.cwd())).unwrap();
+    let run_ids = record(
+        &store,
+        &catalog,
+        json!({"id": unique("cancel"), "type": "long"}),
+    )
+    .await;
+    let starts = tree.cwd().join("starts.txt");
+    let (mut a, _) = worker(db.url(), &flows, TTL_MS, HEARTBEAT_MS);
+    wait_for("the step to start", Duration::from_secs(30), async || {
+        starts.exists()
+    })
+    .await;
+    a.0.kill().unwrap(); // SIGKILL: the run stays `running` until its lease expires.
+    a.0.wait().unwrap();
+    let asked = store.cancel_run(run_ids[0].clone()).await.unwrap();
+    assert!(asked.cancel_requested, "{asked:#?}");
+    let (_b, _) = worker(db.url(), &flows, TTL_MS, HEARTBEAT_MS);
+    wait_for(
+        "the run to end canceled",
+        Duration::from_secs(30),
+        async || {
+            let run = store.get_run(run_ids[0].clone()).await.unwrap().unwrap();
+            run.process_status == Some(ProcessStatus::Canceled)
+        },
+    )
+    .await;
+    // Worker B has had time to lease it (several poll intervals): it never started the step.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let lines = std::fs::read_to_string(&starts).unwrap();
+    assert_eq!(lines.lines().count(), 1, "the step started again: {lines}");
+    let run = store.get_run(run_ids[0].clone()).await.unwrap().unwrap();
+    assert_eq!(run.attempts.len(), 1, "{run:#?}");
+}
