@@ -365,3 +365,46 @@ impl Drop for AbortOnDrop {
         self.0.abort();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::FlowEvent;
+    use crate::state::{EventRecord, MemoryStore};
+
+    /// A pid that is not running: a reaped child's.
+    fn dead_pid() -> u32 {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        pid
+    }
+
+    #[test]
+    fn recovery_ends_a_cancel_requested_run_canceled_and_others_failed() {
+        let store = MemoryStore::new(10);
+        let event = FlowEvent::from_value(serde_json::json!({"id": "e", "type": "go"})).unwrap();
+        let owner = format!("pid:{}", dead_pid());
+        let mut runs = Vec::new();
+        for (id, cancel) in [("run_a", true), ("run_b", false)] {
+            let mut run = RunView::queued(id.into(), &event, "f", "s", false);
+            run.process_status = Some(ProcessStatus::Running);
+            run.owner = Some(owner.clone());
+            run.cancel_requested = cancel;
+            runs.push(run);
+        }
+        let record = EventRecord {
+            event: event.clone(),
+            run_ids: vec!["run_a".into(), "run_b".into()],
+            replays: 0,
+            depth: 0,
+            stored_at: String::new(),
+        };
+        store.claim_event(&record, &runs).unwrap();
+        recover_abandoned_runs(&store).unwrap();
+        let a = store.get_run("run_a").unwrap().unwrap();
+        assert_eq!(a.process_status, Some(ProcessStatus::Canceled), "{a:?}");
+        let b = store.get_run("run_b").unwrap().unwrap();
+        assert_eq!(b.process_status, Some(ProcessStatus::Failed), "{b:?}");
+    }
+}
