@@ -354,7 +354,11 @@ impl Worker {
                     }
                 };
                 drop(permits);
-                if expired.load(Ordering::SeqCst) {
+                // Stopped at the deadline: nothing to record. A step that finished by itself
+                // meanwhile is recorded like any other (the write is fenced).
+                if expired.load(Ordering::SeqCst)
+                    && outcome.process_status == ProcessStatus::Canceled
+                {
                     return self.give_up_expired(&run_id, &attempt, timing).await;
                 }
                 AttemptEnd {
