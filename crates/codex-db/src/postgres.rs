@@ -41,6 +41,11 @@ pub struct PoolOptions {
     pub max_connections: usize,
     /// How long a connection attempt may take (default 10 s).
     pub connect_timeout: Duration,
+    /// How long taking a connection from the pool may wait, creating one included (default:
+    /// no bound).
+    pub wait_timeout: Option<Duration>,
+    /// The server-side `statement_timeout` of every connection (default: the server's).
+    pub statement_timeout: Option<Duration>,
 }
 
 impl Default for PoolOptions {
@@ -48,6 +53,8 @@ impl Default for PoolOptions {
         PoolOptions {
             max_connections: 16,
             connect_timeout: Duration::from_secs(10),
+            wait_timeout: None,
+            statement_timeout: None,
         }
     }
 }
@@ -56,6 +63,18 @@ impl PoolOptions {
     /// Sets the most connections open at once.
     pub fn max_connections(mut self, max: usize) -> Self {
         self.max_connections = max.max(1);
+        self
+    }
+
+    /// Bounds the wait for a pooled connection (creating one included).
+    pub fn wait_timeout(mut self, timeout: Duration) -> Self {
+        self.wait_timeout = Some(timeout);
+        self
+    }
+
+    /// Sets the server-side `statement_timeout` of every connection.
+    pub fn statement_timeout(mut self, timeout: Duration) -> Self {
+        self.statement_timeout = Some(timeout);
         self
     }
 }
@@ -79,6 +98,14 @@ pub async fn connect_with(url: &str, options: PoolOptions) -> Result<PgPool, DbE
         reason: err.to_string(),
     })?;
     config.connect_timeout(options.connect_timeout);
+    if let Some(timeout) = options.statement_timeout {
+        let setting = format!("-c statement_timeout={}", timeout.as_millis().max(1));
+        let joined = match config.get_options() {
+            Some(existing) if !existing.is_empty() => format!("{existing} {setting}"),
+            _ => setting,
+        };
+        config.options(&joined);
+    }
     let manager = Manager::from_config(
         config.clone(),
         NoTls,
@@ -86,9 +113,14 @@ pub async fn connect_with(url: &str, options: PoolOptions) -> Result<PgPool, DbE
             recycling_method: RecyclingMethod::Fast,
         },
     );
-    let pool = PgPool::builder(manager)
-        .max_size(options.max_connections.max(1))
-        .build()?;
+    let mut builder = PgPool::builder(manager).max_size(options.max_connections.max(1));
+    if let Some(timeout) = options.wait_timeout {
+        builder = builder
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(timeout))
+            .create_timeout(Some(timeout.min(options.connect_timeout)));
+    }
+    let pool = builder.build()?;
     // Check one connection with the driver directly, so the error names the real cause.
     let (client, connection) = config
         .connect(NoTls)

@@ -96,7 +96,7 @@ pub trait CodeModeExecutor: Send + Sync {
 
 /// Client-level defaults for Code Mode turns; a step's own keys win.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CodeModeDefaults {
     /// Default model.
     #[serde(default, skip_serializing_if = "Option::is_none")]

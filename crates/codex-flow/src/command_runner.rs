@@ -1,5 +1,6 @@
 //! The command runner: one child process per step, in its own process group, context JSON on
-//! stdin, bounded output capture, killed as a whole group at the timeout or on cancel.
+//! stdin, bounded output capture, killed as a whole group at the timeout or on cancel, and by
+//! its [`StepGuard`] when this process dies.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -16,6 +17,7 @@ use crate::error::FlowError;
 use crate::manifest::RunnerKind;
 use crate::output_capture::{capture, CapturedOutput, OutputTail};
 use crate::progress::{OutputStream, ProgressEvent, ProgressSink};
+use crate::step_guard::StepGuard;
 
 /// How a command step's process ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,24 +136,9 @@ pub(crate) async fn run_command(
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
-    #[cfg(target_os = "linux")]
-    {
-        let parent = std::process::id() as libc::pid_t;
-        // SAFETY: the closure runs in the forked child before exec and only calls
-        // async-signal-safe functions (prctl, getppid, _exit).
-        unsafe {
-            command.pre_exec(move || {
-                // If this process dies (even by SIGKILL) the step's leader gets SIGKILL.
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                if libc::getppid() != parent {
-                    libc::_exit(1);
-                }
-                Ok(())
-            });
-        }
-    }
+    // No PR_SET_PDEATHSIG: it reaches only the leader, and it fires when the spawning *thread*
+    // ends (a tokio worker retired after `block_in_place`), not this process. The step guard
+    // below covers the whole group when this process dies.
     // Steps never inherit this process's environment wholesale: backend tokens and model API
     // keys stay here. Only the allow-list, the configured env and the CODEX_FLOW_* variables go.
     command.env_clear();
@@ -170,6 +157,20 @@ pub(crate) async fn run_command(
     })?;
     let pid = child.id();
     let group = ProcessGroup::led_by(pid);
+    // Held until the step's group is dead (the end of this function): if this process dies
+    // first, the guard kills the group.
+    let _guard = match pid.map(StepGuard::watch) {
+        Some(Ok(guard)) => Some(guard),
+        Some(Err(e)) => {
+            group.kill(Signal::SIGKILL);
+            let _ = child.wait().await;
+            return Err(FlowError::io(
+                format!("starting the guard of step {}/{}", launch.flow, step.name()),
+                e,
+            ));
+        }
+        None => None,
+    };
     tracing::debug!(
         flow = launch.flow,
         step = step.name(),

@@ -58,6 +58,7 @@ pub mod run_view;
 pub mod schemas;
 pub mod serve;
 pub mod state;
+mod step_guard;
 pub mod step_runner;
 pub mod store;
 pub mod timestamp;

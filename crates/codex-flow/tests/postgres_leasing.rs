@@ -216,3 +216,65 @@ async fn failed_attempts_retry_with_backoff_then_dead_letter() {
     let m = store.metrics().await.unwrap();
     assert_eq!((m.retries, m.dead_letter), (2, 1));
 }
+
+#[tokio::test]
+async fn a_canceled_run_whose_worker_died_is_not_started_again_on_takeover() {
+    let (_db, store) = store("flow_lease_cancel_takeover").await;
+    let ids = record(&store, "e", 2, None).await;
+    let pkgs = vec![PKG.to_string()];
+    // Worker 1 leases both runs, then dies (no more heartbeats).
+    let leased = store
+        .lease("w1", &pkgs, 2, Duration::from_millis(300))
+        .await
+        .unwrap();
+    assert_eq!(leased.len(), 2);
+    // A cancel of a running run only asks its (dead) worker to stop it.
+    let asked = store.cancel_run(ids[0].clone()).await.unwrap();
+    assert!(asked.cancel_requested);
+    assert_eq!(asked.process_status, Some(ProcessStatus::Running));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Worker 2 takes over only the run nobody canceled; the canceled one ends canceled.
+    let taken = store
+        .lease("w2", &pkgs, 10, Duration::from_secs(30))
+        .await
+        .unwrap();
+    let taken_ids: Vec<&str> = taken.iter().map(|l| l.run.id.as_str()).collect();
+    assert_eq!(taken_ids, [ids[1].as_str()]);
+    let canceled = store.get_run(ids[0].clone()).await.unwrap().unwrap();
+    assert_eq!(canceled.process_status, Some(ProcessStatus::Canceled));
+    assert_eq!(canceled.attempts.len(), 1, "no new attempt was made");
+    assert_eq!(
+        canceled.attempts[0].status,
+        Some(ProcessStatus::Canceled),
+        "{canceled:?}"
+    );
+    assert!(store
+        .lease("w3", &pkgs, 10, Duration::from_secs(30))
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn a_canceled_run_handed_back_on_shutdown_is_not_started_again() {
+    let (_db, store) = store("flow_lease_cancel_release").await;
+    let ids = record(&store, "e", 1, None).await;
+    let pkgs = vec![PKG.to_string()];
+    let leased = store
+        .lease("w1", &pkgs, 1, Duration::from_secs(30))
+        .await
+        .unwrap()
+        .remove(0);
+    store.cancel_run(ids[0].clone()).await.unwrap();
+    assert!(store
+        .release(&ids[0], &leased.attempt_id, "draining")
+        .await
+        .unwrap());
+    assert!(store
+        .lease("w2", &pkgs, 1, Duration::from_secs(30))
+        .await
+        .unwrap()
+        .is_empty());
+    let run = store.get_run(ids[0].clone()).await.unwrap().unwrap();
+    assert_eq!(run.process_status, Some(ProcessStatus::Canceled));
+}

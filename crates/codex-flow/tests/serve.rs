@@ -46,6 +46,7 @@ async fn start(accept_body_signature: bool) -> Server {
         signing_secret: Some(SECRET.into()),
         accept_body_signature,
         replay_window: Duration::from_secs(300),
+        insecure_no_auth: false,
     };
     let router = FlowServer::new(store, catalog, auth, 1024 * 1024)
         .unwrap()
@@ -198,6 +199,7 @@ async fn serve_refuses_bad_signatures_replays_missing_tokens_other_paths_and_hug
     // Bad signature: signed with another body.
     let mut request = reqwest::Client::new()
         .post(format!("{}events", server.base))
+        .header("content-type", "application/json")
         .header("authorization", format!("Bearer {TOKEN}"))
         .header(TIMESTAMP_HEADER, now.to_string())
         .header(
@@ -252,6 +254,7 @@ async fn serve_refuses_bad_signatures_replays_missing_tokens_other_paths_and_hug
     // A body-only legacy signature is refused unless configured.
     let response = reqwest::Client::new()
         .post(format!("{}events", server.base))
+        .header("content-type", "application/json")
         .header("authorization", format!("Bearer {TOKEN}"))
         .header(
             "x-flow-signature-256",
@@ -288,6 +291,7 @@ async fn the_legacy_body_signature_is_accepted_when_configured() {
     let body = br#"{"id":"legacy-1","type":"go"}"#.to_vec();
     let response = reqwest::Client::new()
         .post(format!("{}events", server.base))
+        .header("content-type", "application/json")
         .header("authorization", format!("Bearer {TOKEN}"))
         .header(
             "x-patch-flow-signature-256",

@@ -169,6 +169,10 @@ pub enum Command {
         /// Also accept the legacy body-only signature headers (no replay protection).
         #[arg(long)]
         accept_body_signature: bool,
+        /// Serve without any credential (every caller may dispatch and cancel). Without it,
+        /// serve refuses to start when no token, API key or signing secret is given.
+        #[arg(long)]
+        insecure_no_auth: bool,
         /// Largest distance in seconds between a signed request's timestamp and the clock.
         #[arg(long, default_value_t = 300)]
         replay_window_secs: u64,

@@ -104,6 +104,7 @@ pub async fn run(cli: Cli) -> CliResult {
             ref api_key,
             ref signing_secret,
             accept_body_signature,
+            insecure_no_auth,
             replay_window_secs,
             body_limit,
         } => {
@@ -113,6 +114,7 @@ pub async fn run(cli: Cli) -> CliResult {
                 signing_secret: signing_secret.clone().map(Into::into),
                 accept_body_signature,
                 replay_window: std::time::Duration::from_secs(replay_window_secs),
+                insecure_no_auth,
             };
             crate::cli::services::serve(g, store, listen, flows.as_deref(), auth, body_limit).await
         }

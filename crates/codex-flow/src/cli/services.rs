@@ -46,6 +46,14 @@ pub async fn serve(
     auth: ServeAuth,
     body_limit: usize,
 ) -> CliResult {
+    auth.validate()
+        .map_err(|message| service_err("serve", message))?;
+    if !auth.has_credential() {
+        tracing::warn!(
+            listen,
+            "serving without any credential (--insecure-no-auth)"
+        );
+    }
     let catalog = catalog(g, flows)?;
     let store = PostgresFlowStore::connect(store_url).await?;
     let router = FlowServer::new(store, catalog, auth, body_limit)?.router();

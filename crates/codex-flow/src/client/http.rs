@@ -23,20 +23,25 @@ use crate::state::{EventFilter, EventRecord, RunFilter};
 /// Largest backend answer read, 16 MiB.
 pub const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 
-/// Configuration of [`HttpFlowClient`].
+/// Configuration of [`HttpFlowClient`]. An unknown key is an error; the reference client's
+/// names `bearerToken` (for `token`) and `hmacSecret` (for `signingSecret`) are accepted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HttpFlowClientConfig {
     /// The backend URL; a path prefix (`https://host/api/flows`) is kept.
     pub base_url: String,
-    /// Sent as `authorization: Bearer <token>`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Sent as `authorization: Bearer <token>` (also read from `bearerToken`).
+    #[serde(
+        default,
+        alias = "bearerToken",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub token: Option<Secret>,
     /// Sent as `x-api-key`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key: Option<Secret>,
-    /// Signs every request body as `x-flow-signature-256`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Signs every request as `x-flow-signature-256` (also read from `hmacSecret`).
+    #[serde(default, alias = "hmacSecret", skip_serializing_if = "Option::is_none")]
     pub signing_secret: Option<Secret>,
     /// Extra headers (values are treated as credentials: redirects are not followed when any
     /// are set).

@@ -1,12 +1,15 @@
 //! Flow clients: one async trait, a local implementation (catalog + runner + state) and an HTTP
 //! implementation (a flow backend), chosen by configuration.
 
+mod config;
+mod config_keys;
 mod http;
 mod local;
 mod normalize;
 mod secret;
 mod signature;
 
+pub use config::FlowClientConfig;
 pub use http::{HttpFlowClient, HttpFlowClientConfig};
 pub use local::{
     LocalFlowClient, LocalFlowClientConfig, LocalHooks, RunStepOptions, StateMode,
@@ -19,13 +22,10 @@ pub use signature::{
     REQUEST_SIGNATURE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
 };
 
-use std::sync::Arc;
-
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::code_mode::CodeModeExecutor;
 use crate::error::Result;
 use crate::run_view::RunView;
 use crate::state::{EventFilter, EventRecord, RunFilter};
@@ -100,48 +100,4 @@ pub trait FlowClient: Send + Sync {
     fn get_event<'a>(&'a self, event_id: &'a str) -> BoxFuture<'a, Result<EventDetail>>;
     /// Cancels a queued or running run (a running step is killed).
     fn cancel_run<'a>(&'a self, run_id: &'a str) -> BoxFuture<'a, Result<RunView>>;
-}
-
-/// Which flow client to use: `{"backend": "local", ...}` or `{"backend": "http", ...}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "backend", rename_all = "lowercase")]
-pub enum FlowClientConfig {
-    /// Discover flows and run them in this process.
-    Local(LocalFlowClientConfig),
-    /// Talk to a flow backend over HTTP.
-    Http(HttpFlowClientConfig),
-}
-
-impl FlowClientConfig {
-    /// Builds the configured client.
-    ///
-    /// ```no_run
-    /// # async fn demo() -> Result<(), codex_flow::FlowError> {
-    /// use codex_flow::{DispatchOptions, FlowClientConfig, LocalFlowClientConfig};
-    /// let config = FlowClientConfig::Local(LocalFlowClientConfig::new("/path/to/project"));
-    /// let client = config.build(None)?;
-    /// let response = client
-    ///     .dispatch_event(
-    ///         serde_json::json!({"id": "evt-1", "type": "upstream.release"}),
-    ///         DispatchOptions { wait: true },
-    ///     )
-    ///     .await?;
-    /// println!("{} runs", response.run_ids.len());
-    /// # Ok(()) }
-    /// ```
-    pub fn build(
-        self,
-        code_mode: Option<Arc<dyn CodeModeExecutor>>,
-    ) -> Result<Box<dyn FlowClient>> {
-        Ok(match self {
-            FlowClientConfig::Local(config) => Box::new(LocalFlowClient::open_with(
-                config,
-                LocalHooks {
-                    code_mode,
-                    progress: None,
-                },
-            )?),
-            FlowClientConfig::Http(config) => Box::new(HttpFlowClient::new(config)?),
-        })
-    }
 }

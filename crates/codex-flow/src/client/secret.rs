@@ -21,9 +21,13 @@ impl Secret {
         self.0.expose_secret()
     }
 
-    /// Constant-time comparison with `other`.
+    /// Constant-time comparison with `other`: the SHA-256 digests of both are compared, so
+    /// neither the content nor the length of the secret shows in the time taken.
     pub fn matches(&self, other: &[u8]) -> bool {
-        self.expose().as_bytes().ct_eq(other).into()
+        use sha2::{Digest, Sha256};
+        let mine = Sha256::digest(self.expose().as_bytes());
+        let theirs = Sha256::digest(other);
+        mine.as_slice().ct_eq(theirs.as_slice()).into()
     }
 }
 
@@ -82,5 +86,20 @@ pub fn redact_url(url: &str) -> String {
     match rest[..authority_end].rfind('@') {
         Some(at) => format!("{scheme}***{}", &rest[at..]),
         None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_only_the_same_bytes() {
+        let secret = Secret::from("t0ken");
+        assert!(secret.matches(b"t0ken"));
+        assert!(!secret.matches(b"t0ke"));
+        assert!(!secret.matches(b"t0ken0"));
+        assert!(!secret.matches(b""));
+        assert!(!secret.matches(b"T0KEN"));
     }
 }

@@ -25,6 +25,9 @@ pub struct ServeAuth {
     pub accept_body_signature: bool,
     /// How far a request's timestamp may be from the server's clock (default 300 s).
     pub replay_window: Duration,
+    /// Serve with no credential at all (`--insecure-no-auth`). Without it, a server with no
+    /// token, API key or signing secret refuses to start.
+    pub insecure_no_auth: bool,
 }
 
 impl Default for ServeAuth {
@@ -35,6 +38,7 @@ impl Default for ServeAuth {
             signing_secret: None,
             accept_body_signature: false,
             replay_window: Duration::from_secs(300),
+            insecure_no_auth: false,
         }
     }
 }
@@ -66,6 +70,26 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 impl ServeAuth {
+    /// Whether a token, API key or signing secret is set.
+    pub fn has_credential(&self) -> bool {
+        self.token.is_some() || self.api_key.is_some() || self.signing_secret.is_some()
+    }
+
+    /// Refuses a configuration with no credential unless `insecure_no_auth` says so: such a
+    /// server would run flows for anyone who can reach it, web pages the operator opens
+    /// included.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.has_credential() || self.insecure_no_auth {
+            return Ok(());
+        }
+        Err(
+            "no credential configured: give --token, --api-key or --signing-secret \
+             (or CODEX_FLOW_SERVE_TOKEN / CODEX_FLOW_SERVE_API_KEY / CODEX_FLOW_SERVE_SECRET), \
+             or --insecure-no-auth to serve every caller"
+                .into(),
+        )
+    }
+
     /// Checks one request; `path` is the path with its query, as the client signed it.
     pub fn check(
         &self,
@@ -75,6 +99,12 @@ impl ServeAuth {
         body: &[u8],
         now_unix: i64,
     ) -> Result<(), AuthFailure> {
+        self.check_headers(headers)?;
+        self.check_signature(method, path, headers, body, now_unix)
+    }
+
+    /// The checks that need no body (token and API key), done before the body is read.
+    pub fn check_headers(&self, headers: &HeaderMap) -> Result<(), AuthFailure> {
         if let Some(token) = &self.token {
             let given = header(headers, "authorization")
                 .and_then(|v| v.strip_prefix("Bearer "))
@@ -89,6 +119,18 @@ impl ServeAuth {
                 return Err(AuthFailure::ApiKey);
             }
         }
+        Ok(())
+    }
+
+    /// The signature check (when a signing secret is set).
+    pub fn check_signature(
+        &self,
+        method: &Method,
+        path: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+        now_unix: i64,
+    ) -> Result<(), AuthFailure> {
         let Some(secret) = &self.signing_secret else {
             return Ok(());
         };
@@ -98,7 +140,11 @@ impl ServeAuth {
                 .and_then(|t| t.trim().parse::<i64>().ok())
                 .ok_or(AuthFailure::Signature)?;
             let window = self.replay_window.as_secs() as i64;
-            if (now_unix - timestamp).abs() > window {
+            let skew = now_unix
+                .checked_sub(timestamp)
+                .and_then(i64::checked_abs)
+                .ok_or(AuthFailure::Signature)?;
+            if skew > window {
                 return Err(AuthFailure::Signature);
             }
             return if verify_request(secret, method.as_str(), path, timestamp, body, signature) {
@@ -165,6 +211,29 @@ mod tests {
             a.check(&Method::POST, "/events", &h, b"{ }", 1000),
             Err(AuthFailure::Signature)
         );
+    }
+
+    #[test]
+    fn extreme_timestamps_are_refused_not_overflowed() {
+        let a = auth();
+        for ts in [i64::MIN, i64::MAX, i64::MIN + 1] {
+            let mut h = signed("/events", 0, b"{}");
+            h.insert(TIMESTAMP_HEADER, ts.to_string().parse().unwrap());
+            assert_eq!(
+                a.check(&Method::POST, "/events", &h, b"{}", 1000),
+                Err(AuthFailure::Signature)
+            );
+        }
+    }
+
+    #[test]
+    fn no_credential_needs_the_insecure_opt_in() {
+        let mut a = ServeAuth::default();
+        let err = a.validate().unwrap_err();
+        assert!(err.contains("--insecure-no-auth"), "{err}");
+        a.insecure_no_auth = true;
+        assert_eq!(a.validate(), Ok(()));
+        assert_eq!(auth().validate(), Ok(()));
     }
 
     #[test]

@@ -53,6 +53,10 @@ impl FlowServer {
         auth: ServeAuth,
         body_limit: usize,
     ) -> Result<Self> {
+        auth.validate().map_err(|message| FlowError::Service {
+            role: "serve",
+            message,
+        })?;
         let packages = package_hashes(&catalog)?;
         Ok(FlowServer {
             store,
@@ -106,8 +110,34 @@ fn flow_error(e: FlowError) -> Response {
     }
 }
 
+/// Whether `headers` declare a JSON body (`application/json`, parameters allowed).
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+}
+
 async fn authenticate(State(server): State<Shared>, request: Request, next: Next) -> Response {
     let (parts, body) = request.into_parts();
+    // A body must be declared JSON: a web page can send a `text/plain` POST without a
+    // preflight, never an `application/json` one.
+    let has_body = parts.method != axum::http::Method::GET
+        && parts.method != axum::http::Method::HEAD
+        && parts.method != axum::http::Method::DELETE;
+    if has_body && !is_json(&parts.headers) {
+        tracing::debug!(method = %parts.method, path = %parts.uri.path(), "request refused: not JSON");
+        return error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "request bodies must be `content-type: application/json`",
+        );
+    }
+    // Token and API key first: an unauthenticated caller's body is never read.
+    if let Err(failure) = server.auth.check_headers(&parts.headers) {
+        tracing::debug!(method = %parts.method, path = %parts.uri.path(), ?failure, "request refused");
+        return error(StatusCode::UNAUTHORIZED, failure.message());
+    }
     let bytes = match axum::body::to_bytes(body, server.body_limit).await {
         Ok(bytes) => bytes,
         Err(_) => {
@@ -123,9 +153,10 @@ async fn authenticate(State(server): State<Shared>, request: Request, next: Next
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| parts.uri.path().to_string());
     let now = chrono::Utc::now().timestamp();
-    if let Err(failure) = server
-        .auth
-        .check(&parts.method, &path, &parts.headers, &bytes, now)
+    if let Err(failure) =
+        server
+            .auth
+            .check_signature(&parts.method, &path, &parts.headers, &bytes, now)
     {
         tracing::debug!(method = %parts.method, path, ?failure, "request refused");
         return error(StatusCode::UNAUTHORIZED, failure.message());

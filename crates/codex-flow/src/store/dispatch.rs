@@ -72,7 +72,7 @@ pub fn queued_dispatch(
 /// The `next` events of an attempt's FLOW_RESULT, ready to be recorded with the attempt's end
 /// by [`crate::PostgresFlowStore::finish_attempt_run`] (in its transaction, only when the
 /// attempt won and the run is over; a fenced or retried attempt records none of it).
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct NextEvents {
     /// Each next event to record, with its queued runs ([`queued_dispatch`]).
     pub dispatches: Vec<(EventRecord, Vec<QueuedRun>)>,

@@ -59,6 +59,12 @@ CREATE TABLE IF NOT EXISTS flow_counters (
 );
 ";
 
+/// How long taking a pooled connection may wait (creating one included).
+pub const POOL_WAIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The server-side bound of every statement of the flow store.
+pub const STATEMENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Events and runs in PostgreSQL.
 #[derive(Clone)]
 pub struct PostgresFlowStore {
@@ -77,13 +83,21 @@ impl std::fmt::Debug for PostgresFlowStore {
 impl PostgresFlowStore {
     /// Connects to `url` (`postgres://user:password@host/db`) and applies the flow store's
     /// migrations (once, under codex-db's advisory lock, so several processes may start at once).
+    /// Taking a pooled connection waits at most [`POOL_WAIT_TIMEOUT`] and every statement is
+    /// bounded by [`STATEMENT_TIMEOUT`] on the server, so an unreachable or stuck database
+    /// turns into errors instead of stalls.
     pub async fn connect(url: &str) -> Result<Self> {
         let shown = codex_db::RedactedUrl::new(url).to_string();
         let err = |e: codex_db::DbError| FlowError::Database {
             store: shown.clone(),
             message: e.to_string(),
         };
-        let pool = codex_db::postgres::connect(url).await.map_err(err)?;
+        let options = codex_db::postgres::PoolOptions::default()
+            .wait_timeout(POOL_WAIT_TIMEOUT)
+            .statement_timeout(STATEMENT_TIMEOUT);
+        let pool = codex_db::postgres::connect_with(url, options)
+            .await
+            .map_err(err)?;
         codex_db::postgres::migrate(&pool, MIGRATION_COMPONENT, MIGRATIONS)
             .await
             .map_err(err)?;

@@ -47,7 +47,7 @@ pub enum Heartbeat {
 }
 
 /// How an attempt ended, as a worker reports it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct AttemptEnd {
     /// `completed`, `failed` or `canceled`.
     pub process_status: ProcessStatus,
@@ -107,10 +107,12 @@ impl PostgresFlowStore {
         }
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(|e| self.err(e))?;
+        self.end_canceled_orphans(&tx, worker_id, packages).await?;
         let rows = tx
             .query(
                 "SELECT id, record, status FROM flow_runs \
                  WHERE status IN ('queued', 'running') AND package_hash = ANY($1) \
+                 AND NOT cancel_requested \
                  AND ((status = 'queued' AND available_at <= now()) \
                       OR (status = 'running' AND lease_expires_at < now())) \
                  ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED",
@@ -208,6 +210,58 @@ impl PostgresFlowStore {
                 })
             })
             .collect()
+    }
+
+    /// Ends as `canceled` the runs of `packages` that had a cancel requested and that no worker
+    /// holds any more (a lease that expired, or a lease handed back): they are never started
+    /// again. Part of the lease transaction `tx`.
+    async fn end_canceled_orphans(
+        &self,
+        tx: &deadpool_postgres::Transaction<'_>,
+        worker_id: &str,
+        packages: &[String],
+    ) -> Result<()> {
+        let rows = tx
+            .query(
+                "SELECT id, record FROM flow_runs \
+                 WHERE cancel_requested AND package_hash = ANY($1) \
+                 AND (status = 'queued' OR (status = 'running' AND lease_expires_at < now())) \
+                 ORDER BY seq LIMIT 100 FOR UPDATE SKIP LOCKED",
+                &[&packages],
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+        for row in &rows {
+            let id: String = row.get(0);
+            let mut run: RunView = self.decode(row.get(1), "run")?;
+            let now = now_rfc3339();
+            if let Some(a) = run.attempts.last_mut() {
+                if !a.status.is_some_and(ProcessStatus::is_terminal) {
+                    a.status = Some(ProcessStatus::Canceled);
+                    a.finished_at = Some(now.clone());
+                    a.error = Some("lease expired after a cancel request".into());
+                    a.lease_expires_at = None;
+                }
+            }
+            run.process_status = Some(ProcessStatus::Canceled);
+            run.error = Some("canceled; its worker was gone, so it was not started again".into());
+            run.notes.push(format!(
+                "cancel completed by worker {worker_id} on takeover"
+            ));
+            run.owner = None;
+            run.finished_at = Some(now.clone());
+            run.updated_at = Some(now);
+            run.refresh();
+            tx.execute(
+                "UPDATE flow_runs SET status = 'canceled', effective = $2, record = $3, \
+                 lease_expires_at = NULL, worker_id = NULL WHERE id = $1",
+                &[&id, &run.effective_status.as_str(), &self.encode(&run)?],
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+            tracing::info!(run_id = %id, "canceled run ended on takeover, not started again");
+        }
+        Ok(())
     }
 
     /// Extends the leases of `attempt_ids` by `ttl`; answers per attempt whether it is still

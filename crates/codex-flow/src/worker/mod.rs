@@ -1,9 +1,16 @@
 //! `codex-flow worker`: leases runs from a [`PostgresFlowStore`] and executes them.
 //!
 //! - Up to `concurrency` runs at once; each flow's `max_concurrent_runs` applies too.
-//! - One heartbeat per interval extends every lease this worker holds and brings cancel
-//!   requests back; a lost lease stops its step (its result could not be written anyway: the
-//!   attempt id fences it).
+//! - One heartbeat per interval, on its own task ([`lease_keeper`]), extends every lease this
+//!   worker holds and brings cancel requests back; a lost lease stops its step (its result
+//!   could not be written anyway: the attempt id fences it).
+//! - Each lease has a local deadline: the last successful renewal + TTL − 3/8 TTL. A step
+//!   whose lease was not renewed by then (the database is unreachable) is stopped (with a kill
+//!   grace of at most TTL/4), so it is dead before another worker can take the run over.
+//! - A finished attempt whose end cannot be written keeps its result and retries the write
+//!   ([`finish`]) until it lands, is fenced, or the lease is known lost.
+//! - Every store call is bounded (TTL/4, at least 200 ms); the pool's waits and the server's
+//!   statements are bounded too ([`crate::store::PostgresFlowStore::connect`]).
 //! - Only runs whose package hash matches a package this worker has are leased.
 //! - [`WorkerStop::Drain`] (SIGTERM): stop leasing, let running steps finish for up to the drain
 //!   timeout, then stop the rest and hand their leases back. [`WorkerStop::Kill`] (SIGINT): stop
@@ -17,7 +24,9 @@
 //!   next events commit together or not at all. A duplicate event id is not an error; a next
 //!   event that is not recorded (depth limit, invalid) is logged and noted on the run.
 
+mod finish;
 mod identity;
+mod lease_keeper;
 
 pub use identity::new_worker_id;
 
@@ -25,6 +34,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use lease_keeper::{heartbeat_loop, lease_deadline, ActiveRun, ActiveRuns, LeaseTiming};
 
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -37,9 +48,7 @@ use crate::progress::no_progress;
 use crate::run_limits::RunLimits;
 use crate::run_view::ProcessStatus;
 use crate::step_runner::{RunnerConfig, StepRunner};
-use crate::store::{
-    next_dispatch, package_hashes, AttemptEnd, Heartbeat, LeasedRun, PostgresFlowStore,
-};
+use crate::store::{next_dispatch, package_hashes, AttemptEnd, LeasedRun, PostgresFlowStore};
 
 /// How a worker runs.
 #[derive(Debug, Clone)]
@@ -95,12 +104,11 @@ pub struct WorkerReport {
     pub fenced: u64,
     /// Leases handed back on shutdown.
     pub handed_back: u64,
-}
-
-struct ActiveRun {
-    token: CancellationToken,
-    hand_back: Arc<AtomicBool>,
-    lost: Arc<AtomicBool>,
+    /// Attempts whose end could not be written (the database did not answer in time, or the
+    /// worker stopped first); their lease lapses and the run is taken over.
+    pub not_recorded: u64,
+    /// Steps stopped at their lease's local deadline because no heartbeat renewed it.
+    pub expired: u64,
 }
 
 /// A worker bound to a store and a set of flow packages.
@@ -145,7 +153,17 @@ impl Worker {
             packages,
             catalog: catalog.clone(),
             hashes,
-            runner: StepRunner::new(config.runner.clone()),
+            runner: StepRunner::new(RunnerConfig {
+                // A step stopped at its lease deadline must be dead before the lease ends.
+                kill_grace: config.runner.kill_grace.min(
+                    LeaseTiming {
+                        ttl: config.lease_ttl,
+                        heartbeat: config.heartbeat_interval,
+                    }
+                    .kill_grace(),
+                ),
+                ..config.runner.clone()
+            }),
             limits: Arc::new(RunLimits::new(config.concurrency)),
             config,
         })
@@ -160,10 +178,14 @@ impl Worker {
     pub async fn run(self, mut stop: watch::Receiver<Option<WorkerStop>>) -> Result<WorkerReport> {
         let this = Arc::new(self);
         let hashes: Vec<String> = this.packages.keys().cloned().collect();
-        let active: Arc<Mutex<HashMap<String, ActiveRun>>> = Arc::default();
+        let active: ActiveRuns = Arc::default();
         let mut tasks: JoinSet<RunEnd> = JoinSet::new();
-        let mut heartbeat = tokio::time::interval(this.config.heartbeat_interval);
-        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let timing = this.timing();
+        let heartbeats = AbortOnDrop(tokio::spawn(heartbeat_loop(
+            this.store.clone(),
+            active.clone(),
+            timing,
+        )));
         let mut report = WorkerReport::default();
         let mut draining: Option<tokio::time::Instant> = None;
         let mut watching = true;
@@ -172,17 +194,17 @@ impl Worker {
             if draining.is_none() {
                 let free = this.config.concurrency.saturating_sub(tasks.len());
                 if free > 0 {
-                    match this
+                    let lease = this
                         .store
-                        .lease(&this.id, &hashes, free, this.config.lease_ttl)
-                        .await
-                    {
-                        Ok(leased) => {
+                        .lease(&this.id, &hashes, free, this.config.lease_ttl);
+                    match tokio::time::timeout(timing.op_timeout(), lease).await {
+                        Ok(Ok(leased)) => {
                             for run in leased {
                                 this.spawn_run(run, &active, &mut tasks);
                             }
                         }
-                        Err(e) => tracing::warn!(error = %e, "lease failed; retrying"),
+                        Ok(Err(e)) => tracing::warn!(error = %e, "lease failed; retrying"),
+                        Err(_) => tracing::warn!("lease timed out; retrying"),
                     }
                 }
             } else if tasks.is_empty() {
@@ -190,13 +212,13 @@ impl Worker {
             }
             let full = tasks.len() >= this.config.concurrency;
             tokio::select! {
-                _ = heartbeat.tick() => this.beat(&active).await,
                 Some(done) = tasks.join_next(), if !tasks.is_empty() => {
                     match done {
                         Ok(RunEnd::Finished) => report.finished += 1,
                         Ok(RunEnd::Fenced) => report.fenced += 1,
                         Ok(RunEnd::HandedBack) => report.handed_back += 1,
-                        Ok(RunEnd::NotRecorded) => {}
+                        Ok(RunEnd::NotRecorded) => report.not_recorded += 1,
+                        Ok(RunEnd::Expired) => report.expired += 1,
                         Err(e) => tracing::error!(error = %e, "run task failed"),
                     }
                 }
@@ -230,26 +252,39 @@ impl Worker {
                 }
             }
         }
+        drop(heartbeats);
         tracing::info!(worker = %this.id, ?report, "worker stopped");
         Ok(report)
+    }
+
+    fn timing(&self) -> LeaseTiming {
+        LeaseTiming {
+            ttl: self.config.lease_ttl,
+            heartbeat: self.config.heartbeat_interval,
+        }
     }
 
     fn spawn_run(
         self: &Arc<Self>,
         leased: LeasedRun,
-        active: &Arc<Mutex<HashMap<String, ActiveRun>>>,
+        active: &ActiveRuns,
         tasks: &mut JoinSet<RunEnd>,
     ) {
-        let token = CancellationToken::new();
-        let hand_back = Arc::new(AtomicBool::new(false));
-        let lost = Arc::new(AtomicBool::new(false));
+        // The lease was granted no earlier than now.
+        let lease = Lease {
+            token: CancellationToken::new(),
+            hand_back: Arc::new(AtomicBool::new(false)),
+            lost: Arc::new(AtomicBool::new(false)),
+            renewed: Arc::new(Mutex::new(tokio::time::Instant::now())),
+        };
         if let Ok(mut map) = active.lock() {
             map.insert(
                 leased.attempt_id.clone(),
                 ActiveRun {
-                    token: token.clone(),
-                    hand_back: hand_back.clone(),
-                    lost: lost.clone(),
+                    token: lease.token.clone(),
+                    hand_back: lease.hand_back.clone(),
+                    lost: lease.lost.clone(),
+                    renewed: lease.renewed.clone(),
                 },
             );
         }
@@ -257,7 +292,7 @@ impl Worker {
         let active = active.clone();
         tasks.spawn(async move {
             let attempt = leased.attempt_id.clone();
-            let end = this.execute(leased, token, hand_back, lost).await;
+            let end = this.execute(leased, lease).await;
             if let Ok(mut map) = active.lock() {
                 map.remove(&attempt);
             }
@@ -265,44 +300,14 @@ impl Worker {
         });
     }
 
-    async fn beat(&self, active: &Arc<Mutex<HashMap<String, ActiveRun>>>) {
-        let ids: Vec<String> = match active.lock() {
-            Ok(map) => map.keys().cloned().collect(),
-            Err(_) => return,
-        };
-        let beats = match self.store.heartbeat(&ids, self.config.lease_ttl).await {
-            Ok(beats) => beats,
-            Err(e) => {
-                tracing::warn!(error = %e, "heartbeat failed");
-                return;
-            }
-        };
-        let Ok(map) = active.lock() else { return };
-        for (attempt, beat) in beats {
-            let Some(run) = map.get(&attempt) else {
-                continue;
-            };
-            match beat {
-                Heartbeat::Held {
-                    cancel_requested: true,
-                } => run.token.cancel(),
-                Heartbeat::Held { .. } => {}
-                Heartbeat::Lost => {
-                    tracing::warn!(attempt, "lease lost; stopping the step");
-                    run.lost.store(true, Ordering::SeqCst);
-                    run.token.cancel();
-                }
-            }
-        }
-    }
-
-    async fn execute(
-        &self,
-        leased: LeasedRun,
-        token: CancellationToken,
-        hand_back: Arc<AtomicBool>,
-        lost: Arc<AtomicBool>,
-    ) -> RunEnd {
+    async fn execute(&self, leased: LeasedRun, lease: Lease) -> RunEnd {
+        let Lease {
+            token,
+            hand_back,
+            lost,
+            renewed,
+        } = &lease;
+        let timing = self.timing();
         let run_id = leased.run.id.clone();
         let attempt = leased.attempt_id.clone();
         let flow = leased
@@ -322,6 +327,7 @@ impl Worker {
                     p = self.limits.acquire(&flow) => Some(p),
                     _ = token.cancelled() => None,
                 };
+                let expired = AtomicBool::new(false);
                 let runtime = RuntimeMetadata {
                     event_id: leased.event.id.clone(),
                     run_id: Some(run_id.clone()),
@@ -330,11 +336,31 @@ impl Worker {
                     workspace_backend_url: None,
                     launched_by: Some(format!("codex-flow worker {}", self.id)),
                 };
-                let outcome = self
-                    .runner
-                    .run(&flow, step, &leased.event, runtime, &token, &no_progress())
-                    .await;
+                let progress = no_progress();
+                let running =
+                    self.runner
+                        .run(&flow, step, &leased.event, runtime, token, &progress);
+                tokio::pin!(running);
+                // The step runs until it ends or its lease's local deadline passes without a
+                // renewal (the database is unreachable): then it is stopped, before the lease
+                // can be taken over.
+                let outcome = tokio::select! {
+                    outcome = &mut running => outcome,
+                    _ = lease_deadline(renewed, timing) => {
+                        tracing::warn!(run_id, attempt, "lease not renewed in time; stopping the step");
+                        expired.store(true, Ordering::SeqCst);
+                        token.cancel();
+                        running.await
+                    }
+                };
                 drop(permits);
+                // Stopped at the deadline: nothing to record. A step that finished by itself
+                // meanwhile is recorded like any other (the write is fenced).
+                if expired.load(Ordering::SeqCst)
+                    && outcome.process_status == ProcessStatus::Canceled
+                {
+                    return self.give_up_expired(&run_id, &attempt, timing).await;
+                }
                 AttemptEnd {
                     process_status: outcome.process_status,
                     result: outcome.result,
@@ -358,20 +384,20 @@ impl Worker {
                 stderr: Default::default(),
             },
         };
-        if hand_back.load(Ordering::SeqCst) {
-            return match self
-                .store
-                .release(
-                    &run_id,
-                    &attempt,
-                    &format!("handed back by worker {} on shutdown", self.id),
-                )
-                .await
-            {
-                Ok(true) => RunEnd::HandedBack,
-                Ok(false) => RunEnd::Fenced,
-                Err(e) => {
+        // A step stopped for the shutdown is handed back; one that ended by itself (even as
+        // the shutdown began) is recorded.
+        if hand_back.load(Ordering::SeqCst) && end.process_status == ProcessStatus::Canceled {
+            let why = format!("handed back by worker {} on shutdown", self.id);
+            let release = self.store.release(&run_id, &attempt, &why);
+            return match tokio::time::timeout(timing.op_timeout(), release).await {
+                Ok(Ok(true)) => RunEnd::HandedBack,
+                Ok(Ok(false)) => RunEnd::Fenced,
+                Ok(Err(e)) => {
                     tracing::error!(run_id, error = %e, "cannot hand the lease back");
+                    RunEnd::NotRecorded
+                }
+                Err(_) => {
+                    tracing::error!(run_id, "handing the lease back timed out");
                     RunEnd::NotRecorded
                 }
             };
@@ -386,30 +412,23 @@ impl Worker {
             leased.event_depth,
             self.config.max_next_depth,
         );
-        let skipped = next.notes.clone();
-        match self
-            .store
-            .finish_attempt_run(&run_id, &attempt, end, next)
-            .await
-        {
-            Ok(Some(run)) => {
-                if run.process_status != Some(ProcessStatus::Queued) {
-                    // The end was written with the next events; these were left out.
-                    for note in &skipped {
-                        tracing::warn!(run_id, "{note}");
-                    }
-                }
-                RunEnd::Finished
-            }
-            Ok(None) => {
-                tracing::warn!(run_id, attempt, "result refused: the lease was taken over");
-                RunEnd::Fenced
-            }
-            Err(e) => {
-                tracing::error!(run_id, error = %e, "cannot record the run's end (nor its next events)");
-                RunEnd::NotRecorded
-            }
-        }
+        self.record_end(&run_id, &attempt, end, next, &lease).await
+    }
+}
+
+/// The handles of one lease, shared with the heartbeat task.
+struct Lease {
+    token: CancellationToken,
+    hand_back: Arc<AtomicBool>,
+    lost: Arc<AtomicBool>,
+    renewed: Arc<Mutex<tokio::time::Instant>>,
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -418,9 +437,10 @@ enum RunEnd {
     Fenced,
     HandedBack,
     NotRecorded,
+    Expired,
 }
 
-fn stop_all(active: &Arc<Mutex<HashMap<String, ActiveRun>>>) {
+fn stop_all(active: &ActiveRuns) {
     if let Ok(map) = active.lock() {
         for run in map.values() {
             run.hand_back.store(true, Ordering::SeqCst);

@@ -130,3 +130,5 @@ pub fn start_codex_flow(args: &[&str]) -> (Proc, String) {
         .expect("first stdout line");
     (Proc(child), line.trim().to_string())
 }
+
+pub mod workers;

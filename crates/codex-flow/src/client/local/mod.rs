@@ -37,8 +37,10 @@ use crate::state::{
 use crate::step_runner::{RunnerConfig, StepOutcome, StepRunner};
 use crate::timestamp::now_rfc3339;
 
-/// Where the local client keeps state.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Where the local client keeps state. In configuration: `"memory"` or `"durable"`, or the
+/// reference client's object form `{"kind": "memory" | "file" | "durable"}` (`file` is
+/// durable; the directory is the top-level `stateDir`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StateMode {
     /// In memory, lost when the client is dropped (the default).
@@ -48,9 +50,9 @@ pub enum StateMode {
     Durable,
 }
 
-/// Configuration of [`LocalFlowClient`].
+/// Configuration of [`LocalFlowClient`]. An unknown key is an error.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LocalFlowClientConfig {
     /// The project directory.
     pub cwd: PathBuf,

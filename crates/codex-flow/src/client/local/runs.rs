@@ -304,7 +304,8 @@ fn owner_is_gone(owner: &str) -> bool {
 }
 
 /// Marks failed the queued or running runs whose owning process ended before they finished
-/// (for example a `codex-flow fire` killed mid-way), so they do not stay `running` forever.
+/// (for example a `codex-flow fire` killed mid-way), so they do not stay `running` forever; one
+/// with a cancel requested ends `canceled` instead.
 pub(super) fn recover_abandoned_runs(store: &dyn StateStore) -> Result<()> {
     for run in store.unfinished_runs()? {
         let Some(owner) = run.owner.clone().filter(|o| owner_is_gone(o)) else {
@@ -315,13 +316,24 @@ pub(super) fn recover_abandoned_runs(store: &dyn StateStore) -> Result<()> {
                 return false;
             }
             let now = now_rfc3339();
-            let message = format!("abandoned: process {owner} ended before the run finished");
-            r.process_status = Some(ProcessStatus::Failed);
+            // A run whose cancel was requested ends canceled: it is never started again.
+            let (status, message) = if r.cancel_requested {
+                (
+                    ProcessStatus::Canceled,
+                    format!("canceled: process {owner} ended before the cancel completed"),
+                )
+            } else {
+                (
+                    ProcessStatus::Failed,
+                    format!("abandoned: process {owner} ended before the run finished"),
+                )
+            };
+            r.process_status = Some(status);
             r.error = Some(message.clone());
             r.finished_at = Some(now.clone());
             if let Some(a) = r.attempts.last_mut() {
                 if !a.status.is_some_and(ProcessStatus::is_terminal) {
-                    a.status = Some(ProcessStatus::Failed);
+                    a.status = Some(status);
                     a.finished_at = Some(now);
                     a.error = Some(message);
                 }
@@ -351,5 +363,48 @@ struct AbortOnDrop(tokio::task::JoinHandle<()>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::FlowEvent;
+    use crate::state::{EventRecord, MemoryStore};
+
+    /// A pid that is not running: a reaped child's.
+    fn dead_pid() -> u32 {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        pid
+    }
+
+    #[test]
+    fn recovery_ends_a_cancel_requested_run_canceled_and_others_failed() {
+        let store = MemoryStore::new(10);
+        let event = FlowEvent::from_value(serde_json::json!({"id": "e", "type": "go"})).unwrap();
+        let owner = format!("pid:{}", dead_pid());
+        let mut runs = Vec::new();
+        for (id, cancel) in [("run_a", true), ("run_b", false)] {
+            let mut run = RunView::queued(id.into(), &event, "f", "s", false);
+            run.process_status = Some(ProcessStatus::Running);
+            run.owner = Some(owner.clone());
+            run.cancel_requested = cancel;
+            runs.push(run);
+        }
+        let record = EventRecord {
+            event: event.clone(),
+            run_ids: vec!["run_a".into(), "run_b".into()],
+            replays: 0,
+            depth: 0,
+            stored_at: String::new(),
+        };
+        store.claim_event(&record, &runs).unwrap();
+        recover_abandoned_runs(&store).unwrap();
+        let a = store.get_run("run_a").unwrap().unwrap();
+        assert_eq!(a.process_status, Some(ProcessStatus::Canceled), "{a:?}");
+        let b = store.get_run("run_b").unwrap().unwrap();
+        assert_eq!(b.process_status, Some(ProcessStatus::Failed), "{b:?}");
     }
 }
