@@ -10,6 +10,7 @@ mod driver;
 mod events;
 mod input;
 mod requests;
+mod watchdog;
 
 pub use config::SessionConfig;
 
