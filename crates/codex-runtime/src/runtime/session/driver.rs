@@ -271,7 +271,8 @@ async fn drive_turn(
         let next = tokio::select! {
             biased;
             _ = tokio::time::sleep_until(deadline) => {
-                if watch.stalled() {
+                // A full `ask_stream` queue is a slow reader, not a silent turn.
+                if room && watch.stalled() {
                     // Silent since its last item: one more look at codex's record first.
                     let limit = watch.silence().min(SETTLE_GRACE);
                     if let Some(turn) = watchdog::read_turn(session, &turn_id, limit).await {
@@ -297,7 +298,7 @@ async fn drive_turn(
                     timeout: profile.timeout,
                 });
             }
-            _ = tokio::time::sleep_until(watch.fires_at()), if watch.armed() => {
+            _ = tokio::time::sleep_until(watch.fires_at()), if room && watch.armed() => {
                 let limit = deadline.saturating_duration_since(Instant::now());
                 match watchdog::read_turn(session, &turn_id, limit).await {
                     Some(turn) if watchdog::ended(&turn) => {
@@ -316,7 +317,11 @@ async fn drive_turn(
                 return Err(lost);
             }
             ev = sub.recv(), if room => ev,
-            _ = wait_for_room(&events), if !room => continue,
+            _ = wait_for_room(&events), if !room => {
+                // Events may have queued up unread meanwhile: the silence starts over.
+                watch.touch();
+                continue;
+            }
         };
         match next {
             Ok(ev) => {
