@@ -1,8 +1,9 @@
 //! User code that panics fails closed, and the turn goes on: approval handlers (command, file
-//! change), a `PreToolUse` hook, an automation's session handler and a web authenticator, on the
-//! real codex with the mock model; the dynamic-tool handler on the scripted fake app-server
-//! (driving codex's experimental dynamic tools from the mock is not wired up in this suite, so
-//! that one request is sent by the fake, through the same `Session` handler path).
+//! change), a `PreToolUse` hook, an automation's session handler, a dynamic-tool handler and a
+//! web authenticator, on the real codex with the mock model. The dynamic tool runs at layer 6
+//! (raw `thread/start` with `dynamicTools`, experimental API) since `SessionConfig` does not
+//! declare dynamic tools yet; the `Session` path of a dynamic-tool call is covered on the
+//! scripted fake app-server, which sends the `item/tool/call` itself.
 //!
 //! Each test measures how long the fail-closed answer took after the panicking callback was
 //! entered (printed; asserted under 10 s to stay clear of a loaded machine, expected well under
@@ -415,4 +416,90 @@ async fn a_panicking_web_authenticator_refuses_with_401_and_turns_go_on() {
     let res = h.post(web_support::ALICE, "/api/sessions", json!({})).await;
     assert_eq!(res.status(), 201);
     h.stop().await;
+}
+
+#[tokio::test]
+async fn a_panicking_dynamic_tool_handler_on_the_real_codex_gets_an_error_and_the_turn_completes() {
+    use codex_runtime::runtime::{Runtime, ServerNotification};
+    let env = CodexTestEnv::start(Scenario::new([
+        Reply::function_call("lookup", json!({"key": "answer"})),
+        Reply::text("done without the tool"),
+    ]))
+    .await
+    .unwrap();
+    let rt = Runtime::connect(env.runtime_config().enable_experimental_api())
+        .await
+        .unwrap();
+    let mut issues = rt.protocol_issues();
+    let entered: Entered = Arc::default();
+    let e = entered.clone();
+    rt.set_server_request_handler(Some(Arc::new(move |req: IncomingServerRequest| {
+        e.lock().unwrap().push(("dynamic_tool", Instant::now()));
+        assert_eq!(req.method, "item/tool/call");
+        explode("the dynamic tool");
+        async { ServerRequestReply::Decline }
+    })));
+    let thread = rt
+        .call(
+            "thread/start",
+            json!({"cwd": env.workdir(), "dynamicTools": [{"type": "function", "name": "lookup",
+                "description": "Looks a key up.", "inputSchema": {"type": "object",
+                "properties": {"key": {"type": "string"}}, "required": ["key"]}}]}),
+        )
+        .await
+        .unwrap();
+    let thread_id = thread["thread"]["id"].as_str().unwrap().to_string();
+    let mut events = rt.subscribe_thread(&thread_id);
+    rt.call(
+        "turn/start",
+        json!({"threadId": thread_id, "input": [{"type": "text", "text": "look it up"}]}),
+    )
+    .await
+    .unwrap();
+    let mut agent_text = None;
+    let mut tool_done = None;
+    let completed = loop {
+        let ev = tokio::time::timeout(Duration::from_secs(60), events.recv())
+            .await
+            .expect("the turn must not hang")
+            .unwrap();
+        match ev.notification() {
+            ServerNotification::ItemCompleted(n) => match &n.item {
+                ThreadItem::AgentMessage(m) => agent_text = Some(m.text.clone()),
+                ThreadItem::DynamicToolCall(_) => tool_done = Some(Instant::now()),
+                _ => {}
+            },
+            ServerNotification::TurnCompleted(n) => break n.clone(),
+            _ => {}
+        }
+    };
+    assert_eq!(completed.turn.status, TurnStatus::Completed);
+    assert_eq!(agent_text.as_deref(), Some("done without the tool"));
+    let called = entered.lock().unwrap().clone();
+    assert_eq!(called.len(), 1, "codex called the tool once: {called:?}");
+    let took = tool_done
+        .expect("the dynamic tool call item completed")
+        .duration_since(called[0].1);
+    eprintln!("dynamic-tool handler panic: the call failed on codex's side after {took:?}");
+    assert!(took < ANSWER_BOUND, "{took:?}");
+    let issue = issues.recv().await.unwrap();
+    assert_eq!(issue.kind, ProtocolIssueKind::HandlerPanicked);
+    assert!(issue.detail.contains("item/tool/call"), "{issue:?}");
+    // The model got the failed call's output on its next request.
+    let bodies = env.mock.response_requests();
+    assert_eq!(bodies.len(), 2);
+    let input = bodies[1]["input"].as_array().cloned().unwrap_or_default();
+    let output = input
+        .iter()
+        .find(|i| i["type"] == "function_call_output")
+        .unwrap_or_else(|| panic!("no function_call_output in {input:?}"));
+    assert!(
+        output["output"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("failed"),
+        "{output}"
+    );
+    rt.shutdown().await.unwrap();
+    env.assert_no_leftover_processes().await;
 }
