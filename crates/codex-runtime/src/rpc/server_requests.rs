@@ -9,7 +9,7 @@
 //! A handler that **panics** (while creating its future or while it runs) fails closed the same
 //! way: the request gets the fail-closed default, [`ServerRequestHandler::on_panic`] is told, a
 //! `tracing` error is logged and the runtime reports a
-//! [`ProtocolIssueKind::HandlerPanicked`](super::ProtocolIssueKind::HandlerPanicked) issue.
+//! [`ProtocolIssueKind::HandlerPanicked`](super::connection::ProtocolIssueKind::HandlerPanicked) issue.
 
 use super::message::RpcErrorObject;
 use codex_runtime_protocol::{RequestId, ServerRequest};
