@@ -111,3 +111,56 @@ async fn a_zero_watchdog_is_refused() {
     assert!(err.to_string().contains("watchdog"), "{err}");
     client.shutdown().await.unwrap();
 }
+
+/// On the real codex: a turn that goes quiet after a command (the model takes a while to answer)
+/// is read by the watchdog, found in progress, and completes normally. codex's record of a
+/// running turn carries its id and `inProgress`, which is what the watchdog relies on.
+#[tokio::test]
+async fn on_the_real_codex_a_slow_answer_after_a_tool_call_is_waited_for() {
+    use codex_runtime::runtime::{ThreadItem, TurnEvent};
+    use codex_test_support::codex_mock_model::{Reply, Scenario};
+    use futures::StreamExt;
+    let env = codex_test_support::CodexTestEnv::start(Scenario::new([
+        Reply::shell("echo quiet"),
+        Reply::slow(["all ", "done"], Duration::from_millis(1500)),
+    ]))
+    .await
+    .unwrap();
+    let client = Client::connect(env.client_config()).await.unwrap();
+    let session = client
+        .start_session(
+            env.session_config()
+                .with_watchdog(Duration::from_millis(300))
+                .with_timeout(Duration::from_secs(60)),
+        )
+        .await
+        .unwrap();
+    let mut stream = Box::pin(session.ask_stream("run it"));
+    let mut record_mid_turn = None;
+    let mut output = None;
+    while let Some(event) = tokio::time::timeout(Duration::from_secs(120), stream.next())
+        .await
+        .expect("the turn must not hang")
+    {
+        match event.unwrap() {
+            TurnEvent::ItemCompleted(ThreadItem::CommandExecution(_)) => {
+                record_mid_turn = Some(session.read().await.unwrap());
+            }
+            TurnEvent::Completed(out) => output = Some(out),
+            _ => {}
+        }
+    }
+    let out = output.expect("the turn completed");
+    assert_eq!(out.status, TurnStatus::Completed);
+    assert_eq!(out.assistant_text, "all done");
+    let record = record_mid_turn.expect("the command completed");
+    let turn = record
+        .thread
+        .turns
+        .iter()
+        .find(|t| t.id == out.turn_id)
+        .unwrap_or_else(|| panic!("no record of the running turn: {:?}", record.thread.turns));
+    assert_eq!(turn.status, TurnStatus::InProgress);
+    client.shutdown().await.unwrap();
+    env.assert_no_leftover_processes().await;
+}
