@@ -18,9 +18,15 @@
 //! | `fake/flood {count, threadId, turnId}` | `count` `item/agentMessage/delta` notifications, then `{"sent":count}` |
 //! | `fake/server-request {method, params}` | sends that server request; replies `{"reply": <client's answer>}` |
 //! | `fake/spawn-child` | starts `sleep 600` in its process group; replies `{"pid":..}` |
+//! | `fake/calls` | `{"methods": [..]}`: every request method received so far, in order |
 //!
 //! `thread/start` and `turn/start` ([`turns`]) answer with a minimal thread and a scripted turn
 //! whose `item/completed` and `turn/completed` have a changed nested shape (a newer codex).
+//!
+//! `FAKE_TURN=stall-completed` or `FAKE_TURN=stall-in-progress` makes `turn/start` stream a turn
+//! whose `turn/completed` never comes (the app-server bug the turn watchdog is for); `thread/read`
+//! then shows that turn completed (with its final items) or still in progress, and
+//! `turn/interrupt` is answered `{}` without ending the turn (see `fake/calls` for whether it came).
 //!
 //! Environment: `FAKE_VERSION` (default `0.169.0`) sets the version in the user agent;
 //! `FAKE_IGNORE_EOF=1` keeps the process alive after stdin closes (to test kill-after-grace);
@@ -57,6 +63,8 @@ fn main() {
     let mut next_server_id = 0i64;
     let mut children = Vec::new();
     let mut replay = load_replay();
+    let stall = turns::Stall::from_env();
+    let mut calls: Vec<String> = Vec::new();
 
     for line in stdin.lock().lines() {
         let Ok(line) = line else { break };
@@ -96,6 +104,7 @@ fn main() {
         let Some(id) = id else {
             continue; // notification (e.g. `initialized`)
         };
+        calls.push(method.clone());
         match method.as_str() {
             "initialize" => send(
                 w,
@@ -117,7 +126,13 @@ fn main() {
             }
             "fake/echo" => send(w, &json!({"id": id, "result": params})),
             "thread/start" => turns::thread_start(w, &id),
-            "turn/start" => turns::turn_start(w, &id),
+            "turn/start" => match stall {
+                Some(_) => turns::stalled_turn_start(w, &id),
+                None => turns::turn_start(w, &id),
+            },
+            "thread/read" => turns::thread_read(w, &id, stall),
+            "turn/interrupt" => send(w, &json!({"id": id, "result": {}})),
+            "fake/calls" => send(w, &json!({"id": id, "result": {"methods": calls}})),
             "fake/garbage" => {
                 raw(w, "this is not json at all");
                 raw(w, "{\"unterminated\": ");

@@ -639,6 +639,10 @@ fn turn_result<O>(
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "non-string panic payload".into());
+            tracing::error!(
+                run,
+                "the automation's turn panicked: {message}; the run failed"
+            );
             Err(AutomationError::TurnFailed {
                 run,
                 failure: TurnFailure::new(format!("the turn panicked: {message}")),

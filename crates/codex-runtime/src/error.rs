@@ -207,6 +207,20 @@ pub enum Error {
         timeout: Duration,
     },
 
+    /// A turn went silent after its last item completed, codex's own record (`thread/read`)
+    /// still showed it in progress, and it did not end within the turn timeout: the turn was
+    /// interrupted on the server (see
+    /// [`RunProfile::watchdog`](crate::runtime::RunProfile::watchdog)).
+    #[error("turn {turn_id} on thread {thread_id} stalled: no event for {silent_for:?} after its last item completed, still in progress per thread/read at the turn timeout; interrupted")]
+    TurnStalled {
+        /// The thread.
+        thread_id: String,
+        /// The turn.
+        turn_id: String,
+        /// How long the turn had been silent when it was given up.
+        silent_for: Duration,
+    },
+
     /// The model's output did not parse into the requested type.
     #[error("model output is not a valid {type_name}: {source}; raw text: {raw:?}")]
     OutputParse {

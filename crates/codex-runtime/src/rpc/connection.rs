@@ -49,6 +49,9 @@ pub enum ProtocolIssueKind {
     DecodeFallback,
     /// A response for an id no call waits for.
     UnmatchedResponse,
+    /// A server-request handler panicked; the request was answered fail-closed (decline for
+    /// approvals, an error otherwise). The detail names the method and the panic message.
+    HandlerPanicked,
 }
 
 /// State shared by every connection of one runtime (survives restarts).

@@ -371,11 +371,24 @@ impl ReadLoop {
                 };
                 let handlers = Arc::clone(&self.shared.handlers);
                 let metrics = Arc::clone(&self.shared.metrics);
+                let issues = self.shared.issues.clone();
                 let outgoing = self.outgoing.clone();
+                // `answer` never unwinds: a panicking handler is answered fail-closed.
                 self.runtime.spawn(async move {
+                    let method = req.method.clone();
                     let (outcome, how) = handlers.answer(req).await;
-                    if how == Answered::Defaulted {
-                        Metrics::inc(&metrics.server_requests_defaulted);
+                    match how {
+                        Answered::ByHandler => {}
+                        Answered::Defaulted => Metrics::inc(&metrics.server_requests_defaulted),
+                        Answered::Panicked(message) => {
+                            Metrics::inc(&metrics.server_requests_defaulted);
+                            let _ = issues.send(ProtocolIssue {
+                                kind: ProtocolIssueKind::HandlerPanicked,
+                                detail: format!(
+                                    "the handler for `{method}` panicked ({message}); answered fail-closed"
+                                ),
+                            });
+                        }
                     }
                     match message::encode_response(&id, &outcome) {
                         Ok(line) => {

@@ -5,13 +5,21 @@
 //! applies: approvals are declined (`decline` / `denied`, elicitations `decline`, permission
 //! requests grant nothing) and every other request gets a JSON-RPC error. Handlers run on their
 //! own tasks, off the reader, so a slow handler on one thread delays no other thread.
+//!
+//! A handler that **panics** (while creating its future or while it runs) fails closed the same
+//! way: the request gets the fail-closed default, [`ServerRequestHandler::on_panic`] is told, a
+//! `tracing` error is logged and the runtime reports a
+//! [`ProtocolIssueKind::HandlerPanicked`](super::connection::ProtocolIssueKind::HandlerPanicked) issue.
 
 use super::message::RpcErrorObject;
 use codex_runtime_protocol::{RequestId, ServerRequest};
 use futures::future::BoxFuture;
+use futures::FutureExt;
 use serde_json::{json, Value};
+use std::any::Any;
 use std::collections::HashMap;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -67,6 +75,13 @@ pub enum TimeoutAction {
 pub trait ServerRequestHandler: Send + Sync + 'static {
     /// Produces the reply for one request.
     fn handle(&self, request: IncomingServerRequest) -> BoxFuture<'static, ServerRequestReply>;
+
+    /// Told when [`handle`](Self::handle) panicked (creating or polling its future) for a
+    /// request of `method` with `params`; the request was answered fail-closed. `message` is
+    /// the panic's message. The default does nothing; a panic here is caught and logged.
+    fn on_panic(&self, method: &str, params: &Value, message: &str) {
+        let _ = (method, params, message);
+    }
 }
 
 impl<F, Fut> ServerRequestHandler for F
@@ -161,10 +176,49 @@ impl std::fmt::Debug for HandlerRegistry {
 }
 
 /// How a request was answered (for metrics and logs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Answered {
     ByHandler,
     Defaulted,
+    /// The handler panicked with this message; the fail-closed default went back.
+    Panicked(String),
+}
+
+/// The message of a panic payload (`panic!("…")` carries a `&str` or a `String`).
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panicked with a non-string payload".to_string()
+    }
+}
+
+/// Calls `make` and awaits its future, catching a panic in either; `Err` holds the panic's
+/// message.
+pub(crate) async fn catch_panic<T>(
+    make: impl FnOnce() -> BoxFuture<'static, T>,
+) -> std::result::Result<T, String> {
+    let future =
+        std::panic::catch_unwind(AssertUnwindSafe(make)).map_err(|p| panic_message(p.as_ref()))?;
+    AssertUnwindSafe(future)
+        .catch_unwind()
+        .await
+        .map_err(|p| panic_message(p.as_ref()))
+}
+
+/// The fail-closed answer to a request whose handler panicked: the decline of approvals, an
+/// error naming the panic (not its message, which stays local) for everything else.
+pub fn panic_reply(method: &str) -> Result<Value, RpcErrorObject> {
+    if is_approval(method) {
+        return decline_reply(method);
+    }
+    Err(RpcErrorObject {
+        code: UNHANDLED_CODE,
+        message: format!("codex-runtime: the handler for `{method}` panicked (fail-closed)"),
+        data: None,
+    })
 }
 
 impl HandlerRegistry {
@@ -205,7 +259,8 @@ impl HandlerRegistry {
         self.global.read().ok().and_then(|g| g.clone())
     }
 
-    /// Computes the reply for one request (never fails, never hangs past the timeout).
+    /// Computes the reply for one request (never fails, never hangs past the timeout, never
+    /// unwinds: a panicking handler gets the fail-closed default).
     pub async fn answer(
         &self,
         req: IncomingServerRequest,
@@ -215,11 +270,23 @@ impl HandlerRegistry {
             tracing::debug!(%method, "no handler registered: fail-closed default");
             return (decline_reply(&method), Answered::Defaulted);
         };
-        match tokio::time::timeout(self.timeout, handler.handle(req)).await {
-            Ok(ServerRequestReply::Result(v)) => (Ok(v), Answered::ByHandler),
-            Ok(ServerRequestReply::Error(e)) => (Err(e), Answered::ByHandler),
-            Ok(ServerRequestReply::Decline) => (decline_reply(&method), Answered::ByHandler),
-            Ok(ServerRequestReply::Cancel) => (cancel_reply(&method), Answered::ByHandler),
+        let params = req.params.clone();
+        let call = catch_panic(|| handler.handle(req));
+        match tokio::time::timeout(self.timeout, call).await {
+            Ok(Ok(ServerRequestReply::Result(v))) => (Ok(v), Answered::ByHandler),
+            Ok(Ok(ServerRequestReply::Error(e))) => (Err(e), Answered::ByHandler),
+            Ok(Ok(ServerRequestReply::Decline)) => (decline_reply(&method), Answered::ByHandler),
+            Ok(Ok(ServerRequestReply::Cancel)) => (cancel_reply(&method), Answered::ByHandler),
+            Ok(Err(message)) => {
+                tracing::error!(%method, "server request handler panicked: {message}; answered fail-closed");
+                let told = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                    handler.on_panic(&method, &params, &message)
+                }));
+                if let Err(p) = told {
+                    tracing::error!(%method, "on_panic panicked too: {}", panic_message(p.as_ref()));
+                }
+                (panic_reply(&method), Answered::Panicked(message))
+            }
             Err(_) => {
                 tracing::warn!(%method, timeout = ?self.timeout, action = ?self.timeout_action, "server request handler timed out");
                 (
@@ -297,6 +364,68 @@ mod tests {
             .answer(req("item/commandExecution/requestApproval", "A"))
             .await;
         assert!(r.unwrap_err().message.contains("timed out"));
+    }
+
+    /// Panics in `handle` itself (before a future exists) or in its future.
+    struct Panicking {
+        in_call: bool,
+        told: std::sync::Mutex<Vec<(String, String)>>,
+    }
+
+    impl ServerRequestHandler for Panicking {
+        fn handle(&self, _r: IncomingServerRequest) -> BoxFuture<'static, ServerRequestReply> {
+            if self.in_call {
+                panic!("boom in the call");
+            }
+            Box::pin(async { panic!("boom in the future") })
+        }
+        fn on_panic(&self, method: &str, _params: &Value, message: &str) {
+            self.told
+                .lock()
+                .unwrap()
+                .push((method.to_string(), message.to_string()));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_gets_the_fail_closed_answer_and_is_told() {
+        for in_call in [true, false] {
+            let reg = HandlerRegistry::new(Duration::from_secs(5), TimeoutAction::Decline);
+            let handler = Arc::new(Panicking {
+                in_call,
+                told: Default::default(),
+            });
+            reg.set_global(Some(handler.clone()));
+            let expected = if in_call {
+                "boom in the call"
+            } else {
+                "boom in the future"
+            };
+            for method in [
+                "item/commandExecution/requestApproval",
+                "item/fileChange/requestApproval",
+            ] {
+                let (r, how) = reg.answer(req(method, "A")).await;
+                assert_eq!(r.unwrap(), json!({"decision": "decline"}), "{method}");
+                assert_eq!(how, Answered::Panicked(expected.to_string()));
+            }
+            let (r, how) = reg.answer(req("item/tool/call", "A")).await;
+            let e = r.unwrap_err();
+            assert_eq!(e.code, UNHANDLED_CODE);
+            assert!(e.message.contains("panicked"), "{e:?}");
+            assert!(
+                !e.message.contains("boom"),
+                "the panic message stays local: {e:?}"
+            );
+            assert!(matches!(how, Answered::Panicked(_)));
+            let told = handler.told.lock().unwrap().clone();
+            assert_eq!(told.len(), 3, "{told:?}");
+            assert_eq!(told[0].0, "item/commandExecution/requestApproval");
+            assert_eq!(
+                told[2],
+                ("item/tool/call".to_string(), expected.to_string())
+            );
+        }
     }
 
     #[tokio::test]

@@ -5,6 +5,10 @@
 //! answered with an error. A handler that does not answer within
 //! [`ApprovalConfig::timeout`] gets [`ApprovalConfig::timeout_action`] (decline, cancel or
 //! error). Handlers run on their own tasks, so a slow handler on one thread delays no other.
+//! A handler that panics (in the call or in its future) fails closed: the request gets the
+//! fail-closed answer at once and the turn goes on; `ask_stream` shows a
+//! [`TurnEvent::HandlerPanicked`](crate::runtime::TurnEvent::HandlerPanicked) and the runtime a
+//! [`ProtocolIssueKind::HandlerPanicked`](crate::rpc::connection::ProtocolIssueKind::HandlerPanicked).
 //!
 //! Privileged escalation (a command asking to leave the sandbox, extra permissions, network
 //! access) is declined before any handler sees it unless the profile says

@@ -108,6 +108,7 @@ impl Effort {
 /// assert_eq!(p.sandbox, Sandbox::ReadOnly);
 /// assert_eq!(p.effort, Effort::Medium);
 /// assert_eq!(p.timeout, std::time::Duration::from_secs(120));
+/// assert_eq!(p.watchdog, std::time::Duration::from_secs(20));
 /// assert!(!p.privileged_escalation);
 /// let p = RunProfile::new().with_model("gpt-5").with_sandbox(Sandbox::WorkspaceWrite);
 /// # let _ = p;
@@ -125,6 +126,12 @@ pub struct RunProfile {
     pub sandbox: Sandbox,
     /// How long one turn may take before it is interrupted and reported as a timeout.
     pub timeout: Duration,
+    /// The turn watchdog (default 20 s): after the turn's last item completed, this long
+    /// without any event makes the driver read the thread (`thread/read`). When codex's record
+    /// says the turn ended, it finishes from the record (a `turn/completed` that never came);
+    /// otherwise the driver waits up to [`RunProfile::timeout`], then interrupts the turn and
+    /// fails it with [`crate::Error::TurnStalled`].
+    pub watchdog: Duration,
     /// Allow `danger-full-access` and approvals of escalated (out-of-sandbox) requests.
     pub privileged_escalation: bool,
     /// Files, images and skills attached to every prompt.
@@ -139,6 +146,7 @@ impl Default for RunProfile {
             approval: ApprovalMode::Never,
             sandbox: Sandbox::ReadOnly,
             timeout: Duration::from_secs(120),
+            watchdog: Duration::from_secs(20),
             privileged_escalation: false,
             attachments: Vec::new(),
         }
@@ -175,6 +183,11 @@ impl RunProfile {
         self.timeout = timeout;
         self
     }
+    /// Sets the turn watchdog's silence (see [`RunProfile::watchdog`]).
+    pub fn with_watchdog(mut self, silence: Duration) -> Self {
+        self.watchdog = silence;
+        self
+    }
     /// Allows `danger-full-access` and approving escalated requests.
     pub fn allow_privileged_escalation(mut self) -> Self {
         self.privileged_escalation = true;
@@ -204,6 +217,11 @@ impl RunProfile {
                 "turn timeout must be greater than zero".to_string(),
             ));
         }
+        if self.watchdog.is_zero() {
+            return Err(crate::Error::Config(
+                "turn watchdog (RunProfile::watchdog) must be greater than zero".to_string(),
+            ));
+        }
         Ok(())
     }
 }
@@ -222,6 +240,8 @@ pub struct TurnOverrides {
     pub sandbox: Option<Sandbox>,
     /// Timeout for this turn.
     pub timeout: Option<Duration>,
+    /// Watchdog silence for this turn (see [`RunProfile::watchdog`]).
+    pub watchdog: Option<Duration>,
     /// Extra attachments for this turn.
     pub attachments: Vec<Attachment>,
     /// JSON Schema the final answer must obey (sent as `outputSchema`).
@@ -258,6 +278,11 @@ impl TurnOverrides {
         self.timeout = Some(timeout);
         self
     }
+    /// Watchdog silence for this turn (see [`RunProfile::watchdog`]).
+    pub fn with_watchdog(mut self, silence: Duration) -> Self {
+        self.watchdog = Some(silence);
+        self
+    }
     /// Adds an attachment for this turn.
     pub fn attach(mut self, attachment: Attachment) -> Self {
         self.attachments.push(attachment);
@@ -286,6 +311,9 @@ impl TurnOverrides {
         }
         if let Some(t) = self.timeout {
             p.timeout = t;
+        }
+        if let Some(w) = self.watchdog {
+            p.watchdog = w;
         }
         p.attachments.extend(self.attachments.iter().cloned());
         p

@@ -107,6 +107,18 @@ pub enum TurnEvent {
         /// The decision that was sent back.
         decision: serde_json::Value,
     },
+    /// A user callback answering a server request of this turn (an approval or dynamic-tool
+    /// handler) panicked. The request was answered fail-closed (the decline of approvals, an
+    /// error otherwise; an [`TurnEvent::ApprovalRequested`] with that answer comes with it) and
+    /// the turn goes on.
+    HandlerPanicked {
+        /// The server-request method.
+        method: String,
+        /// The item it is about, when given.
+        item_id: Option<String>,
+        /// The panic's message.
+        message: String,
+    },
     /// Token usage changed.
     TokenUsage(ThreadTokenUsage),
     /// This many droppable events (deltas) were lost because the stream was read too slowly.

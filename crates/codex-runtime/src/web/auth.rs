@@ -1,12 +1,20 @@
 //! Who is calling: a bearer token per tenant ([`TenantTokens`], stored as SHA-256 hashes) or a
 //! user-supplied [`Authenticator`].
+//!
+//! A user authenticator fails closed: one that panics (in the call or in its future) or does not
+//! answer within 10 s refuses the request (HTTP 401), with a `tracing`
+//! error; the connection never hangs and the request is never let through.
 
 use futures::future::BoxFuture;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 use subtle::ConstantTimeEq;
+
+/// How long an [`Authenticator`] may take before the request is refused (HTTP 401).
+pub(crate) const AUTHENTICATE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A tenant: the scope of every session. Sessions of one tenant are invisible to the others.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -112,6 +120,29 @@ pub(crate) fn bearer_token(header: &str) -> Option<&str> {
 /// The authenticator a router uses.
 pub(crate) type SharedAuthenticator = Arc<dyn Authenticator>;
 
+/// Runs `auth` fail-closed: a panic or an answer later than `timeout` is a refusal (`None`).
+pub(crate) async fn authenticate_fail_closed(
+    auth: &SharedAuthenticator,
+    token: &str,
+    timeout: Duration,
+) -> Option<TenantId> {
+    let call = crate::rpc::server_requests::catch_panic(|| auth.authenticate(token));
+    match tokio::time::timeout(timeout, call).await {
+        Ok(Ok(tenant)) => tenant,
+        Ok(Err(message)) => {
+            tracing::error!("the web authenticator panicked ({message}); request refused");
+            None
+        }
+        Err(_) => {
+            tracing::error!(
+                ?timeout,
+                "the web authenticator did not answer in time; request refused"
+            );
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,6 +163,43 @@ mod tests {
             .with_token_hash(TenantId::new("x").unwrap(), "zz")
             .is_none());
         assert!(TenantId::new("  ").is_none());
+    }
+
+    /// Panics in the call (`in_call`) or in its future, or never answers (`hang`).
+    struct Broken {
+        in_call: bool,
+        hang: bool,
+    }
+
+    impl Authenticator for Broken {
+        fn authenticate(&self, _token: &str) -> BoxFuture<'static, Option<TenantId>> {
+            if self.hang {
+                return Box::pin(std::future::pending());
+            }
+            if self.in_call {
+                panic!("authenticator bug in the call");
+            }
+            Box::pin(async { panic!("authenticator bug in the future") })
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_panicking_or_hanging_authenticator_refuses() {
+        for (in_call, hang) in [(true, false), (false, false), (false, true)] {
+            let auth: SharedAuthenticator = Arc::new(Broken { in_call, hang });
+            let started = tokio::time::Instant::now();
+            let tenant = authenticate_fail_closed(&auth, "token", AUTHENTICATE_TIMEOUT).await;
+            assert_eq!(tenant, None, "in_call={in_call} hang={hang}");
+            if hang {
+                assert!(started.elapsed() >= AUTHENTICATE_TIMEOUT);
+            }
+        }
+        let good: SharedAuthenticator =
+            Arc::new(TenantTokens::new().with_token(TenantId::new("a").unwrap(), "t"));
+        assert_eq!(
+            authenticate_fail_closed(&good, "t", AUTHENTICATE_TIMEOUT).await,
+            TenantId::new("a")
+        );
     }
 
     #[test]

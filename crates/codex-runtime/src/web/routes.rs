@@ -141,7 +141,11 @@ async fn authenticate(
         .and_then(|v| v.to_str().ok())
         .and_then(bearer_token);
     let tenant = match token {
-        Some(token) => adapter.config().authenticator.authenticate(token).await,
+        Some(token) => {
+            let auth = &adapter.config().authenticator;
+            super::auth::authenticate_fail_closed(auth, token, super::auth::AUTHENTICATE_TIMEOUT)
+                .await
+        }
         None => None,
     };
     match tenant {

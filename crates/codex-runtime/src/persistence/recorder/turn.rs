@@ -332,7 +332,7 @@ impl TurnRecording {
         });
         let status = match &e {
             Error::TurnFailed { .. } => Some(TurnStatus::Failed),
-            Error::TurnTimeout { .. } => Some(TurnStatus::Interrupted),
+            Error::TurnTimeout { .. } | Error::TurnStalled { .. } => Some(TurnStatus::Interrupted),
             _ => None,
         };
         if let (Some(turn_id), Some(status)) = (self.turn_id.clone(), status) {
@@ -348,7 +348,9 @@ impl TurnRecording {
             });
         }
         let source = match &e {
-            Error::TurnFailed { .. } | Error::TurnTimeout { .. } => RuntimeStateSource::Runtime,
+            Error::TurnFailed { .. } | Error::TurnTimeout { .. } | Error::TurnStalled { .. } => {
+                RuntimeStateSource::Runtime
+            }
             Error::Shutdown | Error::TransportClosed { .. } => RuntimeStateSource::ProcessExit,
             _ => RuntimeStateSource::ProtocolError,
         };

@@ -75,6 +75,12 @@ impl SessionConfig {
         self.profile.timeout = timeout;
         self
     }
+    /// Sets the turn watchdog's silence (default 20 s; see
+    /// [`RunProfile::watchdog`](crate::runtime::RunProfile::watchdog)).
+    pub fn with_watchdog(mut self, silence: Duration) -> Self {
+        self.profile.watchdog = silence;
+        self
+    }
     /// Allows `danger-full-access` and approving escalated requests.
     pub fn allow_privileged_escalation(mut self) -> Self {
         self.profile.privileged_escalation = true;

@@ -8,10 +8,13 @@
 //!   timeout) does not forget the turn: [`Session::interrupt`] still finds and interrupts it,
 //!   its deadline still holds, and the next `ask` waits for it to end instead of being steered
 //!   into it by codex;
-//! - a slow `ask_stream` reader never holds the turn past its deadline (see [`super::events`]).
+//! - a slow `ask_stream` reader never holds the turn past its deadline (see [`super::events`]);
+//! - a turn whose `turn/completed` never comes is caught by the watchdog (see
+//!   [`super::watchdog`]).
 
 use super::events::EventQueue;
 use super::input::turn_input;
+use super::watchdog::{self, Watchdog};
 use super::{blocked, cwd_string, hook_ctx, Inner, Session, TurnState};
 use crate::error::{Error, Result};
 use crate::plugin::{Blocked, HookPhase, ToolResult};
@@ -261,31 +264,71 @@ async fn drive_turn(
     let mut streamed = StreamedOutputs::default();
     let keep_streamed = inner.hooks.has_post();
     let deadline = Instant::now() + profile.timeout;
+    let mut watch = Watchdog::new(profile.watchdog);
 
     while !acc.done {
         let room = events.as_ref().is_none_or(|q| q.has_room());
         let next = tokio::select! {
             biased;
             _ = tokio::time::sleep_until(deadline) => {
+                // A full `ask_stream` queue is a slow reader, not a silent turn.
+                if room && watch.stalled() {
+                    // Silent since its last item: one more look at codex's record first.
+                    let limit = watch.silence().min(SETTLE_GRACE);
+                    if let Some(turn) = watchdog::read_turn(session, &turn_id, limit).await {
+                        if watchdog::ended(&turn) {
+                            tracing::warn!(turn = %turn_id, "turn/completed never came; the thread record says the turn ended");
+                            watchdog::finish_from_record(&mut acc, turn);
+                            continue;
+                        }
+                    }
+                    let silent_for = watch.silent_for();
+                    tracing::error!(turn = %turn_id, ?silent_for, timeout = ?profile.timeout, "turn stalled (silent, still in progress per thread/read); interrupting");
+                    interrupt_and_settle(session, &turn_id, &mut sub, &mut acc, watch.silence().min(SETTLE_GRACE)).await;
+                    return Err(Error::TurnStalled {
+                        thread_id: inner.thread_id.clone(),
+                        turn_id: turn_id.clone(),
+                        silent_for,
+                    });
+                }
                 tracing::warn!(turn = %turn_id, timeout = ?profile.timeout, "turn timed out; interrupting");
-                interrupt_and_settle(session, &turn_id, &mut sub, &mut acc).await;
+                interrupt_and_settle(session, &turn_id, &mut sub, &mut acc, SETTLE_GRACE).await;
                 return Err(Error::TurnTimeout {
                     thread_id: inner.thread_id.clone(),
                     timeout: profile.timeout,
                 });
+            }
+            _ = tokio::time::sleep_until(watch.fires_at()), if room && watch.armed() => {
+                let limit = deadline.saturating_duration_since(Instant::now());
+                match watchdog::read_turn(session, &turn_id, limit).await {
+                    Some(turn) if watchdog::ended(&turn) => {
+                        tracing::warn!(turn = %turn_id, silent_for = ?watch.silent_for(), status = ?turn.status, "turn/completed never came; finishing the turn from the thread record");
+                        watchdog::finish_from_record(&mut acc, turn);
+                    }
+                    _ => {
+                        tracing::info!(turn = %turn_id, silent_for = ?watch.silent_for(), "watchdog: the turn is silent but still in progress; waiting");
+                        watch.checked();
+                    }
+                }
+                continue;
             }
             lost = &mut connection_lost => {
                 tracing::warn!(turn = %turn_id, "the app-server connection closed mid-turn: {lost}");
                 return Err(lost);
             }
             ev = sub.recv(), if room => ev,
-            _ = wait_for_room(&events), if !room => continue,
+            _ = wait_for_room(&events), if !room => {
+                // Events may have queued up unread meanwhile: the silence starts over.
+                watch.touch();
+                continue;
+            }
         };
         match next {
             Ok(ev) => {
                 if !acc.concerns(&ev) {
                     continue;
                 }
+                watch.saw(&ev);
                 let emitted = acc.apply(&ev);
                 if let (true, Some(TurnEvent::CommandOutputDelta { item_id, delta })) =
                     (keep_streamed, &emitted)
@@ -301,7 +344,8 @@ async fn drive_turn(
                         .post_tool_use(item, output, &turn_id, &metadata)
                         .await
                     {
-                        interrupt_and_settle(session, &turn_id, &mut sub, &mut acc).await;
+                        interrupt_and_settle(session, &turn_id, &mut sub, &mut acc, SETTLE_GRACE)
+                            .await;
                         return Err(blocked(b));
                     }
                 }
@@ -310,6 +354,7 @@ async fn drive_turn(
                 }
             }
             Err(RecvError::Lagged(n)) => {
+                watch.touch();
                 streamed.lagged();
                 if let Some(q) = &events {
                     q.push_lagged(n);
@@ -361,18 +406,20 @@ async fn wait_for_room(events: &Option<Arc<EventQueue>>) {
     }
 }
 
-/// Sends `turn/interrupt` and waits (at most [`SETTLE_GRACE`]) for the turn to complete, so the
-/// session's next turn starts on an idle thread.
+/// Sends `turn/interrupt` and waits (at most `grace`, [`SETTLE_GRACE`] but for a stalled turn)
+/// for the turn to complete, so the session's next turn starts on an idle thread.
 async fn interrupt_and_settle(
     session: &Session,
     turn_id: &str,
     sub: &mut Subscription,
     acc: &mut TurnAccumulator,
+    grace: Duration,
 ) {
     if let Err(e) = session.interrupt_turn(turn_id).await {
         tracing::warn!(turn = %turn_id, "turn/interrupt failed: {e}");
     }
-    let grace = Instant::now() + SETTLE_GRACE;
+    let settle = grace;
+    let grace = Instant::now() + grace;
     while !acc.done {
         match tokio::time::timeout_at(grace, sub.recv()).await {
             Ok(Ok(ev)) if acc.concerns(&ev) => {
@@ -380,7 +427,7 @@ async fn interrupt_and_settle(
             }
             Ok(Ok(_)) | Ok(Err(RecvError::Lagged(_))) => {}
             _ => {
-                tracing::warn!(turn = %turn_id, "the interrupted turn did not complete within {SETTLE_GRACE:?}");
+                tracing::warn!(turn = %turn_id, "the interrupted turn did not complete within {settle:?}");
                 break;
             }
         }

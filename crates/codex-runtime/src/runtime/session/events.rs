@@ -51,7 +51,7 @@ fn kind_of(event: &TurnEvent) -> Kind {
         | TurnEvent::FileChangeDelta { .. }
         | TurnEvent::DiffUpdated(_)
         | TurnEvent::TokenUsage(_) => Kind::Droppable,
-        TurnEvent::ApprovalRequested { .. } => Kind::Exempt,
+        TurnEvent::ApprovalRequested { .. } | TurnEvent::HandlerPanicked { .. } => Kind::Exempt,
         _ => Kind::Lifecycle,
     }
 }

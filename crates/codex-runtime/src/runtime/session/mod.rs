@@ -10,6 +10,7 @@ mod driver;
 mod events;
 mod input;
 mod requests;
+mod watchdog;
 
 pub use config::SessionConfig;
 
@@ -253,7 +254,11 @@ impl Session {
             return;
         }
         for i in &issues {
-            tracing::warn!(hook = %i.hook, "hook issue: {}", i.message);
+            if i.kind == crate::plugin::HookIssueKind::Panicked {
+                tracing::error!(hook = %i.hook, phase = ?i.phase, "hook panicked: {}", i.message);
+            } else {
+                tracing::warn!(hook = %i.hook, "hook issue: {}", i.message);
+            }
         }
         if let Ok(mut v) = self.inner.issues.lock() {
             v.extend(issues);

@@ -63,6 +63,35 @@ impl ServerRequestHandler for SessionRequests {
             reply
         })
     }
+
+    /// A panic in the handler chain (the approval handler, the dynamic-tool handler): the
+    /// registry answered fail-closed; the turn's stream hears of it.
+    fn on_panic(&self, method: &str, params: &Value, message: &str) {
+        let Some(inner) = self.inner.upgrade() else {
+            return;
+        };
+        let item_id = params
+            .get("itemId")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let decision = match crate::rpc::server_requests::panic_reply(method) {
+            Ok(v) => v,
+            Err(e) => json!({"error": e.message}),
+        };
+        let queue = inner.stream.lock().ok().and_then(|s| s.clone());
+        if let Some(queue) = queue {
+            queue.push_approval(TurnEvent::HandlerPanicked {
+                method: method.to_string(),
+                item_id: item_id.clone(),
+                message: message.to_string(),
+            });
+            queue.push_approval(TurnEvent::ApprovalRequested {
+                method: method.to_string(),
+                item_id,
+                decision,
+            });
+        }
+    }
 }
 
 fn error_reply(message: String) -> ServerRequestReply {
