@@ -243,7 +243,11 @@ async fn a_fifty_turn_thread_imports_resumes_and_verifies(target: Target) {
 
     let s = scope("alice");
     let store = target.open().await;
-    let jobs = Jobs::new(Arc::clone(&store)).with_client(client.clone());
+    // A short lease, so the "restarted" runner below may take the job over soon.
+    let jobs = Jobs::new(Arc::clone(&store))
+        .with_client(client.clone())
+        .with_lease(Duration::from_secs(1))
+        .unwrap();
     let job = jobs
         .import_thread(&s, session.thread_id(), "imported")
         .await
@@ -252,12 +256,12 @@ async fn a_fifty_turn_thread_imports_resumes_and_verifies(target: Target) {
 
     // Run it, and stop it (drop the future) part way: the job stays `running`.
     let runner = {
-        let (jobs, id) = (jobs.clone(), job.job_id.clone());
-        tokio::spawn(async move { jobs.run_now(&id).await })
+        let (jobs, id, s) = (jobs.clone(), job.job_id.clone(), s.clone());
+        tokio::spawn(async move { jobs.run_now(&s, &id).await })
     };
     let part_way = async {
         loop {
-            let j = jobs.status(&job.job_id).await.unwrap();
+            let j = jobs.status(&s, &job.job_id).await.unwrap();
             if j.progress.done >= 5 {
                 return;
             }
@@ -269,9 +273,15 @@ async fn a_fifty_turn_thread_imports_resumes_and_verifies(target: Target) {
         .expect("progress");
     runner.abort();
     let _ = runner.await;
-    let stopped = jobs.status(&job.job_id).await.unwrap();
+    let stopped = jobs.status(&s, &job.job_id).await.unwrap();
     assert_eq!(stopped.state, JobState::Running, "{stopped:?}");
     assert!(stopped.progress.done < IMPORT_TURNS as i64);
+    assert_eq!(stopped.lease_owner.as_deref(), Some(jobs.owner()));
+    // The stopped runner's claim holds until its lease ends.
+    let lease_end = stopped.lease_expires_at.expect("a claimed job has a lease");
+    while codex_runtime::persistence::now_millis() <= lease_end {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     // A restart (a new store handle and runner) continues it to `synced`.
     drop(jobs);
@@ -307,7 +317,7 @@ async fn a_fifty_turn_thread_imports_resumes_and_verifies(target: Target) {
         .import_thread(&s, session.thread_id(), "imported")
         .await
         .unwrap();
-    let again = jobs.run_now(&again.job_id).await.unwrap();
+    let again = jobs.run_now(&s, &again.job_id).await.unwrap();
     assert_eq!(again.state, JobState::Synced);
     assert_eq!(
         store
