@@ -8,7 +8,7 @@ mod persistence_common;
 use codex_mock_model::{Reply, Scenario};
 use codex_runtime::persistence::Scope;
 use codex_runtime::persistence::{
-    ConversationStore, Conversations, JobState, Jobs, OpenConversation, Record,
+    ConversationStore, Conversations, JobState, Jobs, OpenConversation, PersistenceError, Record,
     ServerRequestStatus, TurnStatus,
 };
 use codex_runtime::runtime::Client;
@@ -196,14 +196,30 @@ async fn a_killed_recorder_leaves_every_acknowledged_event_once(target: Target) 
         "cut short, not yet recovered"
     );
 
-    // Resuming the conversation (a new process) marks the interrupted turn.
+    // Another instance may not resume it while the dead child's ownership lease lasts
+    // (review M10): nothing is abandoned.
     let client = Client::connect(env.client_config()).await.unwrap();
-    let control = Conversations::new(Arc::clone(&store), client.clone());
-    let open = OpenConversation::Resume {
+    let open = || OpenConversation::Resume {
         conversation_id: "c1".into(),
         config: env.session_config(),
     };
-    let opened = control.open_conversation(&s, open).await.unwrap();
+    let other = Conversations::new(Arc::clone(&store), client.clone());
+    let err = other.open_conversation(&s, open()).await.unwrap_err();
+    assert!(
+        matches!(&err, PersistenceError::SessionElsewhere { owner, .. } if owner == "persistence-child"),
+        "{err}"
+    );
+    assert_eq!(
+        store.read_turns(&s, "c1").await.unwrap()[1].status,
+        TurnStatus::InProgress
+    );
+
+    // Resuming the conversation (the child's restart: its instance id) marks the interrupted
+    // turn.
+    let control = Conversations::new(Arc::clone(&store), client.clone())
+        .with_owner("persistence-child")
+        .unwrap();
+    let opened = control.open_conversation(&s, open()).await.unwrap();
     assert_eq!(opened.abandoned_turns, vec![turns[1].turn_id.clone()]);
     let turns = store.read_turns(&s, "c1").await.unwrap();
     assert_eq!(turns[1].status, TurnStatus::Abandoned);

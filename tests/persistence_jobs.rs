@@ -140,9 +140,16 @@ async fn a_killed_worker_is_taken_over_after_its_lease_not_before() {
         j.lease_expires_at.unwrap() > first_expiry + 2 * lease.as_millis() as i64
     })
     .await;
-    assert!(jobs_b.run_due().await.unwrap().is_empty(), "a live claim is not taken");
+    assert!(
+        jobs_b.run_due().await.unwrap().is_empty(),
+        "a live claim is not taken"
+    );
     let held = jobs_b.run_now(&s, &job.job_id).await.unwrap();
-    assert_eq!(held.lease_owner.as_deref(), Some(jobs_a.owner()), "{held:?}");
+    assert_eq!(
+        held.lease_owner.as_deref(),
+        Some(jobs_a.owner()),
+        "{held:?}"
+    );
     assert_eq!(held.claim, 1);
 
     // Killed: no more heartbeats. Before the lease ends nobody takes the job.
@@ -188,9 +195,7 @@ async fn jobs_are_scoped_by_tenant(store: Arc<dyn ConversationStore>) {
         .delete_conversation(&mine, "c", i64::MAX)
         .await
         .unwrap();
-    let not_found = |r: Result<_, PersistenceError>| {
-        matches!(r, Err(PersistenceError::JobNotFound { ref job_id }) if *job_id == job.job_id)
-    };
+    let not_found = |r: Result<_, PersistenceError>| matches!(r, Err(PersistenceError::JobNotFound { ref job_id }) if *job_id == job.job_id);
     assert!(not_found(jobs.status(&theirs, &job.job_id).await));
     assert!(not_found(jobs.cancel(&theirs, &job.job_id).await));
     assert!(not_found(jobs.run_now(&theirs, &job.job_id).await));
@@ -223,7 +228,11 @@ async fn a_claim_is_taken_once_and_only_after_expiry(store: Arc<dyn Conversation
         (JobState::Running, 1, Some("a"))
     );
     assert_eq!(first.lease_expires_at, Some(now + 10_000));
-    assert!(store.claim_next_job("b", now, 10_000).await.unwrap().is_none());
+    assert!(store
+        .claim_next_job("b", now, 10_000)
+        .await
+        .unwrap()
+        .is_none());
     assert!(store
         .claim_job(&s, &job.job_id, "b", now, 10_000)
         .await
@@ -244,7 +253,10 @@ async fn a_claim_is_taken_once_and_only_after_expiry(store: Arc<dyn Conversation
         .await
         .unwrap()
         .expect("an expired claim is taken over");
-    assert_eq!((second.claim, second.lease_owner.as_deref()), (2, Some("b")));
+    assert_eq!(
+        (second.claim, second.lease_owner.as_deref()),
+        (2, Some("b"))
+    );
     assert!(!store
         .renew_job_lease(&job.job_id, 1, "a", later, 10_000)
         .await
@@ -258,11 +270,12 @@ async fn a_claim_is_taken_once_and_only_after_expiry(store: Arc<dyn Conversation
     let stored = store.job(&s, &job.job_id).await.unwrap().unwrap();
     assert_eq!(stored.progress.done, 1);
     // A queued job not yet due is not claimed by a sweep, but is by an explicit claim.
-    let future = jobs
-        .delete_conversation(&s, "d", i64::MAX)
+    let future = jobs.delete_conversation(&s, "d", i64::MAX).await.unwrap();
+    assert!(store
+        .claim_next_job("a", later, 10_000)
         .await
-        .unwrap();
-    assert!(store.claim_next_job("a", later, 10_000).await.unwrap().is_none());
+        .unwrap()
+        .is_none());
     let explicit = store
         .claim_job(&s, &future.job_id, "a", later, 10_000)
         .await

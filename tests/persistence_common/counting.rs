@@ -211,7 +211,8 @@ impl ConversationStore for CountingStore {
         now: Millis,
         ttl: Millis,
     ) -> StoreFuture<'a, Option<SessionLease>> {
-        self.inner.renew_session_lease(s, id, owner, token, now, ttl)
+        self.inner
+            .renew_session_lease(s, id, owner, token, now, ttl)
     }
     fn release_session_lease<'a>(
         &'a self,

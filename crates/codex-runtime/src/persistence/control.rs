@@ -5,8 +5,7 @@ use super::error::{require_id, PersistResult, PersistenceError};
 use super::lease::{LeaseAcquire, SessionLeaseGuard, DEFAULT_SESSION_LEASE};
 use super::model::{
     now_millis, Conversation, ConversationPage, ItemPage, ListConversations, NewConversation,
-    Record, Scope,
-    ServerRequestRecord, TurnRecord, TurnStatus, MAX_PAGE,
+    Record, Scope, ServerRequestRecord, TurnRecord, TurnStatus, MAX_PAGE,
 };
 use super::recorder::Recorder;
 use super::store::ConversationStore;
@@ -28,9 +27,11 @@ pub enum OpenConversation {
     /// A stored conversation, on its codex thread. Takes the conversation's ownership lease
     /// first: refused with [`PersistenceError::SessionElsewhere`] while another instance
     /// holds a live one. Once the lease is this instance's (fresh, taken over after it
-    /// expired, or its own earlier run's), turns left in progress by the previous owner are
-    /// marked [`TurnStatus::Abandoned`]; a real end that arrives for one later is still
-    /// recorded.
+    /// expired, or already this owner id's: a restart with the same
+    /// [`Conversations::with_owner`] id takes its sessions back at once), turns left in
+    /// progress are marked [`TurnStatus::Abandoned`]; a real end that arrives for one later
+    /// is still recorded. Resuming a conversation this same instance is running a turn on
+    /// abandons that turn too: resume it only once.
     Resume {
         /// The conversation.
         conversation_id: String,
@@ -187,17 +188,19 @@ impl Conversations {
                 config,
             } => {
                 let thread = self.bound_thread(scope, &conversation_id).await?;
-                let (lease, renewed) = self.acquire(scope, &conversation_id).await?;
-                // Only a new holder abandons: while the lease was this instance's own live
-                // one, its turns in progress may still be running here.
-                let abandoned = if renewed {
-                    Vec::new()
-                } else {
-                    self.store
-                        .abandon_open_turns(scope, &conversation_id)
-                        .await?
-                };
+                // Only the lease holder abandons: while another instance holds a live lease,
+                // its turns in progress are still being recorded there.
+                let (lease, _) = self.acquire(scope, &conversation_id).await?;
+                // Resumed first: when codex refuses (the thread has an active writer
+                // elsewhere), nothing is abandoned.
                 let session = self.client.resume_session(thread, config).await?;
+                let abandoned = match self.store.abandon_open_turns(scope, &conversation_id).await {
+                    Ok(ids) => ids,
+                    Err(e) => {
+                        let _ = session.close().await;
+                        return Err(e);
+                    }
+                };
                 (conversation_id, session, abandoned, lease)
             }
             OpenConversation::Fork {

@@ -358,7 +358,13 @@ impl Jobs {
         }
         let claimed = self
             .store
-            .claim_job(scope, job_id, &self.owner, now_millis(), self.lease_millis())
+            .claim_job(
+                scope,
+                job_id,
+                &self.owner,
+                now_millis(),
+                self.lease_millis(),
+            )
             .await?;
         match claimed {
             Some(job) => self.run_claimed(job).await,

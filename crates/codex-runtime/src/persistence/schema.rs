@@ -6,8 +6,10 @@
 pub(crate) const COMPONENT: &str = "codex_runtime_persistence";
 
 /// `(version, name, sql)` of every migration, in order.
-pub(crate) const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "conversations", V1), (2, "job_claims_and_session_leases", V2)];
+pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "conversations", V1),
+    (2, "job_claims_and_session_leases", V2),
+];
 
 const V1: &str = r#"
 CREATE TABLE codex_conversations (

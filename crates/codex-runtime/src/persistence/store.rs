@@ -168,8 +168,7 @@ pub trait ConversationStore: Send + Sync + 'static {
     fn update_job<'a>(&'a self, job: &'a JobRecord) -> StoreFuture<'a, bool>;
 
     /// One job of `scope`; `None` for an unknown job or one of another scope.
-    fn job<'a>(&'a self, scope: &'a Scope, job_id: &'a str)
-        -> StoreFuture<'a, Option<JobRecord>>;
+    fn job<'a>(&'a self, scope: &'a Scope, job_id: &'a str) -> StoreFuture<'a, Option<JobRecord>>;
 
     /// Cancels a job of `scope` that has not finished; returns it as stored afterwards
     /// (`None` for an unknown job or one of another scope).

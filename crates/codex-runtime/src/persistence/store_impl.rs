@@ -278,7 +278,9 @@ macro_rules! conversation_store_impl {
             ) -> $crate::persistence::StoreFuture<'a, Option<$crate::persistence::JobRecord>> {
                 let owner = owner.to_string();
                 self.run("claim_next_job", move |tx| {
-                    Box::pin(async move { queries::claim_next_job(tx, &owner, now, lease_ms).await })
+                    Box::pin(
+                        async move { queries::claim_next_job(tx, &owner, now, lease_ms).await },
+                    )
                 })
             }
             fn renew_job_lease<'a>(

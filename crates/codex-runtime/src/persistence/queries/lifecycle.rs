@@ -27,7 +27,13 @@ pub(crate) async fn delete_conversation<T: SqlTx>(
 ) -> PersistResult<u64> {
     let p = params![&scope.tenant, &scope.actor, id];
     // Its ownership lease goes too (not counted: it is not conversation data).
-    delete_where(tx, &["codex_session_leases"], " AND conversation_id = $3", &p).await?;
+    delete_where(
+        tx,
+        &["codex_session_leases"],
+        " AND conversation_id = $3",
+        &p,
+    )
+    .await?;
     delete_where(tx, DATA_TABLES, " AND conversation_id = $3", &p).await
 }
 
