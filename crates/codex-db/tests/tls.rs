@@ -299,8 +299,7 @@ async fn postgres_over_tls_with_every_sslmode() {
     // verify-full with a wrong host name (the certificate is for localhost): refused, clearly.
     let err = postgres::connect(&cluster.url("127.0.0.1", &full))
         .await
-        .err()
-        .expect("a wrong host name is refused");
+        .expect_err("a wrong host name is refused");
     let text = format!("{err} / {:?}", std::error::Error::source(&err));
     assert!(matches!(err, DbError::Connect { .. }), "{text}");
     assert!(
@@ -315,8 +314,7 @@ async fn postgres_over_tls_with_every_sslmode() {
         let url = cluster.url("localhost", &format!("sslmode={mode}&sslrootcert={other}"));
         let err = postgres::connect(&url)
             .await
-            .err()
-            .expect("a wrong CA is refused");
+            .expect_err("a wrong CA is refused");
         let text = format!("{err} / {:?}", std::error::Error::source(&err));
         assert!(
             text.contains("UnknownIssuer") || text.contains("issuer"),
