@@ -154,11 +154,11 @@ pub(crate) fn parse(url: &str) -> Result<Parsed, DbError> {
     Ok(Parsed { config, tls })
 }
 
+/// Decodes a URL query value as tokio-postgres does (`%2F` is `/`; `+` stays `+`).
 fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("v={s}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| s.to_string())
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// The rustls connector for `settings`.
@@ -359,6 +359,8 @@ mod tests {
         assert_eq!(p.tls.root_cert, Some(PathBuf::from("/a b.pem")));
         assert_eq!(p.config.get_user(), Some("u"));
 
+        let p = parse("postgres://u@db/app?sslrootcert=%2Fa+b.pem").expect("parses");
+        assert_eq!(p.tls.root_cert, Some(PathBuf::from("/a+b.pem")));
         let p = parse("postgres://u@db/app").expect("parses");
         assert_eq!(p.tls, TlsSettings::default());
         assert_eq!(p.tls.mode, SslMode::Prefer, "libpq's default");
