@@ -324,7 +324,7 @@ async fn main() {
                 .import_thread(&scope, session.thread_id(), &format!("import-{i}"))
                 .await
                 .expect("queue");
-            let job = jobs.run_now(&job.job_id).await.expect("run");
+            let job = jobs.run_now(&scope, &job.job_id).await.expect("run");
             job_times.push(start.elapsed());
             assert_eq!(job.progress.verified_items, items as i64, "{job:?}");
             let (t, n) = append_only(store, &scope, &format!("append-{i}"), &thread.turns).await;

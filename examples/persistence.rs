@@ -68,7 +68,7 @@ async fn main() -> anyhow::Result<()> {
     // Delete everything of the user, as a job, and check nothing is left.
     let jobs = Jobs::new(Arc::clone(&store));
     let job = jobs.purge_actor(&scope, 0).await?;
-    let job = jobs.run_now(&job.job_id).await?;
+    let job = jobs.run_now(&scope, &job.job_id).await?;
     let left = store.count_rows(Some(&scope)).await?;
     println!(
         "purge: {:?}, {} rows deleted, {} data rows left",

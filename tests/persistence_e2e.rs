@@ -8,7 +8,7 @@ mod persistence_common;
 use codex_mock_model::{Reply, Scenario};
 use codex_runtime::persistence::Scope;
 use codex_runtime::persistence::{
-    ConversationStore, Conversations, JobState, Jobs, OpenConversation, Record,
+    ConversationStore, Conversations, JobState, Jobs, OpenConversation, PersistenceError, Record,
     ServerRequestStatus, TurnStatus,
 };
 use codex_runtime::runtime::Client;
@@ -196,14 +196,39 @@ async fn a_killed_recorder_leaves_every_acknowledged_event_once(target: Target) 
         "cut short, not yet recovered"
     );
 
-    // Resuming the conversation (a new process) marks the interrupted turn.
+    // Another instance may not resume it while the dead child's ownership lease lasts
+    // (review M10): nothing is abandoned.
     let client = Client::connect(env.client_config()).await.unwrap();
-    let control = Conversations::new(Arc::clone(&store), client.clone());
-    let open = OpenConversation::Resume {
+    let open = || OpenConversation::Resume {
         conversation_id: "c1".into(),
         config: env.session_config(),
     };
-    let opened = control.open_conversation(&s, open).await.unwrap();
+    let lease = store
+        .session_lease(&s, "c1")
+        .await
+        .unwrap()
+        .expect("the child's lease");
+    assert_eq!(lease.owner, "persistence-child");
+    // (Checked while the 30 s lease surely lasts; a very slow machine skips the check.)
+    if lease.expires_at > codex_runtime::persistence::now_millis() + 5_000 {
+        let other = Conversations::new(Arc::clone(&store), client.clone());
+        let err = other.open_conversation(&s, open()).await.unwrap_err();
+        assert!(
+            matches!(&err, PersistenceError::SessionElsewhere { owner, .. } if owner == "persistence-child"),
+            "{err}"
+        );
+        assert_eq!(
+            store.read_turns(&s, "c1").await.unwrap()[1].status,
+            TurnStatus::InProgress
+        );
+    }
+
+    // Resuming the conversation (the child's restart: its instance id) marks the interrupted
+    // turn.
+    let control = Conversations::new(Arc::clone(&store), client.clone())
+        .with_owner("persistence-child")
+        .unwrap();
+    let opened = control.open_conversation(&s, open()).await.unwrap();
     assert_eq!(opened.abandoned_turns, vec![turns[1].turn_id.clone()]);
     let turns = store.read_turns(&s, "c1").await.unwrap();
     assert_eq!(turns[1].status, TurnStatus::Abandoned);
@@ -243,7 +268,11 @@ async fn a_fifty_turn_thread_imports_resumes_and_verifies(target: Target) {
 
     let s = scope("alice");
     let store = target.open().await;
-    let jobs = Jobs::new(Arc::clone(&store)).with_client(client.clone());
+    // A short lease, so the "restarted" runner below may take the job over soon.
+    let jobs = Jobs::new(Arc::clone(&store))
+        .with_client(client.clone())
+        .with_lease(Duration::from_secs(1))
+        .unwrap();
     let job = jobs
         .import_thread(&s, session.thread_id(), "imported")
         .await
@@ -252,12 +281,12 @@ async fn a_fifty_turn_thread_imports_resumes_and_verifies(target: Target) {
 
     // Run it, and stop it (drop the future) part way: the job stays `running`.
     let runner = {
-        let (jobs, id) = (jobs.clone(), job.job_id.clone());
-        tokio::spawn(async move { jobs.run_now(&id).await })
+        let (jobs, id, s) = (jobs.clone(), job.job_id.clone(), s.clone());
+        tokio::spawn(async move { jobs.run_now(&s, &id).await })
     };
     let part_way = async {
         loop {
-            let j = jobs.status(&job.job_id).await.unwrap();
+            let j = jobs.status(&s, &job.job_id).await.unwrap();
             if j.progress.done >= 5 {
                 return;
             }
@@ -269,9 +298,15 @@ async fn a_fifty_turn_thread_imports_resumes_and_verifies(target: Target) {
         .expect("progress");
     runner.abort();
     let _ = runner.await;
-    let stopped = jobs.status(&job.job_id).await.unwrap();
+    let stopped = jobs.status(&s, &job.job_id).await.unwrap();
     assert_eq!(stopped.state, JobState::Running, "{stopped:?}");
     assert!(stopped.progress.done < IMPORT_TURNS as i64);
+    assert_eq!(stopped.lease_owner.as_deref(), Some(jobs.owner()));
+    // The stopped runner's claim holds until its lease ends.
+    let lease_end = stopped.lease_expires_at.expect("a claimed job has a lease");
+    while codex_runtime::persistence::now_millis() <= lease_end {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     // A restart (a new store handle and runner) continues it to `synced`.
     drop(jobs);
@@ -307,7 +342,7 @@ async fn a_fifty_turn_thread_imports_resumes_and_verifies(target: Target) {
         .import_thread(&s, session.thread_id(), "imported")
         .await
         .unwrap();
-    let again = jobs.run_now(&again.job_id).await.unwrap();
+    let again = jobs.run_now(&s, &again.job_id).await.unwrap();
     assert_eq!(again.state, JobState::Synced);
     assert_eq!(
         store

@@ -39,6 +39,9 @@ async fn open_store(spec: &str) -> Arc<dyn ConversationStore> {
     }
 }
 
+/// The ownership-lease owner id of every child (`persistence_e2e.rs` uses it too).
+const CHILD_OWNER: &str = "persistence-child";
+
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -50,7 +53,11 @@ async fn main() {
     let client = Client::connect(ClientConfig::new())
         .await
         .expect("connect codex");
-    let control = Conversations::new(store, client.clone());
+    // A stable instance id: the test process that takes over after this one is killed plays
+    // its restart, which takes its own sessions' ownership leases back at once.
+    let control = Conversations::new(store, client.clone())
+        .with_owner(CHILD_OWNER)
+        .expect("an owner id");
     let config = SessionConfig::new(workdir);
     match mode.as_str() {
         "record" => {

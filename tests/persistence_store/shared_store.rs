@@ -30,7 +30,7 @@ pub(crate) async fn deletion_jobs_leave_zero_rows(store: Arc<dyn ConversationSto
         .unwrap();
     assert_eq!(job.state, JobState::Queued);
     assert!(jobs.run_due().await.unwrap().is_empty(), "not due yet");
-    let job = jobs.run_now(&job.job_id).await.unwrap();
+    let job = jobs.run_now(&alice, &job.job_id).await.unwrap();
     assert_eq!(job.state, JobState::Done, "{job:?}");
     assert_eq!(
         job.progress.done,
@@ -58,11 +58,11 @@ pub(crate) async fn deletion_jobs_leave_zero_rows(store: Arc<dyn ConversationSto
         .await
         .unwrap();
     assert_eq!(
-        jobs.cancel(&job.job_id).await.unwrap().state,
+        jobs.cancel(&alice, &job.job_id).await.unwrap().state,
         JobState::Cancelled
     );
     assert_eq!(
-        jobs.run_now(&job.job_id).await.unwrap().state,
+        jobs.run_now(&alice, &job.job_id).await.unwrap().state,
         JobState::Cancelled
     );
     assert!(store.conversation(&alice, "c2").await.unwrap().is_some());
@@ -72,7 +72,7 @@ pub(crate) async fn deletion_jobs_leave_zero_rows(store: Arc<dyn ConversationSto
     let done = jobs.run_due().await.unwrap();
     assert_eq!(done.len(), 1);
     assert_eq!(
-        jobs.status(&job.job_id).await.unwrap().state,
+        jobs.status(&alice, &job.job_id).await.unwrap().state,
         JobState::Done
     );
     assert!(store.conversation(&alice, "c1").await.unwrap().is_none());
@@ -84,7 +84,7 @@ pub(crate) async fn deletion_jobs_leave_zero_rows(store: Arc<dyn ConversationSto
 
     // The actor: zero rows left in every table but the purge job's own row; bob untouched.
     let job = jobs.purge_actor(&alice, 0).await.unwrap();
-    let job = jobs.run_now(&job.job_id).await.unwrap();
+    let job = jobs.run_now(&alice, &job.job_id).await.unwrap();
     assert_eq!(job.state, JobState::Done);
     let left = store.count_rows(Some(&alice)).await.unwrap();
     assert_eq!(left.data_rows(), 0, "{left:?}");
@@ -92,7 +92,7 @@ pub(crate) async fn deletion_jobs_leave_zero_rows(store: Arc<dyn ConversationSto
     let bob_after = store.count_rows(Some(&bob)).await.unwrap();
     assert_eq!(bob_after, bob_before);
     assert!(matches!(
-        jobs.status("job-missing").await,
+        jobs.status(&alice, "job-missing").await,
         Err(PersistenceError::JobNotFound { .. })
     ));
 }

@@ -18,6 +18,14 @@ pub enum DbError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The TLS settings of the URL cannot be used (an unreadable `sslrootcert`, no roots).
+    #[error("cannot set up TLS for {url}: {reason}")]
+    Tls {
+        /// The URL, password hidden.
+        url: RedactedUrl,
+        /// What is wrong.
+        reason: String,
+    },
     /// The first connection of a pool failed.
     #[error("cannot connect to PostgreSQL at {url}: {source}")]
     Connect {

@@ -12,6 +12,9 @@
 //! - [`Migration`]: one numbered schema step of one component. Versions start at 1 and grow by
 //!   one; a database that already holds a version this binary does not know is refused
 //!   ([`DbError::SchemaTooNew`]) instead of being written by an older schema.
+//! - [`tls`]: TLS for every PostgreSQL connection, from libpq's `sslmode` (`disable`,
+//!   `prefer`, `require`, `verify-ca`, `verify-full`) and `sslrootcert` in the URL, with
+//!   rustls (ring provider; the system's roots or the given file).
 //! - [`RedactedUrl`]: a database URL whose password never reaches `Debug`, `Display`, logs or
 //!   errors.
 //! - [`DbError`]: the one error type.
@@ -25,6 +28,7 @@ mod error;
 mod migration;
 pub mod postgres;
 pub mod sqlite;
+pub mod tls;
 mod url;
 
 pub use error::DbError;

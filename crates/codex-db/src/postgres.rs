@@ -17,21 +17,27 @@
 //! # Ok(()) }
 //! ```
 //!
-//! TLS: connections are made without TLS (`NoTls`). Reach a remote server over a trusted network
-//! or a local TLS-terminating proxy; a URL that demands TLS (`sslmode=require`) fails to connect
-//! with a clear error rather than silently going plain.
+//! TLS: every connection (the pool's and [`connect_one`]'s) follows the URL's `sslmode` and
+//! `sslrootcert`, as libpq does (see [`crate::tls`]): `?sslmode=verify-full&sslrootcert=ca.pem`
+//! for a server on another machine.
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, RecyclingMethod};
-use tokio_postgres::NoTls;
+use tokio_postgres::tls::MakeTlsConnect;
+use tokio_postgres::Socket;
 
 use crate::migration::{check_list, pending, MIGRATIONS_TABLE};
 use crate::{DbError, Migration, RedactedUrl};
 
 /// A pool of PostgreSQL connections (`deadpool-postgres`). Cheap to clone.
 pub type PgPool = deadpool_postgres::Pool;
+
+/// One connection made by [`connect_one`], to be polled (spawned) by the caller.
+pub type PgConnection = tokio_postgres::Connection<
+    Socket,
+    <crate::tls::TlsConnector as MakeTlsConnect<Socket>>::Stream,
+>;
 
 /// Pool settings for [`connect_with`].
 #[derive(Debug, Clone)]
@@ -93,10 +99,9 @@ pub async fn connect(url: &str) -> Result<PgPool, DbError> {
 #[tracing::instrument(level = "debug", skip_all, fields(url = %RedactedUrl::new(url)))]
 pub async fn connect_with(url: &str, options: PoolOptions) -> Result<PgPool, DbError> {
     let redacted = RedactedUrl::new(url);
-    let mut config = tokio_postgres::Config::from_str(url).map_err(|err| DbError::InvalidUrl {
-        url: redacted.clone(),
-        reason: err.to_string(),
-    })?;
+    let parsed = crate::tls::parse(url)?;
+    let mut config = parsed.config;
+    let tls = crate::tls::connector(url, &parsed.tls)?;
     config.connect_timeout(options.connect_timeout);
     if let Some(timeout) = options.statement_timeout {
         let setting = format!("-c statement_timeout={}", timeout.as_millis().max(1));
@@ -108,7 +113,7 @@ pub async fn connect_with(url: &str, options: PoolOptions) -> Result<PgPool, DbE
     }
     let manager = Manager::from_config(
         config.clone(),
-        NoTls,
+        tls.clone(),
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         },
@@ -123,7 +128,7 @@ pub async fn connect_with(url: &str, options: PoolOptions) -> Result<PgPool, DbE
     let pool = builder.build()?;
     // Check one connection with the driver directly, so the error names the real cause.
     let (client, connection) = config
-        .connect(NoTls)
+        .connect(tls)
         .await
         .map_err(|source| DbError::Connect {
             url: redacted.clone(),
@@ -138,6 +143,23 @@ pub async fn connect_with(url: &str, options: PoolOptions) -> Result<PgPool, DbE
         source,
     })?;
     Ok(pool)
+}
+
+/// Opens one connection to `url` outside any pool, with the same TLS settings as the pools
+/// (for a `LISTEN` session, which must stay on one connection). The caller drives the returned
+/// [`PgConnection`] (spawn it, or poll its messages).
+pub async fn connect_one(url: &str) -> Result<(tokio_postgres::Client, PgConnection), DbError> {
+    let parsed = crate::tls::parse(url)?;
+    let mut config = parsed.config;
+    config.connect_timeout(PoolOptions::default().connect_timeout);
+    let tls = crate::tls::connector(url, &parsed.tls)?;
+    config
+        .connect(tls)
+        .await
+        .map_err(|source| DbError::Connect {
+            url: RedactedUrl::new(url),
+            source,
+        })
 }
 
 /// Applies the steps of `component` that the database has not seen, in one transaction under a

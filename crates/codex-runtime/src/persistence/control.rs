@@ -2,14 +2,16 @@
 //! resume, fork), list, archive, name, read, pending server requests.
 
 use super::error::{require_id, PersistResult, PersistenceError};
+use super::lease::{LeaseAcquire, SessionLeaseGuard, DEFAULT_SESSION_LEASE};
 use super::model::{
-    Conversation, ConversationPage, ItemPage, ListConversations, NewConversation, Record, Scope,
-    ServerRequestRecord, TurnRecord, TurnStatus, MAX_PAGE,
+    now_millis, Conversation, ConversationPage, ItemPage, ListConversations, NewConversation,
+    Record, Scope, ServerRequestRecord, TurnRecord, TurnStatus, MAX_PAGE,
 };
 use super::recorder::Recorder;
 use super::store::ConversationStore;
 use crate::runtime::{Client, Session, SessionConfig};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// How [`Conversations::open_conversation`] opens a conversation.
 #[derive(Debug, Clone)]
@@ -22,8 +24,14 @@ pub enum OpenConversation {
         /// The session settings.
         config: SessionConfig,
     },
-    /// A stored conversation, on its codex thread. Turns left in progress by a process that
-    /// is gone are marked [`TurnStatus::Abandoned`].
+    /// A stored conversation, on its codex thread. Takes the conversation's ownership lease
+    /// first: refused with [`PersistenceError::SessionElsewhere`] while another instance
+    /// holds a live one. Once the lease is this instance's (fresh, taken over after it
+    /// expired, or already this owner id's: a restart with the same
+    /// [`Conversations::with_owner`] id takes its sessions back at once), turns left in
+    /// progress are marked [`TurnStatus::Abandoned`]; a real end that arrives for one later
+    /// is still recorded. Resuming a conversation this same instance is running a turn on
+    /// abandons that turn too: resume it only once.
     Resume {
         /// The conversation.
         conversation_id: String,
@@ -54,6 +62,9 @@ pub struct OpenedConversation {
     pub recorder: Recorder,
     /// Turns marked abandoned by a resume.
     pub abandoned_turns: Vec<String>,
+    /// The conversation's ownership lease, renewed in the background while any clone of
+    /// this value lives and released when the last is dropped.
+    pub lease: SessionLeaseGuard,
 }
 
 /// A conversation read back: the row, its turns and one page of items in order.
@@ -73,6 +84,8 @@ pub struct ConversationRead {
 pub struct Conversations {
     store: Arc<dyn ConversationStore>,
     client: Client,
+    owner: Arc<str>,
+    lease: Duration,
 }
 
 impl std::fmt::Debug for Conversations {
@@ -86,7 +99,60 @@ impl std::fmt::Debug for Conversations {
 impl Conversations {
     /// Control over `store`, running sessions on `client`.
     pub fn new(store: Arc<dyn ConversationStore>, client: Client) -> Conversations {
-        Conversations { store, client }
+        Conversations {
+            store,
+            client,
+            owner: format!("instance-{:016x}", rand::random::<u64>()).into(),
+            lease: DEFAULT_SESSION_LEASE,
+        }
+    }
+
+    /// Names this instance in the ownership leases it takes (default: `instance-` and a
+    /// random id). Give a stable id to take back this instance's own sessions at once after a
+    /// restart.
+    pub fn with_owner(mut self, owner: impl Into<String>) -> PersistResult<Conversations> {
+        let owner = owner.into();
+        require_id("owner", &owner)?;
+        self.owner = owner.into();
+        Ok(self)
+    }
+
+    /// Sets the length of the ownership leases (default [`DEFAULT_SESSION_LEASE`]); they are
+    /// renewed every third of it. Refused below 200 ms.
+    pub fn with_lease(mut self, lease: Duration) -> PersistResult<Conversations> {
+        if lease < Duration::from_millis(200) {
+            return Err(PersistenceError::Invalid {
+                what: "lease",
+                message: format!("a session lease of {lease:?} is below the minimum of 200ms"),
+            });
+        }
+        self.lease = lease;
+        Ok(self)
+    }
+
+    /// The instance id this control writes as lease owner.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// Takes the conversation's ownership lease, or says who holds it.
+    async fn acquire(&self, scope: &Scope, id: &str) -> PersistResult<(SessionLeaseGuard, bool)> {
+        let ttl = i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX);
+        match self
+            .store
+            .acquire_session_lease(scope, id, &self.owner, now_millis(), ttl)
+            .await?
+        {
+            LeaseAcquire::Acquired { lease, renewed } => {
+                let guard = SessionLeaseGuard::hold(Arc::clone(&self.store), lease, self.lease);
+                Ok((guard, renewed))
+            }
+            LeaseAcquire::Held(held) => Err(PersistenceError::SessionElsewhere {
+                conversation_id: id.to_string(),
+                owner: held.owner,
+                expires_at: held.expires_at,
+            }),
+        }
     }
 
     /// The store.
@@ -102,7 +168,7 @@ impl Conversations {
         open: OpenConversation,
     ) -> PersistResult<OpenedConversation> {
         super::require_durable(self.store.as_ref(), "open_conversation")?;
-        let (conversation_id, session, abandoned) = match open {
+        let (conversation_id, session, abandoned, lease) = match open {
             OpenConversation::Start {
                 conversation_id,
                 config,
@@ -114,19 +180,28 @@ impl Conversations {
                     NewConversation::new(&conversation_id).with_thread(session.thread_id());
                 new.name = name;
                 self.create_or_close(scope, new, &session).await?;
-                (conversation_id, session, Vec::new())
+                let (lease, _) = self.acquire(scope, &conversation_id).await?;
+                (conversation_id, session, Vec::new(), lease)
             }
             OpenConversation::Resume {
                 conversation_id,
                 config,
             } => {
                 let thread = self.bound_thread(scope, &conversation_id).await?;
-                let abandoned = self
-                    .store
-                    .abandon_open_turns(scope, &conversation_id)
-                    .await?;
+                // Only the lease holder abandons: while another instance holds a live lease,
+                // its turns in progress are still being recorded there.
+                let (lease, _) = self.acquire(scope, &conversation_id).await?;
+                // Resumed first: when codex refuses (the thread has an active writer
+                // elsewhere), nothing is abandoned.
                 let session = self.client.resume_session(thread, config).await?;
-                (conversation_id, session, abandoned)
+                let abandoned = match self.store.abandon_open_turns(scope, &conversation_id).await {
+                    Ok(ids) => ids,
+                    Err(e) => {
+                        let _ = session.close().await;
+                        return Err(e);
+                    }
+                };
+                (conversation_id, session, abandoned, lease)
             }
             OpenConversation::Fork {
                 from,
@@ -141,7 +216,8 @@ impl Conversations {
                     .forked_from(&from);
                 self.create_or_close(scope, new, &session).await?;
                 self.copy_history(scope, &from, &conversation_id).await?;
-                (conversation_id, session, Vec::new())
+                let (lease, _) = self.acquire(scope, &conversation_id).await?;
+                (conversation_id, session, Vec::new(), lease)
             }
         };
         let conversation = self.require(scope, &conversation_id).await?;
@@ -152,6 +228,7 @@ impl Conversations {
             session,
             recorder,
             abandoned_turns: abandoned,
+            lease,
         })
     }
 

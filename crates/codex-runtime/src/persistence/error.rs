@@ -46,6 +46,20 @@ pub enum PersistenceError {
         /// The conversation id.
         conversation_id: String,
     },
+    /// Another instance holds a live ownership lease on the conversation (see
+    /// [`crate::persistence::lease`]); retry after `expires_at` if that owner died.
+    #[error(
+        "conversation `{conversation_id}` runs on another instance (`{owner}`), whose lease \
+         ends at {expires_at} ms"
+    )]
+    SessionElsewhere {
+        /// The conversation id.
+        conversation_id: String,
+        /// The instance holding the lease.
+        owner: String,
+        /// When its lease ends unless renewed ([`crate::persistence::Millis`]).
+        expires_at: i64,
+    },
     /// No job with this id.
     #[error("job `{job_id}` not found")]
     JobNotFound {

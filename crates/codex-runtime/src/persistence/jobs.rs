@@ -1,11 +1,19 @@
 //! Jobs: imports and deletions that run in the background with a pollable status, can be
 //! cancelled, run now, and continue after a restart (their state lives in the store).
+//!
+//! A job runs under a claim: taking it (`queued → running`, or a running job whose lease
+//! expired) writes a lease owner, a lease expiry and a new fencing token in one statement
+//! (`FOR UPDATE SKIP LOCKED` on PostgreSQL, under SQLite's write lock), so of several workers
+//! on one store exactly one runs a job. The runner renews the lease while it works and stops
+//! the job when it cannot renew before the lease ends; every state write is fenced by the
+//! token, so a worker whose claim was taken over writes nothing more.
 
 use super::error::{require_id, PersistResult, PersistenceError};
 use super::model::{now_millis, Millis, Scope};
 use super::store::ConversationStore;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// What a job does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,6 +134,13 @@ pub struct JobRecord {
     pub created_at: Millis,
     /// Last changed ([`Millis`]).
     pub updated_at: Millis,
+    /// The instance holding the job's claim ([`Jobs::owner`]), once claimed.
+    pub lease_owner: Option<String>,
+    /// When the claim's lease ends unless renewed ([`Millis`]); another worker may take the
+    /// job over after it.
+    pub lease_expires_at: Option<Millis>,
+    /// The fencing token: bumped by every claim; state writes of an older claim are refused.
+    pub claim: i64,
 }
 
 impl JobRecord {
@@ -142,6 +157,9 @@ impl JobRecord {
             run_at,
             created_at: now,
             updated_at: now,
+            lease_owner: None,
+            lease_expires_at: None,
+            claim: 0,
         }
     }
 }
@@ -154,15 +172,24 @@ fn new_job_id() -> String {
     )
 }
 
+/// Default lease of a job's claim ([`Jobs::with_lease`]).
+pub const DEFAULT_JOB_LEASE: Duration = Duration::from_secs(30);
+
+/// Shortest lease [`Jobs::with_lease`] accepts.
+pub const MIN_JOB_LEASE: Duration = Duration::from_millis(200);
+
 /// Schedules and runs jobs on a store. Cheap to clone.
 ///
 /// A job runs when [`Jobs::run_now`] or [`Jobs::run_due`] is called, or in the background
-/// after [`Jobs::spawn_worker`]. Imports need a [`crate::runtime::Client`] to read threads
-/// ([`Jobs::with_client`]).
+/// after [`Jobs::spawn_worker`], always under a claim with a lease (see the module doc):
+/// several `Jobs` on one store, in one process or many, never run one job at once. Imports
+/// need a [`crate::runtime::Client`] to read threads ([`Jobs::with_client`]).
 #[derive(Clone)]
 pub struct Jobs {
     pub(crate) store: Arc<dyn ConversationStore>,
     pub(crate) client: Option<crate::runtime::Client>,
+    owner: Arc<str>,
+    lease: Duration,
 }
 
 impl std::fmt::Debug for Jobs {
@@ -179,7 +206,43 @@ impl Jobs {
         Jobs {
             store,
             client: None,
+            owner: format!("jobs-{:016x}", rand::random::<u64>()).into(),
+            lease: DEFAULT_JOB_LEASE,
         }
+    }
+
+    /// Sets how long a claim lasts without renewal (default [`DEFAULT_JOB_LEASE`]). The runner
+    /// renews it every third of that; a job whose worker died is taken over once it ran out.
+    /// Refused below [`MIN_JOB_LEASE`].
+    pub fn with_lease(mut self, lease: Duration) -> PersistResult<Jobs> {
+        if lease < MIN_JOB_LEASE {
+            return Err(PersistenceError::Invalid {
+                what: "lease",
+                message: format!(
+                    "a job lease of {lease:?} is below the minimum of {MIN_JOB_LEASE:?}"
+                ),
+            });
+        }
+        self.lease = lease;
+        Ok(self)
+    }
+
+    /// Names this instance in the claims it takes (default: `jobs-` and a random id).
+    pub fn with_owner(mut self, owner: impl Into<String>) -> PersistResult<Jobs> {
+        let owner = owner.into();
+        require_id("owner", &owner)?;
+        self.owner = owner.into();
+        Ok(self)
+    }
+
+    /// The instance id written as `lease_owner` by this runner's claims.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// How long a claim lasts without renewal.
+    pub fn lease(&self) -> Duration {
+        self.lease
     }
 
     /// Uses `client` to read threads for imports.
@@ -258,50 +321,95 @@ impl Jobs {
         self.enqueue(scope, JobKind::PurgeActor, run_at).await
     }
 
-    /// The job as stored now.
-    pub async fn status(&self, job_id: &str) -> PersistResult<JobRecord> {
+    /// The job as stored now. A job of another scope (tenant or actor) is
+    /// [`PersistenceError::JobNotFound`].
+    pub async fn status(&self, scope: &Scope, job_id: &str) -> PersistResult<JobRecord> {
         self.store
-            .job(job_id)
+            .job(scope, job_id)
             .await?
             .ok_or_else(|| PersistenceError::JobNotFound {
                 job_id: job_id.to_string(),
             })
     }
 
-    /// Cancels a job that has not finished (a running import stops after its current turn).
-    pub async fn cancel(&self, job_id: &str) -> PersistResult<JobRecord> {
+    /// Cancels a job of `scope` that has not finished (a running import stops after its
+    /// current turn). A job of another scope is [`PersistenceError::JobNotFound`].
+    pub async fn cancel(&self, scope: &Scope, job_id: &str) -> PersistResult<JobRecord> {
         self.store
-            .cancel_job(job_id)
+            .cancel_job(scope, job_id)
             .await?
             .ok_or_else(|| PersistenceError::JobNotFound {
                 job_id: job_id.to_string(),
             })
     }
 
-    /// Runs the job now, whatever its `run_at`, and returns it as it ended. A finished job is
-    /// returned as is.
+    /// Claims the job of `scope` and runs it now, whatever its `run_at`, and returns it as it
+    /// ended. A finished job, or one another worker holds a live claim on, is returned as
+    /// stored. A job of another scope is [`PersistenceError::JobNotFound`].
     ///
     /// # Cancel safety
     /// Dropping the future stops the job between steps; its state stays `running` or
-    /// `verifying` and the next [`Jobs::run_due`] (in this process or after a restart)
-    /// continues it.
-    pub async fn run_now(&self, job_id: &str) -> PersistResult<JobRecord> {
-        let job = self.status(job_id).await?;
+    /// `verifying` with this runner's claim, and once that lease ran out the next
+    /// [`Jobs::run_due`] (in this process, another, or after a restart) continues it.
+    pub async fn run_now(&self, scope: &Scope, job_id: &str) -> PersistResult<JobRecord> {
+        let job = self.status(scope, job_id).await?;
         if job.state.is_terminal() {
             return Ok(job);
         }
-        self.run(job).await
+        let claimed = self
+            .store
+            .claim_job(
+                scope,
+                job_id,
+                &self.owner,
+                now_millis(),
+                self.lease_millis(),
+            )
+            .await?;
+        match claimed {
+            Some(job) => self.run_claimed(job).await,
+            None => self.status(scope, job_id).await,
+        }
     }
 
-    /// Runs every due job (queued ones past `run_at`, and running ones left by a stopped
-    /// process); returns them as they ended.
+    /// Claims and runs, one after the other, every due job (queued ones past `run_at`, and
+    /// running ones whose claim's lease ran out, left by a stopped worker), at most 100;
+    /// returns them as they ended.
     pub async fn run_due(&self) -> PersistResult<Vec<JobRecord>> {
-        let jobs = self.store.runnable_jobs(now_millis(), 100).await?;
-        let mut out = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            out.push(self.run(job).await?);
+        let mut out = Vec::new();
+        while out.len() < 100 {
+            let claimed = self
+                .store
+                .claim_next_job(&self.owner, now_millis(), self.lease_millis())
+                .await?;
+            let Some(job) = claimed else { break };
+            out.push(self.run_claimed(job).await?);
         }
         Ok(out)
+    }
+
+    fn lease_millis(&self) -> Millis {
+        i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// Runs a claimed job while renewing its lease; stops it when the lease is lost.
+    async fn run_claimed(&self, job: JobRecord) -> PersistResult<JobRecord> {
+        let scope = job.scope.clone();
+        let job_id = job.job_id.clone();
+        let heartbeat = super::job_lease::hold(
+            self.store.as_ref(),
+            &job_id,
+            job.claim,
+            &self.owner,
+            self.lease,
+        );
+        tokio::select! {
+            ran = self.run(job) => ran,
+            lost = heartbeat => {
+                tracing::warn!(job = %job_id, reason = %lost, "job stopped: its claim is lost");
+                self.status(&scope, &job_id).await
+            }
+        }
     }
 
     /// Runs due jobs every `interval` in a background task, until the returned handle is
@@ -320,14 +428,8 @@ impl Jobs {
         WorkerHandle { task }
     }
 
-    /// Runs one job to its end; failures become the job's `failed` state.
+    /// Runs one claimed job to its end; failures become the job's `failed` state.
     async fn run(&self, mut job: JobRecord) -> PersistResult<JobRecord> {
-        if job.state == JobState::Queued {
-            job.state = JobState::Running;
-            if !self.store.update_job(&job).await? {
-                return self.status(&job.job_id).await;
-            }
-        }
         let result = match job.kind.clone() {
             JobKind::Import {
                 thread_id,
@@ -354,15 +456,19 @@ impl Jobs {
         };
         match result {
             Ok(()) => {}
-            Err(PersistenceError::Cancelled { .. }) => return self.status(&job.job_id).await,
+            Err(PersistenceError::Cancelled { .. }) => {
+                return self.status(&job.scope, &job.job_id).await
+            }
             Err(e) => {
                 tracing::warn!(job = %job.job_id, error = %e, "job failed");
                 job.state = JobState::Failed;
                 job.error = Some(e.to_string());
             }
         }
-        self.store.update_job(&job).await?;
-        self.status(&job.job_id).await
+        if !self.store.update_job(&job).await? {
+            tracing::warn!(job = %job.job_id, "job result not saved: cancelled or claimed elsewhere");
+        }
+        self.status(&job.scope, &job.job_id).await
     }
 }
 

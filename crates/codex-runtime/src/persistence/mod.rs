@@ -20,7 +20,9 @@
 mod control;
 mod error;
 mod import;
+mod job_lease;
 mod jobs;
+pub mod lease;
 mod model;
 mod postgres;
 mod queries;
@@ -34,7 +36,10 @@ mod store_impl;
 
 pub use control::{ConversationRead, Conversations, OpenConversation, OpenedConversation};
 pub use error::{PersistResult, PersistenceError};
-pub use jobs::{JobKind, JobProgress, JobRecord, JobState, Jobs, WorkerHandle};
+pub use jobs::{
+    JobKind, JobProgress, JobRecord, JobState, Jobs, WorkerHandle, DEFAULT_JOB_LEASE, MIN_JOB_LEASE,
+};
+pub use lease::{LeaseAcquire, SessionLease, SessionLeaseGuard, DEFAULT_SESSION_LEASE};
 pub use model::{
     now_millis, Conversation, ConversationPage, ConversationSummary, Durability, EventRecord,
     ItemPage, ItemRecord, ListConversations, Millis, NewConversation, Record, RowCounts, Scope,

@@ -223,6 +223,7 @@ fn refs(params: &[SqlValue]) -> Vec<&(dyn ToSql + Sync)> {
 
 impl SqlTx for PgConn {
     const ONE_FLIGHT: bool = true;
+    const LOCK_SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
 
     async fn query_all_and_commit(
         &mut self,

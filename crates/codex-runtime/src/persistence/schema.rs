@@ -6,7 +6,10 @@
 pub(crate) const COMPONENT: &str = "codex_runtime_persistence";
 
 /// `(version, name, sql)` of every migration, in order.
-pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "conversations", V1)];
+pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "conversations", V1),
+    (2, "job_claims_and_session_leases", V2),
+];
 
 const V1: &str = r#"
 CREATE TABLE codex_conversations (
@@ -102,6 +105,26 @@ CREATE TABLE codex_jobs (
     updated_at BIGINT NOT NULL
 );
 CREATE INDEX codex_jobs_by_state ON codex_jobs (state, run_at);
+"#;
+
+/// Version 2: a claim with a lease on every job (`lease_owner`, `lease_expires_at`, and the
+/// fencing token `claim`, bumped by every claim), and the ownership lease of live sessions.
+const V2: &str = r#"
+ALTER TABLE codex_jobs ADD COLUMN lease_owner TEXT;
+ALTER TABLE codex_jobs ADD COLUMN lease_expires_at BIGINT;
+ALTER TABLE codex_jobs ADD COLUMN claim BIGINT NOT NULL DEFAULT 0;
+
+CREATE TABLE codex_session_leases (
+    tenant          TEXT   NOT NULL,
+    actor           TEXT   NOT NULL,
+    conversation_id TEXT   NOT NULL,
+    owner           TEXT   NOT NULL,
+    token           BIGINT NOT NULL,
+    acquired_at     BIGINT NOT NULL,
+    heartbeat_at    BIGINT NOT NULL,
+    expires_at      BIGINT NOT NULL,
+    PRIMARY KEY (tenant, actor, conversation_id)
+);
 "#;
 
 /// Every table the store writes (for counting and deleting).

@@ -91,6 +91,9 @@ pub(crate) trait SqlTx: Send {
     /// Whether [`SqlTx::query_all_and_commit`] is one round trip and the backend runs
     /// PostgreSQL's data-modifying CTEs (`queries::append_flight` is written for it).
     const ONE_FLIGHT: bool = false;
+    /// What a `SELECT` that picks a row to claim ends with: PostgreSQL's `FOR UPDATE SKIP
+    /// LOCKED`; nothing on SQLite, whose `BEGIN IMMEDIATE` already holds the write lock.
+    const LOCK_SKIP_LOCKED: &'static str = "";
     /// Runs a statement; returns the rows it changed.
     fn execute(
         &mut self,

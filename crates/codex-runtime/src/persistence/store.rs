@@ -3,6 +3,7 @@
 
 use super::error::PersistResult;
 use super::jobs::JobRecord;
+use super::lease::{LeaseAcquire, SessionLease};
 use super::model::{
     Conversation, ConversationPage, Durability, EventRecord, ItemPage, ListConversations, Millis,
     NewConversation, Record, RowCounts, Scope, ServerRequestRecord, TurnRecord,
@@ -161,19 +162,93 @@ pub trait ConversationStore: Send + Sync + 'static {
     /// Inserts a job.
     fn insert_job<'a>(&'a self, job: &'a JobRecord) -> StoreFuture<'a, ()>;
 
-    /// Saves a job's state and progress unless it was cancelled or finished meanwhile; returns
-    /// `false` then (the runner stops).
+    /// Saves a job's state and progress, fenced by its claim: only while `job.claim` is still
+    /// the job's current claim held by `job.lease_owner` and the job has not been cancelled
+    /// or finished; returns `false` otherwise (the runner stops).
     fn update_job<'a>(&'a self, job: &'a JobRecord) -> StoreFuture<'a, bool>;
 
-    /// One job.
-    fn job<'a>(&'a self, job_id: &'a str) -> StoreFuture<'a, Option<JobRecord>>;
+    /// One job of `scope`; `None` for an unknown job or one of another scope.
+    fn job<'a>(&'a self, scope: &'a Scope, job_id: &'a str) -> StoreFuture<'a, Option<JobRecord>>;
 
-    /// Cancels a job that has not finished; returns it as stored afterwards.
-    fn cancel_job<'a>(&'a self, job_id: &'a str) -> StoreFuture<'a, Option<JobRecord>>;
+    /// Cancels a job of `scope` that has not finished; returns it as stored afterwards
+    /// (`None` for an unknown job or one of another scope).
+    fn cancel_job<'a>(
+        &'a self,
+        scope: &'a Scope,
+        job_id: &'a str,
+    ) -> StoreFuture<'a, Option<JobRecord>>;
 
-    /// Jobs to run: queued ones due by `now`, and running or verifying ones (a restarted
-    /// process continues them), oldest first.
-    fn runnable_jobs<'a>(&'a self, now: Millis, limit: u32) -> StoreFuture<'a, Vec<JobRecord>>;
+    /// Claims job `job_id` of `scope` for `owner` until `now + lease_ms`, whatever its
+    /// `run_at`: only when it is queued (it becomes running) or running with a lease that ran
+    /// out. Bumps its fencing token. `None` when not claimable.
+    fn claim_job<'a>(
+        &'a self,
+        scope: &'a Scope,
+        job_id: &'a str,
+        owner: &'a str,
+        now: Millis,
+        lease_ms: Millis,
+    ) -> StoreFuture<'a, Option<JobRecord>>;
+
+    /// Claims the oldest claimable job (queued and due by `now`, or running with a lease that
+    /// ran out) for `owner` until `now + lease_ms`; concurrent claimers never get one job.
+    fn claim_next_job<'a>(
+        &'a self,
+        owner: &'a str,
+        now: Millis,
+        lease_ms: Millis,
+    ) -> StoreFuture<'a, Option<JobRecord>>;
+
+    /// Extends claim `claim` of `owner` on a running job to `now + lease_ms`; `false` when the
+    /// claim is not the job's any more or the job ended.
+    fn renew_job_lease<'a>(
+        &'a self,
+        job_id: &'a str,
+        claim: i64,
+        owner: &'a str,
+        now: Millis,
+        lease_ms: Millis,
+    ) -> StoreFuture<'a, bool>;
+
+    /// The session ownership lease of a conversation, if one was ever taken.
+    fn session_lease<'a>(
+        &'a self,
+        scope: &'a Scope,
+        conversation_id: &'a str,
+    ) -> StoreFuture<'a, Option<SessionLease>>;
+
+    /// Acquires the conversation's ownership lease for `owner` until `now + ttl_ms` when it is
+    /// free, expired or already `owner`'s; [`LeaseAcquire::Held`] with the live holder
+    /// otherwise. See [`super::lease`].
+    fn acquire_session_lease<'a>(
+        &'a self,
+        scope: &'a Scope,
+        conversation_id: &'a str,
+        owner: &'a str,
+        now: Millis,
+        ttl_ms: Millis,
+    ) -> StoreFuture<'a, LeaseAcquire>;
+
+    /// Renews `owner`'s lease with fencing token `token` to `now + ttl_ms`; `None` when the
+    /// lease changed hands (the caller must stop driving the session).
+    fn renew_session_lease<'a>(
+        &'a self,
+        scope: &'a Scope,
+        conversation_id: &'a str,
+        owner: &'a str,
+        token: i64,
+        now: Millis,
+        ttl_ms: Millis,
+    ) -> StoreFuture<'a, Option<SessionLease>>;
+
+    /// Ends `owner`'s lease with token `token` now; `false` when it was not theirs any more.
+    fn release_session_lease<'a>(
+        &'a self,
+        scope: &'a Scope,
+        conversation_id: &'a str,
+        owner: &'a str,
+        token: i64,
+    ) -> StoreFuture<'a, bool>;
 }
 
 /// Bound of the in-process event feed.

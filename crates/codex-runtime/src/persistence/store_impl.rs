@@ -237,29 +237,124 @@ macro_rules! conversation_store_impl {
             }
             fn job<'a>(
                 &'a self,
+                scope: &'a $crate::persistence::Scope,
                 job_id: &'a str,
             ) -> $crate::persistence::StoreFuture<'a, Option<$crate::persistence::JobRecord>> {
-                let id = job_id.to_string();
+                let (scope, id) = (scope.clone(), job_id.to_string());
                 self.run("job", move |tx| {
-                    Box::pin(async move { queries::job(tx, &id).await })
+                    Box::pin(async move { queries::job(tx, &scope, &id).await })
                 })
             }
             fn cancel_job<'a>(
                 &'a self,
+                scope: &'a $crate::persistence::Scope,
                 job_id: &'a str,
             ) -> $crate::persistence::StoreFuture<'a, Option<$crate::persistence::JobRecord>> {
-                let id = job_id.to_string();
+                let (scope, id) = (scope.clone(), job_id.to_string());
                 self.run("cancel_job", move |tx| {
-                    Box::pin(async move { queries::cancel_job(tx, &id).await })
+                    Box::pin(async move { queries::cancel_job(tx, &scope, &id).await })
                 })
             }
-            fn runnable_jobs<'a>(
+            fn claim_job<'a>(
                 &'a self,
+                scope: &'a $crate::persistence::Scope,
+                job_id: &'a str,
+                owner: &'a str,
                 now: $crate::persistence::Millis,
-                limit: u32,
-            ) -> $crate::persistence::StoreFuture<'a, Vec<$crate::persistence::JobRecord>> {
-                self.run("runnable_jobs", move |tx| {
-                    Box::pin(async move { queries::runnable_jobs(tx, now, limit).await })
+                lease_ms: $crate::persistence::Millis,
+            ) -> $crate::persistence::StoreFuture<'a, Option<$crate::persistence::JobRecord>> {
+                let (scope, id, owner) = (scope.clone(), job_id.to_string(), owner.to_string());
+                self.run("claim_job", move |tx| {
+                    Box::pin(async move {
+                        queries::claim_job(tx, &scope, &id, &owner, now, lease_ms).await
+                    })
+                })
+            }
+            fn claim_next_job<'a>(
+                &'a self,
+                owner: &'a str,
+                now: $crate::persistence::Millis,
+                lease_ms: $crate::persistence::Millis,
+            ) -> $crate::persistence::StoreFuture<'a, Option<$crate::persistence::JobRecord>> {
+                let owner = owner.to_string();
+                self.run("claim_next_job", move |tx| {
+                    Box::pin(
+                        async move { queries::claim_next_job(tx, &owner, now, lease_ms).await },
+                    )
+                })
+            }
+            fn renew_job_lease<'a>(
+                &'a self,
+                job_id: &'a str,
+                claim: i64,
+                owner: &'a str,
+                now: $crate::persistence::Millis,
+                lease_ms: $crate::persistence::Millis,
+            ) -> $crate::persistence::StoreFuture<'a, bool> {
+                let (id, owner) = (job_id.to_string(), owner.to_string());
+                self.run("renew_job_lease", move |tx| {
+                    Box::pin(async move {
+                        queries::renew_job_lease(tx, &id, claim, &owner, now, lease_ms).await
+                    })
+                })
+            }
+            fn session_lease<'a>(
+                &'a self,
+                scope: &'a $crate::persistence::Scope,
+                id: &'a str,
+            ) -> $crate::persistence::StoreFuture<'a, Option<$crate::persistence::SessionLease>>
+            {
+                let (scope, id) = (scope.clone(), id.to_string());
+                self.run("session_lease", move |tx| {
+                    Box::pin(async move { queries::session_lease(tx, &scope, &id).await })
+                })
+            }
+            fn acquire_session_lease<'a>(
+                &'a self,
+                scope: &'a $crate::persistence::Scope,
+                id: &'a str,
+                owner: &'a str,
+                now: $crate::persistence::Millis,
+                ttl_ms: $crate::persistence::Millis,
+            ) -> $crate::persistence::StoreFuture<'a, $crate::persistence::LeaseAcquire> {
+                let (scope, id, owner) = (scope.clone(), id.to_string(), owner.to_string());
+                self.run("acquire_session_lease", move |tx| {
+                    Box::pin(async move {
+                        queries::acquire_session_lease(tx, &scope, &id, &owner, now, ttl_ms).await
+                    })
+                })
+            }
+            fn renew_session_lease<'a>(
+                &'a self,
+                scope: &'a $crate::persistence::Scope,
+                id: &'a str,
+                owner: &'a str,
+                token: i64,
+                now: $crate::persistence::Millis,
+                ttl_ms: $crate::persistence::Millis,
+            ) -> $crate::persistence::StoreFuture<'a, Option<$crate::persistence::SessionLease>>
+            {
+                let (scope, id, owner) = (scope.clone(), id.to_string(), owner.to_string());
+                self.run("renew_session_lease", move |tx| {
+                    Box::pin(async move {
+                        queries::renew_session_lease(tx, &scope, &id, &owner, token, now, ttl_ms)
+                            .await
+                    })
+                })
+            }
+            fn release_session_lease<'a>(
+                &'a self,
+                scope: &'a $crate::persistence::Scope,
+                id: &'a str,
+                owner: &'a str,
+                token: i64,
+            ) -> $crate::persistence::StoreFuture<'a, bool> {
+                let (scope, id, owner) = (scope.clone(), id.to_string(), owner.to_string());
+                let now = $crate::persistence::now_millis();
+                self.run("release_session_lease", move |tx| {
+                    Box::pin(async move {
+                        queries::release_session_lease(tx, &scope, &id, &owner, token, now).await
+                    })
                 })
             }
         }

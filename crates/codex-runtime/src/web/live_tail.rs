@@ -12,12 +12,11 @@ use super::adapter::AdapterInner;
 use super::web_session::WebSession;
 use codex_db::RedactedUrl;
 use futures::StreamExt;
-use std::str::FromStr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::sync::mpsc;
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
 use tokio_util::sync::CancellationToken;
 
 /// The notification channel.
@@ -98,16 +97,17 @@ async fn session(
     adapter: &Weak<AdapterInner>,
     outbox: &mut mpsc::Receiver<String>,
 ) -> Result<(), String> {
-    let config = match tokio_postgres::Config::from_str(url.expose()) {
+    // The connection goes through codex-db, so it follows the URL's sslmode like the pools.
+    let (client, mut connection) = match codex_db::postgres::connect_one(url.expose()).await {
         Ok(c) => c,
-        Err(err) => {
-            tracing::error!(url = %url, "live tail disabled, the URL does not parse: {err}");
+        Err(codex_db::DbError::InvalidUrl { reason, .. }) => {
+            tracing::error!(url = %url, "live tail disabled, the URL does not parse: {reason}");
             // Nothing will ever work; wait for shutdown instead of spinning.
             std::future::pending::<()>().await;
             return Ok(());
         }
+        Err(err) => return Err(err.to_string()),
     };
-    let (client, mut connection) = config.connect(NoTls).await.map_err(|e| e.to_string())?;
     let (seen_tx, mut seen) = mpsc::channel::<String>(OUTBOX);
     let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx)).boxed();
     let driver = tokio::spawn(async move {

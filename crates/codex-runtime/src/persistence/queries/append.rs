@@ -120,9 +120,11 @@ pub(crate) async fn append<T: SqlTx>(
     Ok(events)
 }
 
+/// Ends a turn in progress; also a turn marked abandoned (by a resume that took the
+/// conversation over) whose real end arrives after all, so that end is recorded, not dropped.
 const COMPLETE_TURN: &str = "UPDATE codex_turns SET status = $5, error = $6, usage = $7, \
      completed_at = $8 WHERE tenant = $1 AND actor = $2 AND conversation_id = $3 \
-     AND turn_id = $4 AND status = 'inProgress'";
+     AND turn_id = $4 AND (status = 'inProgress' OR (status = 'abandoned' AND $5 <> 'abandoned'))";
 
 fn complete_turn_params(
     scope: &Scope,

@@ -96,15 +96,16 @@ static SERVER_REQUEST: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// `TurnCompleted`: the turn in progress is completed (`done`); a turn seen only at its end
+/// `TurnCompleted`: the turn in progress (or abandoned by a takeover, when this is its real
+/// end) is completed (`done`); a turn seen only at its end
 /// (an import of a turn with no start) is inserted whole (`whole`); a completed one is a
 /// repeat (neither: no `proj` row).
 static TURN_COMPLETED: LazyLock<String> = LazyLock::new(|| {
     format!(
         "{CONV}, done AS (UPDATE codex_turns SET status = $9::text, error = $10::text, \
          usage = $11::text, completed_at = $4::bigint WHERE tenant = $1 AND actor = $2 \
-         AND conversation_id = $3 AND turn_id = $8::text AND status = 'inProgress' \
-         RETURNING 0 AS added), \
+         AND conversation_id = $3 AND turn_id = $8::text AND (status = 'inProgress' \
+         OR (status = 'abandoned' AND $9::text <> 'abandoned')) RETURNING 0 AS added), \
          whole AS (INSERT INTO codex_turns (tenant, actor, conversation_id, turn_id, position, \
          status, error, usage, started_at, completed_at) SELECT $1, $2, $3, $8::text, \
          conv.turn_count + 1, $9::text, $10::text, $11::text, $4::bigint, $4::bigint FROM conv \

@@ -26,6 +26,14 @@ pub(crate) async fn delete_conversation<T: SqlTx>(
     id: &str,
 ) -> PersistResult<u64> {
     let p = params![&scope.tenant, &scope.actor, id];
+    // Its ownership lease goes too (not counted: it is not conversation data).
+    delete_where(
+        tx,
+        &["codex_session_leases"],
+        " AND conversation_id = $3",
+        &p,
+    )
+    .await?;
     delete_where(tx, DATA_TABLES, " AND conversation_id = $3", &p).await
 }
 
@@ -56,6 +64,7 @@ pub(crate) async fn delete_turn<T: SqlTx>(
 
 pub(crate) async fn purge_actor<T: SqlTx>(tx: &mut T, scope: &Scope) -> PersistResult<u64> {
     let p = params![&scope.tenant, &scope.actor];
+    delete_where(tx, &["codex_session_leases"], "", &p).await?;
     let n = delete_where(tx, DATA_TABLES, "", &p).await?;
     // Finished jobs of the actor go too; a running purge keeps its own row to report on.
     let m = tx

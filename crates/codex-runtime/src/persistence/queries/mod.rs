@@ -9,12 +9,18 @@
 mod append;
 mod append_flight;
 mod jobs;
+mod lease;
 mod lifecycle;
 mod projection;
 mod read;
 
 pub(crate) use append::{abandon_open_turns, append};
-pub(crate) use jobs::{cancel_job, insert_job, job, runnable_jobs, update_job};
+pub(crate) use jobs::{
+    cancel_job, claim_job, claim_next_job, insert_job, job, renew_job_lease, update_job,
+};
+pub(crate) use lease::{
+    acquire_session_lease, release_session_lease, renew_session_lease, session_lease,
+};
 pub(crate) use lifecycle::{count_rows, delete_conversation, delete_turn, purge_actor};
 pub(crate) use read::{read_events, read_items, read_turns, server_requests};
 
