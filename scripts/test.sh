@@ -50,6 +50,15 @@ for feature in "" attach remote cron persistence web artifact experimental; do
   cargo check -p codex-runtime --no-default-features ${feature:+--features "$feature"}
 done
 cargo check -p codex-automation --no-default-features
+for feature in "" sqlite http-client server cli; do
+  echo "codex-flow features: ${feature:-(none)}" >&2
+  cargo check -p codex-flow --no-default-features ${feature:+--features "$feature"}
+done
+# A program that only dispatches events pays for no server, HTTP client, database or CLI.
+if cargo tree -p codex-flow -e normal --prefix none | grep -E '^(clap|axum|reqwest|tokio-postgres|postgres) '; then
+  echo "codex-flow's default features pull in the crates above" >&2
+  exit 1
+fi
 cargo check -p codex-runtime-protocol
 
 step "cargo doc --workspace --no-deps with warnings denied"

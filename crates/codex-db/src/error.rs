@@ -27,6 +27,7 @@ pub enum DbError {
         reason: String,
     },
     /// The first connection of a pool failed.
+    #[cfg(feature = "postgres")]
     #[error("cannot connect to PostgreSQL at {url}: {source}")]
     Connect {
         /// The URL, password hidden.
@@ -36,12 +37,15 @@ pub enum DbError {
         source: tokio_postgres::Error,
     },
     /// No connection could be taken from the pool.
+    #[cfg(feature = "postgres")]
     #[error("no PostgreSQL connection available: {0}")]
     Pool(#[from] deadpool_postgres::PoolError),
     /// The pool could not be built.
+    #[cfg(feature = "postgres")]
     #[error("cannot build the PostgreSQL pool: {0}")]
     BuildPool(#[from] deadpool_postgres::BuildError),
     /// A PostgreSQL statement failed.
+    #[cfg(feature = "postgres")]
     #[error("PostgreSQL failed while {context}: {source}")]
     Postgres {
         /// What was being done.
@@ -51,6 +55,7 @@ pub enum DbError {
         source: tokio_postgres::Error,
     },
     /// A SQLite call failed.
+    #[cfg(feature = "sqlite")]
     #[error("SQLite failed on {path} while {context}: {source}")]
     Sqlite {
         /// The database file.
@@ -123,6 +128,7 @@ pub enum DbError {
     },
 }
 
+#[cfg(feature = "postgres")]
 impl DbError {
     pub(crate) fn postgres(
         context: impl Into<String>,

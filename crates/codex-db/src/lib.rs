@@ -4,10 +4,12 @@
 //! home: the conversation store (`codex_runtime::persistence`), the flow store (`codex-flow`) and
 //! anything else that keeps state in SQL.
 //!
-//! - [`postgres`]: a connection pool ([`postgres::PgPool`], `deadpool-postgres` over
+//! Both back ends are Cargo features, on by default: `postgres` and `sqlite`.
+//!
+//! - `postgres`: a connection pool (`postgres::PgPool`, `deadpool-postgres` over
 //!   `tokio-postgres`) and versioned migrations applied once, in one transaction, under a
 //!   PostgreSQL advisory lock, so several processes and machines can start at the same time.
-//! - [`sqlite`]: opening an embedded database file (created `0600`, WAL, `synchronous=FULL`,
+//! - `sqlite`: opening an embedded database file (created `0600`, WAL, `synchronous=FULL`,
 //!   foreign keys on, a busy timeout) and the same migrations under SQLite's write lock.
 //! - [`Migration`]: one numbered schema step of one component. Versions start at 1 and grow by
 //!   one; a database that already holds a version this binary does not know is refused
@@ -26,7 +28,9 @@
 
 mod error;
 mod migration;
+#[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "sqlite")]
 pub mod sqlite;
 pub mod tls;
 mod url;

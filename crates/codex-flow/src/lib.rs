@@ -16,8 +16,10 @@
 //! - [`run_view`]: normalized runs (`processStatus`, `resultStatus`, `effectiveStatus`,
 //!   `needsAttention`, attempts, output).
 //! - [`state`]: memory and durable SQLite state.
-//! - [`client`]: the [`FlowClient`] trait, [`LocalFlowClient`], [`HttpFlowClient`] and
-//!   [`FlowClientConfig`].
+//! - [`client`]: the [`FlowClient`] trait, [`LocalFlowClient`], `HttpFlowClient` (Cargo feature
+//!   `http-client`) and [`FlowClientConfig`].
+//! - `store`, `serve`, `worker` (Cargo feature `server`): the PostgreSQL store, `codex-flow serve`
+//!   and workers; `SqliteFlowStore` and durable local state need `sqlite` (on by default).
 //! - [`schemas`]: the published JSON Schemas of `flow.toml` and `FLOW_RESULT`.
 //!
 //! ```no_run
@@ -56,21 +58,24 @@ pub mod progress;
 mod run_limits;
 pub mod run_view;
 pub mod schemas;
+#[cfg(feature = "server")]
 pub mod serve;
 pub mod state;
 mod step_guard;
 pub mod step_runner;
 pub mod store;
 pub mod timestamp;
+#[cfg(feature = "server")]
 pub mod worker;
 
 pub use catalog::{default_roots, Discovery, FlowCatalog, LoadedFlow, LoadedStep, ShadowedFlow};
+#[cfg(feature = "http-client")]
+pub use client::HttpFlowClient;
 pub use client::{
     normalize_dispatch, normalize_event_record, normalize_run, sign_body, verify_signature,
     DispatchOptions, DispatchResponse, DispatchStatus, EventDetail, FlowClient, FlowClientConfig,
-    HttpFlowClient, HttpFlowClientConfig, LocalFlowClient, LocalFlowClientConfig, LocalHooks,
-    RunStepOptions, Secret, StateMode, DEFAULT_MAX_NEXT_DEPTH, LEGACY_SIGNATURE_HEADER,
-    SIGNATURE_HEADER,
+    HttpFlowClientConfig, LocalFlowClient, LocalFlowClientConfig, LocalHooks, RunStepOptions,
+    Secret, StateMode, DEFAULT_MAX_NEXT_DEPTH, LEGACY_SIGNATURE_HEADER, SIGNATURE_HEADER,
 };
 pub use code_mode::{
     code_mode_enabled, code_mode_env_from_process, CodeModeDefaults, CodeModeExecutor,
@@ -91,5 +96,9 @@ pub use progress::{OutputStream, ProgressEvent, ProgressSink};
 pub use run_view::{AttemptView, EffectiveStatus, ProcessStatus, RunOutput, RunView};
 pub use state::{EventFilter, EventRecord, RunFilter};
 pub use step_runner::{RunnerConfig, StepOutcome, StepRunner};
-pub use store::{FlowStore, PostgresFlowStore, SqliteFlowStore};
+pub use store::FlowStore;
+#[cfg(feature = "server")]
+pub use store::PostgresFlowStore;
+#[cfg(feature = "sqlite")]
+pub use store::SqliteFlowStore;
 pub use tokio_util::sync::CancellationToken;

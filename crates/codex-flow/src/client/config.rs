@@ -10,7 +10,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 use crate::client::config_keys::{check_keys, field_names};
-use crate::client::{FlowClient, HttpFlowClient, HttpFlowClientConfig};
+use crate::client::{FlowClient, HttpFlowClientConfig};
 use crate::client::{LocalFlowClient, LocalFlowClientConfig, LocalHooks, StateMode};
 use crate::code_mode::{CodeModeDefaults, CodeModeExecutor};
 use crate::error::{FlowError, Result};
@@ -76,7 +76,15 @@ impl FlowClientConfig {
                     progress: None,
                 },
             )?),
-            FlowClientConfig::Http(config) => Box::new(HttpFlowClient::new(config)?),
+            #[cfg(feature = "http-client")]
+            FlowClientConfig::Http(config) => Box::new(crate::client::HttpFlowClient::new(config)?),
+            #[cfg(not(feature = "http-client"))]
+            FlowClientConfig::Http(config) => {
+                return Err(FlowError::Config(format!(
+                    "backend \"http\" ({}) needs codex-flow built with the `http-client` feature",
+                    crate::client::redact_url(&config.base_url)
+                )))
+            }
         })
     }
 }

@@ -1,20 +1,20 @@
 //! The HTTP flow client: the contract's backend routes, bearer / `x-api-key` / custom headers,
 //! HMAC body signatures, normalized answers.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
 use reqwest::{Method, StatusCode, Url};
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::client::normalize::{normalize_dispatch, normalize_event_record, normalize_run};
-use crate::client::secret::{redact_url, Secret};
+use crate::client::secret::redact_url;
 use crate::client::signature::{
     sign_body, sign_request, REQUEST_SIGNATURE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
 };
-use crate::client::{DispatchOptions, DispatchResponse, EventDetail, FlowClient};
+use crate::client::{
+    DispatchOptions, DispatchResponse, EventDetail, FlowClient, HttpFlowClientConfig,
+};
 use crate::error::{FlowError, Result};
 use crate::event::FlowEvent;
 use crate::run_view::RunView;
@@ -22,53 +22,6 @@ use crate::state::{EventFilter, EventRecord, RunFilter};
 
 /// Largest backend answer read, 16 MiB.
 pub const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
-
-/// Configuration of [`HttpFlowClient`]. An unknown key is an error; the reference client's
-/// names `bearerToken` (for `token`) and `hmacSecret` (for `signingSecret`) are accepted.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct HttpFlowClientConfig {
-    /// The backend URL; a path prefix (`https://host/api/flows`) is kept.
-    pub base_url: String,
-    /// Sent as `authorization: Bearer <token>` (also read from `bearerToken`).
-    #[serde(
-        default,
-        alias = "bearerToken",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub token: Option<Secret>,
-    /// Sent as `x-api-key`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_key: Option<Secret>,
-    /// Signs every request as `x-flow-signature-256` (also read from `hmacSecret`).
-    #[serde(default, alias = "hmacSecret", skip_serializing_if = "Option::is_none")]
-    pub signing_secret: Option<Secret>,
-    /// Extra headers (values are treated as credentials: redirects are not followed when any
-    /// are set).
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
-    /// Per-request timeout (default 30000 ms).
-    #[serde(default = "default_timeout_ms")]
-    pub timeout_ms: u64,
-}
-
-fn default_timeout_ms() -> u64 {
-    30_000
-}
-
-impl HttpFlowClientConfig {
-    /// A configuration with only the base URL.
-    pub fn new(base_url: impl Into<String>) -> Self {
-        HttpFlowClientConfig {
-            base_url: base_url.into(),
-            token: None,
-            api_key: None,
-            signing_secret: None,
-            headers: BTreeMap::new(),
-            timeout_ms: default_timeout_ms(),
-        }
-    }
-}
 
 /// A [`FlowClient`] backed by a flow backend over HTTP.
 ///

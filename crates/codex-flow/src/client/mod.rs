@@ -3,14 +3,18 @@
 
 mod config;
 mod config_keys;
+#[cfg(feature = "http-client")]
 mod http;
+mod http_config;
 mod local;
 mod normalize;
 mod secret;
 mod signature;
 
 pub use config::FlowClientConfig;
-pub use http::{HttpFlowClient, HttpFlowClientConfig};
+#[cfg(feature = "http-client")]
+pub use http::HttpFlowClient;
+pub use http_config::HttpFlowClientConfig;
 pub use local::{
     LocalFlowClient, LocalFlowClientConfig, LocalHooks, RunStepOptions, StateMode,
     DEFAULT_MAX_NEXT_DEPTH,

@@ -1,6 +1,7 @@
 //! Where the local client keeps events and runs: in memory (default) or durable SQLite.
 
 mod memory;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 
 pub use memory::{MemoryStore, DEFAULT_MAX_MEMORY_EVENTS};
@@ -8,6 +9,7 @@ pub use memory::{MemoryStore, DEFAULT_MAX_MEMORY_EVENTS};
 pub(crate) fn memory_default_max() -> usize {
     DEFAULT_MAX_MEMORY_EVENTS
 }
+#[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
 use serde::{Deserialize, Serialize};

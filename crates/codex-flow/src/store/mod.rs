@@ -1,24 +1,32 @@
 //! [`FlowStore`]: where events and runs are recorded, whatever runs them. Dispatch only records:
 //! an event and its queued runs are written in one transaction (an outbox); execution belongs to
 //! a runner (the local client's in-process runner, or `codex-flow worker` processes leasing runs
-//! from a [`PostgresFlowStore`]).
+//! from a `PostgresFlowStore`).
 //!
-//! - [`SqliteFlowStore`]: one machine, the embedded default (`<cwd>/.codex/flow-client`).
-//! - [`PostgresFlowStore`]: many machines; also implements leasing ([`PostgresFlowStore::lease`]),
-//!   heartbeats, fenced results, retries with backoff and dead-letter.
+//! - `SqliteFlowStore` (Cargo feature `sqlite`, default): one machine, the embedded default
+//!   (`<cwd>/.codex/flow-client`).
+//! - `PostgresFlowStore` (Cargo feature `server`): many machines; also implements leasing
+//!   (`PostgresFlowStore::lease`), heartbeats, fenced results, retries with backoff and
+//!   dead-letter.
 //!
 //! [`queued_dispatch`] builds what dispatching an event records (the event and its queued runs
 //! with their retry policies), for `codex-flow serve` and for the `next` events workers
 //! dispatch.
 
 mod dispatch;
+#[cfg(feature = "server")]
 mod postgres;
+#[cfg(feature = "server")]
 mod postgres_lease;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 
 pub use dispatch::{next_dispatch, package_hashes, queued_dispatch, NextEvents, QueuedRun};
+#[cfg(feature = "server")]
 pub use postgres::PostgresFlowStore;
+#[cfg(feature = "server")]
 pub use postgres_lease::{AttemptEnd, Heartbeat, LeasedRun, StoreMetrics};
+#[cfg(feature = "sqlite")]
 pub use sqlite::SqliteFlowStore;
 
 use futures::future::BoxFuture;
@@ -67,6 +75,7 @@ pub trait FlowStore: Send + Sync {
 }
 
 /// The replay runs of `record` (whose `replays` is already the new count) for `plan`.
+#[cfg(feature = "sqlite")]
 pub(crate) fn replay_runs(record: &EventRecord, plan: &[ReplayPlan]) -> Vec<RunView> {
     let nonce = crate::ids::replay_nonce(record.replays);
     plan.iter()
@@ -85,6 +94,7 @@ pub(crate) fn replay_runs(record: &EventRecord, plan: &[ReplayPlan]) -> Vec<RunV
 }
 
 /// The cancel transition shared by the stores; returns whether the run changed.
+#[cfg(feature = "sqlite")]
 pub(crate) fn apply_cancel(run: &mut RunView) -> bool {
     use crate::run_view::ProcessStatus;
     match run.process_status {

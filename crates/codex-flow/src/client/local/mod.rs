@@ -30,9 +30,10 @@ use crate::output_capture::DEFAULT_OUTPUT_LIMIT;
 use crate::progress::{no_progress, ProgressEvent, ProgressSink};
 use crate::run_limits::RunLimits;
 use crate::run_view::RunView;
+#[cfg(feature = "sqlite")]
+use crate::state::SqliteStore;
 use crate::state::{
-    Claim, EventFilter, EventRecord, MemoryStore, RunFilter, SqliteStore, StateStore,
-    MAX_LIST_LIMIT,
+    Claim, EventFilter, EventRecord, MemoryStore, RunFilter, StateStore, MAX_LIST_LIMIT,
 };
 use crate::step_runner::{RunnerConfig, StepOutcome, StepRunner};
 use crate::timestamp::now_rfc3339;
@@ -257,7 +258,17 @@ impl LocalFlowClient {
     ) -> Result<Self> {
         let store: Arc<dyn StateStore> = match config.state {
             StateMode::Memory => Arc::new(MemoryStore::new(config.max_memory_events)),
+            #[cfg(feature = "sqlite")]
             StateMode::Durable => Arc::new(SqliteStore::open(&config.resolved_state_dir())?),
+            #[cfg(not(feature = "sqlite"))]
+            StateMode::Durable => {
+                return Err(FlowError::State {
+                    path: config.resolved_state_dir(),
+                    message: "durable state needs codex-flow built with the `sqlite` feature \
+                              (or use `state: memory`)"
+                        .into(),
+                })
+            }
         };
         let runner = StepRunner::new(RunnerConfig {
             env: config.env.clone(),
