@@ -320,7 +320,7 @@ impl ArtifactSessionManager {
         // Applying can take a while on a large document (parsing, counting, anchors): off the
         // async worker threads.
         let (patch, applied) = {
-            let (doc, limits) = (artifact.clone(), self.config.limits.clone());
+            let (doc, limits) = (artifact.clone(), self.config.limits);
             tokio::task::spawn_blocking(move || {
                 let applied = apply_doc_patch(&doc, &patch, &limits);
                 (patch, applied)
