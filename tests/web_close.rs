@@ -61,13 +61,14 @@ async fn a_close_whose_store_write_fails_ends_the_streams_frees_the_slot_and_can
     assert_eq!(res.status(), 500);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"]["code"], "store_error");
-    assert_generic(&body);
 
     // The streams ended anyway, and the live slot is free: the tenant may open another one.
     let end = events.until("session.closed").await;
     assert_eq!(end.len(), 1, "{end:?}");
     let other = h.create_session(ALICE).await;
     assert_ne!(other, session);
+    // The store's text stayed in the log (L6).
+    assert_generic(&body);
 
     // The conversation is not archived yet; the retried DELETE does it.
     let scope = Scope::new("alice", "web").unwrap();
