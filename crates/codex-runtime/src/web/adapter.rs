@@ -541,12 +541,8 @@ impl WebAdapter {
         }
         if !claimed.deliver() {
             // The approval timeout fired while the answer was logged: codex got the
-            // fail-closed answer, and the log says so after the answer.
+            // fail-closed answer, and the request's waiting side logged `timeout` after it.
             self.inner.approvals.settle(&web.key, request_id, "timeout");
-            let record = answered(request_id, "timeout", "timeout");
-            if let Err(err) = web.hub.publish(vec![record]).await {
-                tracing::warn!("cannot publish an approval timeout: {err}");
-            }
             return Err(WebError::ApprovalAlreadyAnswered {
                 request_id: request_id.to_string(),
                 answer: "timeout".to_string(),

@@ -349,7 +349,15 @@ impl Drop for Unanswered {
         let timed_out = {
             let mut requests = self.bridge.lock();
             match requests.by_id.get_mut(&self.request_id) {
+                // Unanswered: the timeout's decline is what codex got.
                 Some(e) if matches!(e.state, State::Pending(_)) => {
+                    e.state = State::Answered("timeout");
+                    true
+                }
+                // Answered through the API, but the wait ended before the answer was taken:
+                // codex got the timeout's decline, and the log must end saying so (the API
+                // logged its answer, or is logging it; this follows it).
+                Some(e) if !matches!(e.state, State::Answered("timeout")) => {
                     e.state = State::Answered("timeout");
                     true
                 }
