@@ -123,6 +123,35 @@ fn a_result_over_the_size_limit_names_the_op_that_crossed_it() {
 }
 
 #[test]
+fn doubling_json_copies_are_refused_at_the_op_that_passes_the_limit() {
+    // Each `copy` from "" doubles the document: 40 of them would need 2^40 times its size.
+    // The size is kept after every op, so the refusal comes at the op that crosses the limit.
+    let a = doc(ArtifactFormat::Json, "{\"a\": 1}\n");
+    let ops: Vec<PatchOp> = (0..40)
+        .map(|i| {
+            PatchOp::json(json!({"op": "copy", "from": "", "path": format!("/k{i}")})).unwrap()
+        })
+        .collect();
+    let limits = PatchLimits::default().with_max_content_bytes(256 * 1024);
+    let patch = DocPatch::new(a.revision.clone(), ops.clone());
+    let err = apply_doc_patch(&a, &patch, &limits).unwrap_err();
+    let RejectReason::TooLarge { size, limit } = err.reason else {
+        panic!("{err:?}");
+    };
+    assert_eq!(limit, 256 * 1024);
+    assert!(size > limit && size < 4 * limit, "{size}");
+    let at = err.op_index.expect("the op is named");
+    // The ops before it fit: the same patch cut just before that op applies.
+    let fits = DocPatch::new(a.revision.clone(), ops[..at].to_vec());
+    let out = apply_doc_patch(&a, &fits, &limits).unwrap();
+    assert!(out.content.len() <= limit);
+    assert!(
+        out.content.len() * 2 > limit / 2,
+        "op {at} is where it crossed"
+    );
+}
+
+#[test]
 fn json_artifacts_take_rfc6902_ops_and_refuse_text_ops() {
     let a = doc(ArtifactFormat::Json, r#"{"name":"x","tags":["a"]}"#);
     let patch = DocPatch::new(

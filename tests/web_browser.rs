@@ -229,3 +229,79 @@ async fn the_page_streams_replies_asks_for_approval_and_survives_a_reload() {
     b.close().await.unwrap();
     h.stop().await;
 }
+
+/// The text of the page's notice line.
+async fn notice_text(b: &Browser) -> String {
+    let v = b
+        .execute(
+            "return document.getElementById('notice').textContent",
+            vec![],
+        )
+        .await
+        .unwrap();
+    v.as_str().unwrap_or_default().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_drops_the_token_from_the_address_bar_and_stops_on_a_history_that_is_gone() {
+    // No store and a small memory: once the turn is over, the session's start is gone.
+    let h = Harness::start(
+        vec![Reply::slow(
+            (0..60).map(|i| format!("part-{i} ")),
+            Duration::from_millis(5),
+        )],
+        |c| c.with_replay_buffer(16),
+    )
+    .await;
+    let session = h.create_session(ALICE).await;
+    let mut events = h.events(ALICE, &session, None).await;
+    h.turn(ALICE, &session, "many parts").await;
+    let all = events.until("turn.completed").await;
+    assert!(all.len() > 20, "more events than memory holds");
+    drop(events);
+
+    let driver = Driver::start().await;
+    let profile = ScratchDir::create("web-browser", "chromium-profile").unwrap();
+    let b = driver.browser(&profile).await;
+    // Opened with the token only (no session selected): it leaves the address bar at once.
+    b.goto(&h.url(&format!("/#token={ALICE}"))).await.unwrap();
+    b.wait()
+        .for_element(Locator::Css("#sessions li"))
+        .await
+        .unwrap();
+    let href: Value = b.execute("return location.href", vec![]).await.unwrap();
+    let href = href.as_str().unwrap();
+    assert!(
+        !href.contains("token"),
+        "the token is still in the address bar: {href}"
+    );
+    assert!(!href.contains(ALICE), "{href}");
+
+    // The token stays in this tab's sessionStorage: open the session directly.
+    // (The query makes it a new document, not a same-document fragment change.)
+    b.goto(&h.url(&format!("/?again=1#session={session}")))
+        .await
+        .unwrap();
+    // Following from the start is refused with 410: the page says so and stops asking.
+    let started = Instant::now();
+    let notice = loop {
+        let text = notice_text(&b).await;
+        if text.contains("no longer available") {
+            break text;
+        }
+        if started.elapsed() > web_support::WAIT {
+            let state: Value = b
+                .execute(
+                    "return [location.href, document.getElementById('log').innerText, document.getElementById('title').textContent]",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            panic!("the page kept retrying: notice {text:?}, page {state}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(!notice.contains("reconnecting"), "{notice}");
+    b.close().await.unwrap();
+    h.stop().await;
+}

@@ -166,3 +166,95 @@ async fn an_approval_over_the_pending_cap_is_declined_at_once_and_logged() {
     assert_eq!(error["code"], "approval_already_answered");
     h.stop().await;
 }
+
+/// GETs `path` as `token` and returns the refusal (or `(200, Null)` with the open stream
+/// dropped).
+async fn open_stream(http: &reqwest::Client, url: &str, token: &str) -> (u16, Value) {
+    let res = http.get(url).bearer_auth(token).send().await.unwrap();
+    if res.status() == 200 {
+        return (200, Value::Null);
+    }
+    refusal(res).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sse_streams_are_capped_per_tenant_with_429_and_in_total_with_503() {
+    let h = Harness::start(vec![], |c| {
+        c.with_max_streams(3, 2)
+            .with_keepalive(Duration::from_millis(200))
+    })
+    .await;
+    let a = h.create_session(ALICE).await;
+    let b = h.create_session(BOB).await;
+    let events_a = h.url(&format!("/api/sessions/{a}/events"));
+    let events_b = h.url(&format!("/api/sessions/{b}/events"));
+    let first = h.events(ALICE, &a, None).await;
+    let _second = h
+        .sse(ALICE, &format!("/api/sessions/{a}/approvals"), None)
+        .await;
+    let (status, error) = open_stream(&h.http, &events_a, ALICE).await;
+    assert_eq!(status, 429, "{error}");
+    assert_eq!(error["code"], "too_many_streams");
+    assert_eq!(error["limit"], "max_streams_per_tenant");
+
+    // Bob has his own share, then the instance is full for everyone.
+    let _bob = h.events(BOB, &b, None).await;
+    let (status, error) = open_stream(&h.http, &events_b, BOB).await;
+    assert_eq!(status, 503, "{error}");
+    assert_eq!(error["limit"], "max_streams");
+
+    // A stream that ends gives its slot back (the server notices at its next keep-alive).
+    drop(first);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let res = h
+            .http
+            .get(&events_a)
+            .bearer_auth(ALICE)
+            .send()
+            .await
+            .unwrap();
+        if res.status() == 200 {
+            break;
+        }
+        assert_eq!(res.status(), 429);
+        assert!(tokio::time::Instant::now() < deadline, "the slot came back");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_tenant_cannot_fill_the_remembered_sessions_of_an_instance() {
+    let dir = ScratchDir::create("web-limits", "sqlite").unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path().join("web.db")).await.unwrap());
+    let h = Harness::start(vec![], {
+        let store = store.clone();
+        |c| c.with_store(store)
+    })
+    .await;
+    let mut alice = Vec::new();
+    for _ in 0..3 {
+        alice.push(h.create_session(ALICE).await);
+    }
+    let bob = h.create_session(BOB).await;
+    let other = h
+        .another_instance(|c| {
+            c.with_store(store)
+                .with_max_remembered_sessions(3)
+                .with_max_remembered_sessions_per_tenant(2)
+        })
+        .await;
+    let url = |id: &str| other.url(&format!("/api/sessions/{id}/events"));
+    // Alice follows two of her sessions there: her whole share.
+    let _f1 = sse_at(&h.http, &url(&alice[0]), ALICE, None).await;
+    let _f2 = sse_at(&h.http, &url(&alice[1]), ALICE, None).await;
+    let (status, error) = open_stream(&h.http, &url(&alice[2]), ALICE).await;
+    assert_eq!(status, 429, "{error}");
+    assert_eq!(error["code"], "too_many_sessions");
+    assert_eq!(error["limit"], "max_remembered_sessions_per_tenant");
+    // Bob still gets room on that instance.
+    let _fb = sse_at(&h.http, &url(&bob), BOB, None).await;
+    other.stop().await;
+    h.stop().await;
+}

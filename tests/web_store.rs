@@ -142,3 +142,38 @@ async fn two_instances_on_one_postgres_replay_the_history_and_share_the_live_tai
     a.stop().await;
     db.drop_database().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_session_id_under_two_tenants_stays_apart() {
+    use codex_runtime::persistence::{ConversationStore, NewConversation, Scope};
+    let dir = ScratchDir::create("web-store", "sqlite").unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path().join("web.db")).await.unwrap());
+    // Ids are unique per tenant only: code other than the web adapter may reuse one.
+    for tenant in ["alice", "bob"] {
+        let scope = Scope::new(tenant, "web").unwrap();
+        let new = NewConversation::new("shared-id").with_name(format!("{tenant}'s"));
+        store.create_conversation(&scope, new).await.unwrap();
+    }
+    let h = Harness::start(vec![], {
+        let store = store.clone();
+        |c| c.with_store(store)
+    })
+    .await;
+    for (token, name) in [
+        (ALICE, "alice's"),
+        (web_support::BOB, "bob's"),
+        (ALICE, "alice's"),
+    ] {
+        let res = h
+            .http
+            .get(h.url("/api/sessions/shared-id"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{token}");
+        let info: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(info["name"], name, "{token} sees its own session");
+    }
+    h.stop().await;
+}

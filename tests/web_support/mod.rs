@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod faulty;
+
 use codex_runtime::runtime::{ApprovalMode, Client, Sandbox};
 use codex_runtime::web::{TenantId, TenantTokens, WebAdapter, WebConfig};
 use codex_test_support::codex_mock_model::{Reply, Scenario};

@@ -119,6 +119,14 @@ pub enum ArtifactError {
     #[error("artifact runtime adapter failed: {0}")]
     Adapter(String),
 
+    /// Work the manager runs off the async threads (applying a patch) did not finish: it
+    /// panicked or the runtime is shutting down. The stored artifact is unchanged.
+    #[error("artifact task failed internally: {message}")]
+    Internal {
+        /// What did not finish.
+        message: String,
+    },
+
     /// The Codex runtime underneath failed.
     #[error(transparent)]
     Runtime(#[from] crate::Error),

@@ -131,8 +131,7 @@ impl FsArtifactStore {
     fn lock(&self, id: &ArtifactId, create: bool) -> Result<ArtifactLock, ArtifactError> {
         let dir = self.dir(id);
         if create && !dir.exists() {
-            fs::create_dir_all(&dir).map_err(ArtifactError::io(&dir))?;
-            sync_dir(&self.root)?;
+            create_dir_durably(&dir)?;
         } else if !dir.exists() {
             return Err(ArtifactError::NotFound { id: id.to_string() });
         }
@@ -254,6 +253,33 @@ impl FsArtifactStore {
     }
 }
 
+/// Creates `dir` with its missing parents and makes each new directory entry durable: the parent
+/// of every directory created is fsynced, up to the first one that existed (so a root that
+/// `create_dir_all` just made survives a crash too, not only the artifact's directory in it).
+/// Returns the directories it fsynced, deepest first.
+fn create_dir_durably(dir: &Path) -> Result<Vec<PathBuf>, ArtifactError> {
+    let mut missing = Vec::new();
+    let mut at = dir;
+    while !at.exists() {
+        missing.push(at.to_path_buf());
+        match at.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => at = parent,
+            _ => break,
+        }
+    }
+    fs::create_dir_all(dir).map_err(ArtifactError::io(dir))?;
+    let mut synced = Vec::with_capacity(missing.len());
+    for created in &missing {
+        let parent = match created.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        sync_dir(parent)?;
+        synced.push(parent.to_path_buf());
+    }
+    Ok(synced)
+}
+
 fn sync_dir(dir: &Path) -> Result<(), ArtifactError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
@@ -337,5 +363,25 @@ impl ArtifactStore for FsArtifactStore {
 
     fn list(&self) -> BoxFuture<'_, Result<Vec<ArtifactId>, ArtifactError>> {
         Box::pin(self.blocking(|s| s.list()))
+    }
+}
+
+#[cfg(test)]
+mod durable_dir_tests {
+    use super::*;
+
+    #[test]
+    fn creating_a_missing_root_fsyncs_the_parent_of_every_directory_it_made() {
+        let base = std::env::temp_dir().join(format!("fs-store-durable-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&base);
+        fs::create_dir_all(&base).unwrap();
+        let root = base.join("a").join("root");
+        let synced = create_dir_durably(&root.join("doc")).unwrap();
+        assert!(root.join("doc").is_dir());
+        // The artifact's directory, the root and its new parent: each entry's parent.
+        assert_eq!(synced, vec![root.clone(), base.join("a"), base.clone()]);
+        // Only what was created: a second artifact syncs the root alone.
+        assert_eq!(create_dir_durably(&root.join("other")).unwrap(), vec![root]);
+        fs::remove_dir_all(&base).unwrap();
     }
 }

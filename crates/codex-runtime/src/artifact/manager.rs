@@ -317,7 +317,20 @@ impl ArtifactSessionManager {
                 })))
             }
         };
-        let patched = match apply_doc_patch(artifact, &patch, &self.config.limits) {
+        // Applying can take a while on a large document (parsing, counting, anchors): off the
+        // async worker threads.
+        let (patch, applied) = {
+            let (doc, limits) = (artifact.clone(), self.config.limits);
+            tokio::task::spawn_blocking(move || {
+                let applied = apply_doc_patch(&doc, &patch, &limits);
+                (patch, applied)
+            })
+            .await
+            .map_err(|e| ArtifactError::Internal {
+                message: format!("applying the patch did not finish: {e}"),
+            })?
+        };
+        let patched = match applied {
             Ok(p) => p,
             Err(r) => return Ok(rejected(r)),
         };

@@ -1,12 +1,12 @@
 //! [`WebAdapter`]: runtime sessions bridged into tenant-scoped web sessions.
 
-use super::approvals::{answered, ApprovalBridge, SessionApprovals, WebDecision};
+use super::approvals::{answered, ApprovalBridge, SessionApprovals, WebDecision, CLOSED_ANSWERER};
 use super::auth::TenantId;
 use super::config::WebConfig;
 use super::error::WebError;
 use super::hub::Hub;
 pub use super::info::{SessionInfo, TurnAccepted};
-use super::limits::{SessionLimit, SessionSlots};
+use super::limits::{Counted, Slots};
 use super::live_tail::{self, Notifier};
 pub use super::runtime_adapter::RuntimeAdapter;
 use super::sse::SseEnvelope;
@@ -25,9 +25,11 @@ use tokio_util::sync::CancellationToken;
 pub(crate) struct AdapterInner {
     pub(crate) config: WebConfig,
     runtime: Arc<dyn RuntimeAdapter>,
-    pub(super) sessions: Mutex<HashMap<String, Arc<WebSession>>>,
+    /// Keyed by tenant and id: session ids are unique per tenant only.
+    pub(super) sessions: Mutex<HashMap<SessionKey, Arc<WebSession>>>,
     approvals: Arc<ApprovalBridge>,
-    slots: SessionSlots,
+    slots: Slots,
+    streams: Slots,
     pub(crate) shutdown: CancellationToken,
     notifier: Option<Notifier>,
 }
@@ -73,10 +75,20 @@ impl WebAdapter {
             None => (None, None),
         };
         let live_tail_url = config.live_tail.clone();
-        let slots = SessionSlots::new(config.max_sessions, config.max_sessions_per_tenant);
+        let slots = Slots::new(
+            Counted::Sessions,
+            config.max_sessions,
+            config.max_sessions_per_tenant,
+        );
+        let streams = Slots::new(
+            Counted::Streams,
+            config.max_streams,
+            config.max_streams_per_tenant,
+        );
         let inner = Arc::new(AdapterInner {
             notifier,
             slots,
+            streams,
             config,
             runtime,
             sessions: Mutex::new(HashMap::new()),
@@ -94,7 +106,7 @@ impl WebAdapter {
         &self.inner.config
     }
 
-    fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<WebSession>>> {
+    fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<SessionKey, Arc<WebSession>>> {
         self.inner
             .sessions
             .lock()
@@ -113,13 +125,13 @@ impl WebAdapter {
         tenant: &TenantId,
         session_id: &str,
     ) -> Result<Arc<WebSession>, WebError> {
-        let known = self.sessions().get(session_id).cloned();
+        let wanted = SessionKey {
+            tenant: tenant.clone(),
+            session_id: session_id.to_string(),
+        };
+        let known = self.sessions().get(&wanted).cloned();
         if let Some(web) = known {
-            return if &web.key.tenant == tenant {
-                Ok(web)
-            } else {
-                Err(Self::not_found(session_id))
-            };
+            return Ok(web);
         }
         let Some(store) = &self.inner.config.store else {
             return Err(Self::not_found(session_id));
@@ -134,11 +146,15 @@ impl WebAdapter {
         let web = Arc::new(self.followed(tenant, conversation)?);
         let web = {
             let mut sessions = self.sessions();
-            if !sessions.contains_key(session_id) {
-                self.make_room(&mut sessions)?;
+            if !sessions.contains_key(&wanted) {
+                self.make_room(&mut sessions, tenant)?;
             }
-            Arc::clone(sessions.entry(session_id.to_string()).or_insert(web))
+            Arc::clone(sessions.entry(wanted).or_insert(web))
         };
+        if &web.key.tenant != tenant {
+            // Unreachable (the map is keyed by tenant too); refused rather than trusted.
+            return Err(Self::not_found(session_id));
+        }
         // Events appended between reading the conversation and registering it: no
         // notification will name them again.
         web.hub.catch_up().await?;
@@ -171,38 +187,19 @@ impl WebAdapter {
             name: conversation.name,
             created_at_ms: conversation.created_at,
             closed: AtomicBool::new(conversation.archived),
+            archived: AtomicBool::new(conversation.archived),
             turn: Mutex::new(None),
             slot: Mutex::new(None),
         })
     }
 
-    /// Forgets the oldest remembered sessions no client follows until one more fits under
-    /// [`WebConfig::max_remembered_sessions`]; refuses when every one has a client.
-    fn make_room(&self, sessions: &mut HashMap<String, Arc<WebSession>>) -> Result<(), WebError> {
-        let max = self.inner.config.max_remembered_sessions;
-        let mut idle: Vec<(i64, String)> = Vec::new();
-        let mut remembered = 0usize;
-        for (id, web) in sessions.iter().filter(|(_, w)| w.remembered()) {
-            remembered += 1;
-            if !web.hub.has_subscribers() {
-                idle.push((web.created_at_ms, id.clone()));
-            }
-        }
-        if remembered < max {
-            return Ok(());
-        }
-        idle.sort_unstable();
-        for (_, id) in idle.into_iter().take(remembered + 1 - max) {
-            sessions.remove(&id);
-            remembered -= 1;
-        }
-        if remembered < max {
-            return Ok(());
-        }
-        Err(WebError::TooManySessions {
-            limit: SessionLimit::Remembered,
-            max,
-        })
+    /// See [`super::remembered::make_room`].
+    fn make_room(
+        &self,
+        sessions: &mut HashMap<SessionKey, Arc<WebSession>>,
+        tenant: &TenantId,
+    ) -> Result<(), WebError> {
+        super::remembered::make_room(&self.inner.config, sessions, tenant)
     }
 
     fn check_running(&self) -> Result<(), WebError> {
@@ -269,11 +266,12 @@ impl WebAdapter {
             name,
             created_at_ms: now_millis(),
             closed: AtomicBool::new(false),
+            archived: AtomicBool::new(false),
             turn: Mutex::new(None),
             slot: Mutex::new(Some(slot)),
         });
         let info = web.info();
-        self.sessions().insert(key.session_id.clone(), web);
+        self.sessions().insert(key.clone(), web);
         tracing::info!(tenant = %tenant, session = %key.session_id, "web session created");
         Ok(info)
     }
@@ -405,33 +403,55 @@ impl WebAdapter {
         self.close(&web, &session).await
     }
 
+    /// Closes `web`: the first call closes the runtime session and declines its pending
+    /// approvals; every call until one succeeds archives the stored conversation (so a close
+    /// that failed on the store can be retried); the streams end and the live slot is freed
+    /// whatever the store answers.
     async fn close(&self, web: &Arc<WebSession>, session: &Session) -> Result<(), WebError> {
-        if web.closed.swap(true, Ordering::SeqCst) {
+        let first = !web.closed.swap(true, Ordering::SeqCst);
+        if !first && web.archived.load(Ordering::SeqCst) {
             return Ok(());
         }
-        self.inner.approvals.forget(&web.key);
-        if web.running() {
-            if let Err(err) = session.interrupt().await {
-                tracing::debug!("interrupting the turn of a closing session: {err}");
+        let mut closed = Ok(());
+        if first {
+            let pending = self.inner.approvals.forget(&web.key);
+            if web.running() {
+                if let Err(err) = session.interrupt().await {
+                    tracing::debug!("interrupting the turn of a closing session: {err}");
+                }
+            }
+            closed = session.close().await;
+            // The requests still pending got the fail-closed answer: say so in the log.
+            let records: Vec<_> = pending
+                .iter()
+                .map(|id| answered(id, WebDecision::Decline.as_str(), CLOSED_ANSWERER))
+                .collect();
+            if let Err(err) = web.hub.publish(records).await {
+                tracing::warn!(session = %web.key.session_id, "cannot log the approvals declined by the close: {err}");
             }
         }
-        let closed = session.close().await;
-        if let Some(store) = &self.inner.config.store {
-            store
+        let archived = match &self.inner.config.store {
+            Some(store) => store
                 .set_archived(&web.key.scope()?, &web.key.session_id, true)
-                .await?;
+                .await
+                .map_err(WebError::from),
+            None => Ok(()),
+        };
+        if archived.is_ok() {
+            web.archived.store(true, Ordering::SeqCst);
         }
         web.hub.closed().cancel();
         // The live slot is free again; the closed session is remembered while there is room.
         drop(web.slot.lock().unwrap_or_else(|e| e.into_inner()).take());
-        {
+        if first {
             let mut sessions = self.sessions();
-            if let Some(mine) = sessions.remove(&web.key.session_id) {
-                if self.make_room(&mut sessions).is_ok() {
-                    sessions.insert(web.key.session_id.clone(), mine);
+            if let Some(mine) = sessions.remove(&web.key) {
+                if self.make_room(&mut sessions, &web.key.tenant).is_ok() {
+                    sessions.insert(web.key.clone(), mine);
                 }
             }
         }
+        archived?;
         closed?;
         Ok(())
     }
@@ -473,6 +493,8 @@ impl WebAdapter {
         keepalive: bool,
     ) -> Result<Subscriber, WebError> {
         self.check_running()?;
+        // Taken first: a refused stream costs no store read.
+        let slot = self.inner.streams.take(tenant)?;
         let web = self.session(tenant, session_id).await?;
         let every = keepalive.then_some(self.inner.config.keepalive);
         let sub = Subscriber::start(
@@ -481,6 +503,7 @@ impl WebAdapter {
             filter,
             self.inner.shutdown.child_token(),
             every,
+            Some(slot),
         )
         .await?;
         if web.closed.load(Ordering::SeqCst) && web.session.is_none() {
@@ -501,13 +524,30 @@ impl WebAdapter {
         decision: WebDecision,
     ) -> Result<(), WebError> {
         let web = self.session(tenant, session_id).await?;
-        self.inner
-            .approvals
-            .answer(&web.key, request_id, decision)?;
+        // Logged before codex gets it: an answer the log does not hold is never applied.
+        let claimed = self.inner.approvals.claim(&web.key, request_id, decision)?;
         let by = format!("web:{tenant}");
-        web.hub
+        if let Err(err) = web
+            .hub
             .publish(vec![answered(request_id, decision.as_str(), &by)])
-            .await?;
+            .await
+        {
+            claimed.decline();
+            self.inner
+                .approvals
+                .settle(&web.key, request_id, WebDecision::Decline.as_str());
+            tracing::warn!(request = %request_id, "cannot log an approval answer; declined it: {err}");
+            return Err(err);
+        }
+        if !claimed.deliver() {
+            // The approval timeout fired while the answer was logged: codex got the
+            // fail-closed answer, and the request's waiting side logged `timeout` after it.
+            self.inner.approvals.settle(&web.key, request_id, "timeout");
+            return Err(WebError::ApprovalAlreadyAnswered {
+                request_id: request_id.to_string(),
+                answer: "timeout".to_string(),
+            });
+        }
         Ok(())
     }
 

@@ -134,15 +134,17 @@ impl ApprovalBridge {
         registered
     }
 
-    /// Answers `request_id` of session `key`. Another session's or tenant's request is
-    /// [`WebError::ApprovalNotFound`]; an answered or timed-out one
+    /// Claims the answer of `request_id` of session `key`: from now on the request counts as
+    /// answered `decision` (a second answer is refused), but codex gets it only through
+    /// [`Claimed::deliver`], after the answer is logged. Another session's or tenant's request
+    /// is [`WebError::ApprovalNotFound`]; an answered or timed-out one
     /// [`WebError::ApprovalAlreadyAnswered`].
-    pub fn answer(
+    pub fn claim(
         &self,
         key: &SessionKey,
         request_id: &str,
         decision: WebDecision,
-    ) -> Result<(), WebError> {
+    ) -> Result<Claimed, WebError> {
         let not_found = || WebError::ApprovalNotFound {
             session_id: key.session_id.clone(),
             request_id: request_id.to_string(),
@@ -161,17 +163,25 @@ impl ApprovalBridge {
                     answer: answer.to_string(),
                 })
             }
-            State::Pending(tx) => match tx.send(decision.to_decision()) {
-                Ok(()) => Ok(()),
-                // The SDK's timeout fired between our lookup and the send.
-                Err(_) => {
-                    entry.state = State::Answered("timeout");
-                    Err(WebError::ApprovalAlreadyAnswered {
-                        request_id: request_id.to_string(),
-                        answer: "timeout".to_string(),
-                    })
-                }
-            },
+            // The SDK's timeout fired between the lookup and now.
+            State::Pending(tx) if tx.is_closed() => {
+                entry.state = State::Answered("timeout");
+                Err(WebError::ApprovalAlreadyAnswered {
+                    request_id: request_id.to_string(),
+                    answer: "timeout".to_string(),
+                })
+            }
+            State::Pending(tx) => Ok(Claimed { tx, decision }),
+        }
+    }
+
+    /// Records that `request_id` of `key` ended up answered `answer` (after a claim whose
+    /// answer could not be logged or delivered).
+    pub fn settle(&self, key: &SessionKey, request_id: &str, answer: &'static str) {
+        if let Some(e) = self.lock().by_id.get_mut(request_id) {
+            if &e.key == key {
+                e.state = State::Answered(answer);
+            }
         }
     }
 
@@ -186,11 +196,45 @@ impl ApprovalBridge {
     }
 
     /// Forgets every request of `key` (the session closed; pending ones get the fail-closed
-    /// answer as their senders drop).
-    pub fn forget(&self, key: &SessionKey) {
-        self.lock().by_id.retain(|_, e| &e.key != key);
+    /// answer as their senders drop) and returns the ids of those that were pending, so their
+    /// `approval.resolved` can be logged.
+    pub fn forget(&self, key: &SessionKey) -> Vec<String> {
+        let mut pending = Vec::new();
+        self.lock().by_id.retain(|id, e| {
+            if &e.key != key {
+                return true;
+            }
+            if matches!(e.state, State::Pending(_)) {
+                pending.push(id.clone());
+            }
+            false
+        });
+        pending.sort_unstable();
+        pending
     }
 }
+
+/// An answer claimed by [`ApprovalBridge::claim`], not yet given to codex.
+pub(crate) struct Claimed {
+    tx: oneshot::Sender<ApprovalDecision>,
+    decision: WebDecision,
+}
+
+impl Claimed {
+    /// Gives the answer to codex; `false` when the request's wait already ended (its
+    /// timeout fired meanwhile: codex got the fail-closed answer instead).
+    pub fn deliver(self) -> bool {
+        self.tx.send(self.decision.to_decision()).is_ok()
+    }
+
+    /// Gives codex the fail-closed `decline` instead (the answer could not be logged).
+    pub fn decline(self) {
+        let _ = self.tx.send(ApprovalDecision::Decline);
+    }
+}
+
+/// Who answered the requests still pending when their session closed.
+pub(crate) const CLOSED_ANSWERER: &str = "session_closed";
 
 /// The approval handler of one web session.
 pub(crate) struct SessionApprovals {
@@ -305,7 +349,15 @@ impl Drop for Unanswered {
         let timed_out = {
             let mut requests = self.bridge.lock();
             match requests.by_id.get_mut(&self.request_id) {
+                // Unanswered: the timeout's decline is what codex got.
                 Some(e) if matches!(e.state, State::Pending(_)) => {
+                    e.state = State::Answered("timeout");
+                    true
+                }
+                // Answered through the API, but the wait ended before the answer was taken:
+                // codex got the timeout's decline, and the log must end saying so (the API
+                // logged its answer, or is logging it; this follows it).
+                Some(e) if !matches!(e.state, State::Answered("timeout")) => {
                     e.state = State::Answered("timeout");
                     true
                 }

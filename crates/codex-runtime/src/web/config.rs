@@ -54,6 +54,20 @@ pub struct WebConfig {
     /// one a forgotten closed session is 404); when every one has a client, following one more
     /// is refused with HTTP 503 (`limit: max_remembered_sessions`).
     pub max_remembered_sessions: usize,
+    /// Most remembered sessions (see [`WebConfig::max_remembered_sessions`]) one tenant may
+    /// hold (default [`WebConfig::DEFAULT_MAX_REMEMBERED_SESSIONS_PER_TENANT`] = 100), so one
+    /// tenant cannot fill the instance's share: past it, that tenant's oldest ones no client
+    /// follows are forgotten first; when every one has a client, following one more is refused
+    /// with HTTP 429 (`limit: max_remembered_sessions_per_tenant`).
+    pub max_remembered_sessions_per_tenant: usize,
+    /// Most SSE streams (`/events` and `/approvals`) open at once, all tenants together
+    /// (default [`WebConfig::DEFAULT_MAX_STREAMS`] = 4096). One more is refused with HTTP 503
+    /// [`crate::web::WebError::TooManyStreams`] (`limit: max_streams`).
+    pub max_streams: usize,
+    /// Most SSE streams one tenant has open at once (default
+    /// [`WebConfig::DEFAULT_MAX_STREAMS_PER_TENANT`] = 256). One more is refused with HTTP 429
+    /// (`limit: max_streams_per_tenant`).
+    pub max_streams_per_tenant: usize,
     /// Most approval requests of one session waiting for an answer at once (default
     /// [`WebConfig::DEFAULT_MAX_PENDING_APPROVALS`] = 16). A request over it is declined at once
     /// (fail-closed) and logged as `approval.resolved` with `answered_by:
@@ -77,6 +91,12 @@ impl std::fmt::Debug for WebConfig {
             .field("max_sessions", &self.max_sessions)
             .field("max_sessions_per_tenant", &self.max_sessions_per_tenant)
             .field("max_remembered_sessions", &self.max_remembered_sessions)
+            .field(
+                "max_remembered_sessions_per_tenant",
+                &self.max_remembered_sessions_per_tenant,
+            )
+            .field("max_streams", &self.max_streams)
+            .field("max_streams_per_tenant", &self.max_streams_per_tenant)
             .field("max_pending_approvals", &self.max_pending_approvals)
             .finish_non_exhaustive()
     }
@@ -89,6 +109,12 @@ impl WebConfig {
     pub const DEFAULT_MAX_SESSIONS_PER_TENANT: usize = 100;
     /// Default of [`WebConfig::max_remembered_sessions`].
     pub const DEFAULT_MAX_REMEMBERED_SESSIONS: usize = 1000;
+    /// Default of [`WebConfig::max_remembered_sessions_per_tenant`].
+    pub const DEFAULT_MAX_REMEMBERED_SESSIONS_PER_TENANT: usize = 100;
+    /// Default of [`WebConfig::max_streams`].
+    pub const DEFAULT_MAX_STREAMS: usize = 4096;
+    /// Default of [`WebConfig::max_streams_per_tenant`].
+    pub const DEFAULT_MAX_STREAMS_PER_TENANT: usize = 256;
     /// Default of [`WebConfig::max_pending_approvals`].
     pub const DEFAULT_MAX_PENDING_APPROVALS: usize = 16;
     /// Answered approval requests remembered per session (see
@@ -116,6 +142,9 @@ impl WebConfig {
             max_sessions: Self::DEFAULT_MAX_SESSIONS,
             max_sessions_per_tenant: Self::DEFAULT_MAX_SESSIONS_PER_TENANT,
             max_remembered_sessions: Self::DEFAULT_MAX_REMEMBERED_SESSIONS,
+            max_remembered_sessions_per_tenant: Self::DEFAULT_MAX_REMEMBERED_SESSIONS_PER_TENANT,
+            max_streams: Self::DEFAULT_MAX_STREAMS,
+            max_streams_per_tenant: Self::DEFAULT_MAX_STREAMS_PER_TENANT,
             max_pending_approvals: Self::DEFAULT_MAX_PENDING_APPROVALS,
         }
     }
@@ -174,6 +203,19 @@ impl WebConfig {
     /// Sets [`WebConfig::max_remembered_sessions`].
     pub fn with_max_remembered_sessions(mut self, sessions: usize) -> Self {
         self.max_remembered_sessions = sessions;
+        self
+    }
+
+    /// Sets [`WebConfig::max_remembered_sessions_per_tenant`].
+    pub fn with_max_remembered_sessions_per_tenant(mut self, sessions: usize) -> Self {
+        self.max_remembered_sessions_per_tenant = sessions;
+        self
+    }
+
+    /// Sets [`WebConfig::max_streams`] and [`WebConfig::max_streams_per_tenant`].
+    pub fn with_max_streams(mut self, total: usize, per_tenant: usize) -> Self {
+        self.max_streams = total;
+        self.max_streams_per_tenant = per_tenant;
         self
     }
 

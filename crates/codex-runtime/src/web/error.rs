@@ -4,7 +4,7 @@
 //! runtime failures) because every variant must carry its HTTP meaning: a handler returns it and
 //! axum turns it into a JSON body `{"error": {"code", "message"}}` with the right status.
 
-use super::limits::SessionLimit;
+use super::limits::{SessionLimit, StreamLimit};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -88,10 +88,11 @@ pub enum WebError {
         /// The oldest sequence still held.
         oldest: u64,
     },
-    /// A session limit of [`crate::web::WebConfig`] is reached: HTTP 429 for
-    /// [`SessionLimit::PerTenant`] (that tenant should close a session first), HTTP 503 for
-    /// the instance-wide [`SessionLimit::Total`] and [`SessionLimit::Remembered`]. The JSON
-    /// error's `limit` names the configuration field.
+    /// A session limit of [`crate::web::WebConfig`] is reached: HTTP 429 for the per-tenant
+    /// [`SessionLimit::PerTenant`] and [`SessionLimit::RememberedPerTenant`] (that tenant
+    /// should close a session or a stream first), HTTP 503 for the instance-wide
+    /// [`SessionLimit::Total`] and [`SessionLimit::Remembered`]. The JSON error's `limit`
+    /// names the configuration field.
     #[error("too many sessions: the limit {limit} = {max} is reached; close a session first")]
     TooManySessions {
         /// Which limit.
@@ -109,6 +110,17 @@ pub enum WebError {
         /// The session.
         session_id: String,
         /// The configured limit.
+        max: usize,
+    },
+    /// A stream limit of [`crate::web::WebConfig`] is reached: HTTP 429 for
+    /// [`StreamLimit::PerTenant`] (that tenant should close a stream first), HTTP 503 for the
+    /// instance-wide [`StreamLimit::Total`]. The JSON error's `limit` names the configuration
+    /// field.
+    #[error("too many open event streams: the limit {limit} = {max} is reached")]
+    TooManyStreams {
+        /// Which limit.
+        limit: StreamLimit,
+        /// Its configured value.
         max: usize,
     },
     /// The adapter is shutting down (HTTP 503).
@@ -140,13 +152,17 @@ impl WebError {
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
             WebError::HistoryGone { .. } => StatusCode::GONE,
             WebError::TooManySessions {
-                limit: SessionLimit::PerTenant,
+                limit: SessionLimit::PerTenant | SessionLimit::RememberedPerTenant,
+                ..
+            }
+            | WebError::TooManyStreams {
+                limit: StreamLimit::PerTenant,
                 ..
             }
             | WebError::TooManyPendingApprovals { .. } => StatusCode::TOO_MANY_REQUESTS,
-            WebError::TooManySessions { .. } | WebError::ShuttingDown => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            WebError::TooManySessions { .. }
+            | WebError::TooManyStreams { .. }
+            | WebError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             WebError::Runtime(_) => StatusCode::BAD_GATEWAY,
             WebError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -168,6 +184,7 @@ impl WebError {
             WebError::HistoryGone { .. } => "history_gone",
             WebError::TooManySessions { .. } => "too_many_sessions",
             WebError::TooManyPendingApprovals { .. } => "too_many_pending_approvals",
+            WebError::TooManyStreams { .. } => "too_many_streams",
             WebError::ShuttingDown => "shutting_down",
             WebError::Runtime(_) => "runtime_error",
             WebError::Store(_) => "store_error",
@@ -175,12 +192,32 @@ impl WebError {
     }
 
     /// The configuration field whose limit this error reports (`max_sessions`,
-    /// `max_sessions_per_tenant`, `max_remembered_sessions`, `max_pending_approvals`), if any.
+    /// `max_sessions_per_tenant`, `max_remembered_sessions`,
+    /// `max_remembered_sessions_per_tenant`, `max_streams`, `max_streams_per_tenant`,
+    /// `max_pending_approvals`), if any.
     pub fn limit(&self) -> Option<&'static str> {
         match self {
             WebError::TooManySessions { limit, .. } => Some(limit.as_str()),
+            WebError::TooManyStreams { limit, .. } => Some(limit.as_str()),
             WebError::TooManyPendingApprovals { .. } => Some("max_pending_approvals"),
             _ => None,
+        }
+    }
+}
+
+impl WebError {
+    /// What an HTTP client is told: the error's own text, except for failures inside the
+    /// adapter (store, runtime: their text can carry SQL errors, paths or codex's stderr),
+    /// which get a generic text naming an error id; the full error is logged (`tracing`, at
+    /// `error`) with that id.
+    pub fn public_message(&self) -> String {
+        match self {
+            WebError::Runtime(_) | WebError::Store(_) => {
+                let id = super::new_session_id();
+                tracing::error!(error_id = %id, code = self.code(), "web request failed: {self}");
+                format!("internal error (error id {id}); the server's log has the details")
+            }
+            other => other.to_string(),
         }
     }
 }
@@ -188,10 +225,11 @@ impl WebError {
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
         let status = self.status();
+        let message = self.public_message();
         if status.is_server_error() {
-            tracing::warn!(code = self.code(), "web request failed: {self}");
+            tracing::warn!(code = self.code(), "web request failed: {message}");
         }
-        let mut error = json!({"code": self.code(), "message": self.to_string()});
+        let mut error = json!({"code": self.code(), "message": message});
         if let Some(limit) = self.limit() {
             error["limit"] = json!(limit);
         }
@@ -204,5 +242,21 @@ impl IntoResponse for WebError {
             );
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_failures_reach_clients_as_a_generic_message_with_an_error_id() {
+        let secret = "relation \"codex_events\" does not exist at /srv/secret/path";
+        let err = WebError::Runtime(crate::Error::Protocol(secret.to_string()));
+        let message = err.public_message();
+        assert!(!message.contains("secret"), "{message}");
+        assert!(message.contains("error id "), "{message}");
+        let refused = WebError::BadRequest("missing field `prompt`".into());
+        assert_eq!(refused.public_message(), refused.to_string());
     }
 }

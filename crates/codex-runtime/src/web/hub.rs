@@ -66,9 +66,15 @@ impl std::fmt::Debug for Hub {
     }
 }
 
-/// What a new subscriber starts from: events it must replay, and the live channel.
+/// Events read from the store per page of a replay: what one subscriber holds beyond the
+/// shared ring while it replays (the replay is read page by page as the client takes it).
+pub(crate) const STORE_PAGE: u32 = 256;
+
+/// What a new subscriber starts from: events it must replay, whether more must be read from the
+/// store before the live channel (see [`Hub::page_after`]), and the live channel.
 pub(crate) struct Start {
     pub replay: Vec<Arc<Logged>>,
+    pub behind: bool,
     pub live: broadcast::Receiver<Arc<Logged>>,
 }
 
@@ -189,15 +195,19 @@ impl Hub {
         ring.last_seq
     }
 
+    /// The oldest sequence the ring holds (the next one when it is empty).
+    fn oldest(ring: &Ring) -> u64 {
+        ring.events
+            .front()
+            .map(|e| e.seq())
+            .unwrap_or(ring.last_seq.saturating_add(1))
+    }
+
     /// Events after `after` from the ring, or `Err(oldest_in_ring)` when the ring no longer
     /// reaches back that far.
     fn from_ring(ring: &Ring, after: u64) -> Result<Vec<Arc<Logged>>, u64> {
-        let oldest = ring
-            .events
-            .front()
-            .map(|e| e.seq())
-            .unwrap_or(ring.last_seq + 1);
-        if after + 1 < oldest {
+        let oldest = Self::oldest(ring);
+        if after.saturating_add(1) < oldest {
             return Err(oldest);
         }
         Ok(ring
@@ -208,68 +218,68 @@ impl Hub {
             .collect())
     }
 
-    /// Subscribes to everything after `after`: the replay (store for what the ring no longer
-    /// holds, then the ring) plus the live channel, taken together so nothing falls between.
+    /// Subscribes to everything after `after`: what the ring holds of it, plus the live channel,
+    /// taken together so nothing falls between. When the ring no longer reaches back to
+    /// `after`, the start is `behind`: the subscriber reads the store with
+    /// [`Hub::page_after`] first (without a store that is [`WebError::HistoryGone`] at once).
+    /// An `after` ahead of the log is [`WebError::BadRequest`].
     pub async fn subscribe(&self, after: u64) -> Result<Start, WebError> {
-        let (ring_part, live) = {
-            let ring = self.ring();
-            (Self::from_ring(&ring, after), self.tx.subscribe())
-        };
-        let replay = match ring_part {
-            Ok(events) => events,
-            Err(oldest) => self.store_then_ring(after, oldest).await?,
-        };
-        Ok(Start { replay, live })
-    }
-
-    /// Events after `after` again, after a subscriber lagged behind the live channel.
-    pub async fn refill(&self, after: u64) -> Result<Vec<Arc<Logged>>, WebError> {
-        let ring_part = {
-            let ring = self.ring();
-            Self::from_ring(&ring, after)
-        };
-        match ring_part {
-            Ok(events) => Ok(events),
-            Err(oldest) => self.store_then_ring(after, oldest).await,
+        if after > self.last_seq() && self.store.is_some() {
+            // Events another instance appended (or one being published right now) may not be
+            // here yet.
+            self.catch_up().await?;
         }
-    }
-
-    async fn store_then_ring(&self, after: u64, oldest: u64) -> Result<Vec<Arc<Logged>>, WebError> {
-        let mut older = self.read_store(after, oldest - 1).await?;
-        let from = older.last().map(|e| e.seq()).unwrap_or(after);
         let ring = self.ring();
-        // The ring may have moved on meanwhile; take what follows the store part.
-        match Self::from_ring(&ring, from) {
-            Ok(rest) => older.extend(rest),
-            Err(oldest) => return Err(WebError::HistoryGone { after, oldest }),
+        if after > ring.last_seq {
+            return Err(WebError::BadRequest(format!(
+                "Last-Event-ID {after} is ahead of the session's log (its last event is {})",
+                ring.last_seq
+            )));
         }
-        Ok(older)
+        let live = self.tx.subscribe();
+        match Self::from_ring(&ring, after) {
+            Ok(replay) => Ok(Start {
+                replay,
+                behind: false,
+                live,
+            }),
+            Err(oldest) if self.store.is_none() => Err(WebError::HistoryGone { after, oldest }),
+            Err(_) => Ok(Start {
+                replay: Vec::new(),
+                behind: true,
+                live,
+            }),
+        }
     }
 
-    /// Events in `(after, through]` from the store.
-    async fn read_store(&self, after: u64, through: u64) -> Result<Vec<Arc<Logged>>, WebError> {
-        let Some(store) = &self.store else {
-            return Err(WebError::HistoryGone {
-                after,
-                oldest: through + 1,
-            });
+    /// The next events after `after` for a subscriber that is behind: everything the ring
+    /// holds after it when the ring reaches back that far (then `true`: the subscriber has
+    /// met the ring and goes on with the live channel), else the next page of at most
+    /// [`STORE_PAGE`] events from the store (`false`: ask again after delivering them). The
+    /// store holds every event published (it is written first), so a replay never fails
+    /// because the ring moved on while it was read.
+    pub async fn page_after(&self, after: u64) -> Result<(Vec<Arc<Logged>>, bool), WebError> {
+        let oldest = {
+            let ring = self.ring();
+            match Self::from_ring(&ring, after) {
+                Ok(events) => return Ok((events, true)),
+                Err(oldest) => oldest,
+            }
         };
-        let mut out = Vec::new();
-        let mut from = after;
-        while from < through {
-            let page = store
-                .read_events(&self.scope, &self.key.session_id, from as i64, 1000)
-                .await?;
-            let Some(last) = page.last().map(|e| e.seq) else {
-                break;
-            };
-            out.extend(
-                page.iter()
-                    .filter(|e| e.seq as u64 <= through)
-                    .map(Logged::new),
-            );
-            from = last as u64;
+        let gone = WebError::HistoryGone { after, oldest };
+        let Some(store) = &self.store else {
+            return Err(gone);
+        };
+        let from = i64::try_from(after)
+            .map_err(|_| WebError::BadRequest(format!("event sequence {after} is out of range")))?;
+        let page = store
+            .read_events(&self.scope, &self.key.session_id, from, STORE_PAGE)
+            .await?;
+        if page.is_empty() {
+            // The ring starts later but the store holds nothing after `after`: the store lost
+            // events (e.g. they were deleted).
+            return Err(gone);
         }
-        Ok(out)
+        Ok((page.iter().map(Logged::new).collect(), false))
     }
 }

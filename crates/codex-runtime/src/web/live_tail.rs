@@ -178,12 +178,19 @@ async fn catch_up_all(adapter: &Weak<AdapterInner>) {
 /// Catches up the followed session `session_id` of `tenant` (another instance said it has new
 /// events).
 async fn catch_up(inner: &Arc<AdapterInner>, tenant: &str, session_id: &str) {
+    let Some(tenant) = super::auth::TenantId::new(tenant) else {
+        return;
+    };
+    let key = super::store::SessionKey {
+        tenant,
+        session_id: session_id.to_string(),
+    };
     let web = inner
         .sessions
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .get(session_id)
-        .filter(|w| w.session.is_none() && w.key.tenant.as_str() == tenant)
+        .get(&key)
+        .filter(|w| w.session.is_none())
         .cloned();
     if let Some(web) = web {
         if let Err(err) = web.hub.catch_up().await {

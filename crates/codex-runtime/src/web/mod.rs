@@ -38,6 +38,7 @@ mod hub;
 mod info;
 mod limits;
 mod live_tail;
+mod remembered;
 pub mod routes;
 pub mod runtime_adapter;
 pub mod sse;
@@ -52,7 +53,7 @@ pub use approvals::WebDecision;
 pub use auth::{hash_token, Authenticator, TenantId, TenantTokens};
 pub use config::WebConfig;
 pub use error::WebError;
-pub use limits::SessionLimit;
+pub use limits::{SessionLimit, StreamLimit};
 pub use sse::{serialize_sse_envelope, SseEnvelope};
 pub use store::{SessionKey, WEB_ACTOR};
 

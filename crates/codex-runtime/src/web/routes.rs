@@ -306,7 +306,7 @@ fn sse_response(sub: Subscriber) -> Response {
             Delivery::KeepAlive => Bytes::from_static(KEEPALIVE.as_bytes()),
             Delivery::Closed => Bytes::from(format!("event: {SESSION_CLOSED}\ndata: {{}}\n\n")),
             Delivery::Failed(err) => {
-                let data = json!({"code": err.code(), "message": err.to_string()});
+                let data = json!({"code": err.code(), "message": err.public_message()});
                 Bytes::from(format!("event: error\ndata: {data}\n\n"))
             }
         };

@@ -1,11 +1,14 @@
 //! [`Subscriber`]: one client's ordered view of a session's events, from a resume point on.
 //!
 //! It replays what the client missed, then follows the live channel; when it lags behind the
-//! channel it refills by sequence from the hub (ring, then store), and it skips anything at or
-//! below the last sequence delivered, so the client sees every event once, in order.
+//! channel it refills by sequence from the hub, and it skips anything at or below the last
+//! sequence delivered, so the client sees every event once, in order. What the ring no longer
+//! holds is read from the store one page at a time, as the client takes it, until the
+//! subscriber meets the ring (so a replay holds at most one page per client).
 
 use super::error::WebError;
 use super::hub::{Hub, Logged};
+use super::limits::Slot;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,6 +54,8 @@ pub(crate) enum Delivery {
 pub(crate) struct Subscriber {
     hub: Arc<Hub>,
     backlog: VecDeque<Arc<Logged>>,
+    /// More must be read from the hub ([`Hub::page_after`]) before the live channel.
+    behind: bool,
     live: Receiver<Arc<Logged>>,
     last: u64,
     filter: Filter,
@@ -58,6 +63,8 @@ pub(crate) struct Subscriber {
     closed: CancellationToken,
     keepalive: Option<tokio::time::Interval>,
     done: bool,
+    /// The stream slot this subscriber holds (given back when it is dropped).
+    _slot: Option<Slot>,
 }
 
 impl Subscriber {
@@ -69,6 +76,7 @@ impl Subscriber {
         filter: Filter,
         cancel: CancellationToken,
         keepalive: Option<Duration>,
+        slot: Option<Slot>,
     ) -> Result<Subscriber, WebError> {
         let start = hub.subscribe(after).await?;
         let closed = hub.closed().clone();
@@ -80,6 +88,7 @@ impl Subscriber {
         Ok(Subscriber {
             hub,
             backlog: start.replay.into(),
+            behind: start.behind,
             live: start.live,
             last: after,
             filter,
@@ -87,13 +96,14 @@ impl Subscriber {
             closed,
             keepalive,
             done: false,
+            _slot: slot,
         })
     }
 
     /// The next delivery; `None` at the end.
     ///
     /// Cancel safety: dropping this future loses nothing (the live receive and the timer are
-    /// cancel-safe; a refill happens outside any race).
+    /// cancel-safe; a page read from the hub is read again by the next call).
     pub async fn next(&mut self) -> Option<Delivery> {
         loop {
             if self.done {
@@ -107,6 +117,23 @@ impl Subscriber {
                 if self.filter.passes(&ev.envelope.event) {
                     return Some(Delivery::Event(ev));
                 }
+            }
+            if self.behind {
+                if self.cancel.is_cancelled() {
+                    self.done = true;
+                    return None;
+                }
+                match self.hub.page_after(self.last).await {
+                    Ok((events, met_ring)) => {
+                        self.behind = !met_ring;
+                        self.backlog.extend(events);
+                    }
+                    Err(err) => {
+                        self.done = true;
+                        return Some(Delivery::Failed(err));
+                    }
+                }
+                continue;
             }
             let received = tokio::select! {
                 biased;
@@ -138,13 +165,7 @@ impl Subscriber {
                         after = self.last,
                         "SSE subscriber lagged; refilling"
                     );
-                    match self.hub.refill(self.last).await {
-                        Ok(events) => self.backlog.extend(events),
-                        Err(err) => {
-                            self.done = true;
-                            return Some(Delivery::Failed(err));
-                        }
-                    }
+                    self.behind = true;
                 }
                 Err(RecvError::Closed) => {
                     self.done = true;

@@ -84,10 +84,18 @@ impl TurnRecords {
                     .as_ref()
                     .and_then(|u| serde_json::to_value(u).ok()),
             },
-            Err(err) => Record::Error {
-                turn_id: self.turn(),
-                message: err.to_string(),
-            },
+            Err(err) => {
+                // The SDK's error text can carry codex's stderr or paths: clients see an id,
+                // the log has the text.
+                let id = super::new_session_id();
+                tracing::error!(error_id = %id, "a web turn failed: {err}");
+                Record::Error {
+                    turn_id: self.turn(),
+                    message: format!(
+                        "the turn failed (error id {id}); the server's log has the details"
+                    ),
+                }
+            }
             // Approvals are logged by the approvals bridge; item starts, plans, diffs and
             // usage updates are carried by the items and the turn's completion.
             Ok(_) => return,

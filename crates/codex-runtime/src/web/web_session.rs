@@ -20,6 +20,9 @@ pub(super) struct WebSession {
     pub(super) name: Option<String>,
     pub(super) created_at_ms: i64,
     pub(super) closed: AtomicBool,
+    /// The stored conversation is archived (or there is no store): closing is done. A close
+    /// whose store write failed leaves it false, so the next close tries again.
+    pub(super) archived: AtomicBool,
     pub(super) turn: Mutex<Option<RunningTurn>>,
     /// The live-session slot this session holds until it closes (none when followed).
     pub(super) slot: Mutex<Option<SessionSlot>>,

@@ -136,9 +136,12 @@ fn apply_json(
     limits: &PatchLimits,
 ) -> Result<String, PatchRejection> {
     let mut doc = json::parse(content)?;
+    // The size is kept within the limit after every operation (not only at the end), so a
+    // patch cannot grow the document without bound before it is refused.
+    let mut budget = json::Budget::new(&doc, limits.max_content_bytes);
     for (i, op) in patch.ops.iter().enumerate() {
         match op {
-            PatchOp::Json { operation } => json::apply(&mut doc, operation, i)?,
+            PatchOp::Json { operation } => budget.apply(&mut doc, operation, i)?,
             other => return Err(wrong_format(i, other, ArtifactFormat::Json)),
         }
     }

@@ -207,11 +207,12 @@ pub enum RejectReason {
         /// The start of the anchor.
         anchor: String,
     },
-    /// The anchor occurs more than once (`count` is at least 2).
+    /// The anchor occurs more than once. The search stops at the second occurrence, so
+    /// `count` is 2 and means "two or more".
     AnchorAmbiguous {
         /// The start of the anchor.
         anchor: String,
-        /// How many times it occurs.
+        /// 2: the anchor occurs at least twice.
         count: usize,
     },
     /// The anchor is empty.
@@ -279,7 +280,7 @@ impl fmt::Display for RejectReason {
             }
             RejectReason::AnchorAmbiguous { anchor, count } => write!(
                 f,
-                "anchor {anchor:?} was found {count} times (it must match exactly once; include more surrounding text)"
+                "anchor {anchor:?} was found {count} or more times (it must match exactly once; include more surrounding text)"
             ),
             RejectReason::EmptyAnchor => f.write_str("the anchor is empty"),
             RejectReason::TooLarge { size, limit } => write!(

@@ -3,7 +3,8 @@
 use super::{preview, PatchRejection, RejectReason};
 
 /// The byte offset of the one occurrence of `anchor` in `content`. Occurrences are counted
-/// overlapping (`"aa"` occurs twice in `"aaa"`), so "exactly once" means one position.
+/// overlapping (`"aa"` occurs twice in `"aaa"`), so "exactly once" means one position. An
+/// ambiguous anchor is refused at its second occurrence (`count: 2` means "two or more").
 fn locate(content: &str, anchor: &str, op_index: usize) -> Result<usize, PatchRejection> {
     if anchor.is_empty() {
         return Err(PatchRejection::at(op_index, RejectReason::EmptyAnchor));
@@ -16,20 +17,16 @@ fn locate(content: &str, anchor: &str, op_index: usize) -> Result<usize, PatchRe
             },
         ));
     };
-    // Step one character past the first match start and look again.
+    // Step one character past the first match start and look once more: a second match is
+    // enough to refuse, so the search stops there (counting every overlapping match of a long
+    // anchor in long content would be quadratic).
     let step = anchor.chars().next().map(char::len_utf8).unwrap_or(1);
-    let mut count = 1;
-    let mut from = first + step;
-    while let Some(i) = content[from..].find(anchor) {
-        count += 1;
-        from += i + step;
-    }
-    if count > 1 {
+    if content[first + step..].contains(anchor) {
         return Err(PatchRejection::at(
             op_index,
             RejectReason::AnchorAmbiguous {
                 anchor: preview(anchor),
-                count,
+                count: 2,
             },
         ));
     }
@@ -84,5 +81,25 @@ mod tests {
         ));
         assert_eq!(locate("xaay", "aa", 0).unwrap(), 1);
         assert_eq!(locate("é aé", "aé", 0).unwrap(), 3);
+    }
+
+    #[test]
+    fn an_ambiguous_anchor_is_refused_at_its_second_occurrence() {
+        // 8 MiB of `a` and an anchor of 10k `a`: millions of overlapping occurrences. The
+        // search stops at the second, so the count says "two or more".
+        let content = "a".repeat(8 * 1024 * 1024);
+        let anchor = "a".repeat(10_000);
+        let err = locate(&content, &anchor, 7).unwrap_err();
+        assert_eq!(err.op_index, Some(7));
+        assert!(
+            matches!(err.reason, RejectReason::AnchorAmbiguous { count: 2, .. }),
+            "{:?}",
+            err.reason
+        );
+        let err = locate("xyxyxyxy", "xy", 0).unwrap_err();
+        assert!(matches!(
+            err.reason,
+            RejectReason::AnchorAmbiguous { count: 2, .. }
+        ));
     }
 }

@@ -18,12 +18,28 @@ function el(tag, cls, text) {
   return node;
 }
 
+// Takes the token from `#token=...` into sessionStorage and removes it from the address bar
+// (and so from the history) at once.
 function readToken() {
   const m = /(?:^#|&)token=([^&]+)/.exec(location.hash);
   if (m) {
     sessionStorage.setItem("codex-runtime-token", decodeURIComponent(m[1]));
+    const rest = location.hash
+      .slice(1)
+      .split("&")
+      .filter((part) => part && !part.startsWith("token="))
+      .join("&");
+    history.replaceState(null, "", location.pathname + location.search + (rest ? "#" + rest : ""));
   }
   return sessionStorage.getItem("codex-runtime-token");
+}
+
+// A refused HTTP request, with its status.
+class HttpError extends Error {
+  constructor(what, status) {
+    super(what + ": " + status);
+    this.status = status;
+  }
 }
 
 async function api(method, path, body) {
@@ -222,7 +238,7 @@ async function follow(sessionId, signal) {
   const headers = { Authorization: "Bearer " + ui.token };
   if (ui.lastId > 0) headers["Last-Event-ID"] = String(ui.lastId);
   const res = await fetch(`/api/sessions/${sessionId}/events`, { headers, signal });
-  if (!res.ok) throw new Error("events: " + res.status);
+  if (!res.ok) throw new HttpError("events", res.status);
   const reader = res.body.getReader();
   const decoder = new TextDecoder();
   let buffer = "";
@@ -267,15 +283,36 @@ async function select(id) {
   refreshSessions().catch((e) => notice(e.message));
   const abort = new AbortController();
   ui.abort = abort;
+  // Reconnects back off (1 s, doubling, at most 30 s) and start at 1 s again once events flow.
+  let delay = 1000;
   while (!abort.signal.aborted) {
+    const before = ui.lastId;
     try {
       await follow(id, abort.signal);
       if (logNode().querySelector(".turn-status:last-child")?.textContent === "conversation closed") return;
     } catch (e) {
       if (abort.signal.aborted) return;
-      notice("reconnecting… (" + e.message + ")");
+      if (e.status === 410 && ui.lastId === 0) {
+        // Even the start is gone (no store, and memory moved on): asking again cannot help.
+        notice("this conversation's history is no longer available");
+        return;
+      } else if (e.status === 410) {
+        // The resume point is gone: load the conversation again from its start, instead of
+        // asking for the same events again.
+        ui.lastId = 0;
+        ui.nodes.clear();
+        logNode().replaceChildren();
+        notice("reloading the conversation… (" + e.message + ")");
+      } else if (e.status >= 400 && e.status < 500 && e.status !== 429) {
+        notice("cannot follow this conversation (" + e.message + ")");
+        return;
+      } else {
+        notice("reconnecting… (" + e.message + ")");
+      }
     }
-    await new Promise((r) => setTimeout(r, 1000));
+    if (ui.lastId > before) delay = 1000;
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, 30000);
   }
 }
 
