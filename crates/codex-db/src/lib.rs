@@ -32,6 +32,7 @@ mod migration;
 pub mod postgres;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+#[cfg(feature = "postgres")]
 pub mod tls;
 mod url;
 

@@ -1,5 +1,6 @@
 //! [`Migration`]: one numbered schema step, and the checks every runner applies to a list.
 
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
 use crate::DbError;
 
 /// One schema step of one component (`version` 1, 2, 3, ... in order).
@@ -17,9 +18,11 @@ pub struct Migration {
 }
 
 /// The name of the table that records applied versions, per component.
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
 pub(crate) const MIGRATIONS_TABLE: &str = "codex_schema_migrations";
 
 /// Checks that `migrations` are numbered 1, 2, 3, ... and that `component` is a usable name.
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
 pub(crate) fn check_list(component: &str, migrations: &[Migration]) -> Result<(), DbError> {
     if component.trim().is_empty() {
         return Err(DbError::InvalidMigrations {
@@ -44,6 +47,7 @@ pub(crate) fn check_list(component: &str, migrations: &[Migration]) -> Result<()
 
 /// Compares what the database recorded with what this binary knows, and returns the steps still
 /// to apply.
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
 pub(crate) fn pending<'m>(
     component: &str,
     migrations: &'m [Migration],
