@@ -20,6 +20,8 @@
 //! - [`error`]: the one [`Error`] enum.
 //! - `artifact` (cargo feature `artifact`): documents Codex edits through typed tasks, with
 //!   revisions, validated patches and a crash-safe store (`docs/guide/artifact.md`).
+//! - `tools` (cargo feature `tools`): typed functions written in Rust that the model can call,
+//!   served per session from an embedded MCP server (`docs/guide/tools.md`).
 //! - `persistence` (cargo feature `persistence`): durable conversations in SQLite or PostgreSQL
 //!   (`docs/guide/persistence.md`).
 //!
@@ -38,6 +40,8 @@ pub mod persistence;
 pub mod plugin;
 pub mod rpc;
 pub mod runtime;
+#[cfg(feature = "tools")]
+pub mod tools;
 pub mod transport;
 #[cfg(feature = "web")]
 pub mod web;

@@ -29,6 +29,9 @@ pub struct SessionConfig {
     pub ephemeral: bool,
     /// A name for the thread.
     pub name: Option<String>,
+    /// Tools written in Rust that the model can call (cargo feature `tools`).
+    #[cfg(feature = "tools")]
+    pub tools: Vec<crate::tools::Tool>,
 }
 
 impl SessionConfig {
@@ -43,6 +46,8 @@ impl SessionConfig {
             developer_instructions: None,
             ephemeral: false,
             name: None,
+            #[cfg(feature = "tools")]
+            tools: Vec::new(),
         }
     }
     /// Replaces the run profile.
@@ -133,6 +138,18 @@ impl SessionConfig {
     /// Names the thread.
     pub fn with_name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
+        self
+    }
+    /// Adds a tool the model can call (cargo feature `tools`; see [`crate::tools`]).
+    #[cfg(feature = "tools")]
+    pub fn with_tool(mut self, tool: crate::tools::Tool) -> Self {
+        self.tools.push(tool);
+        self
+    }
+    /// Adds several tools (cargo feature `tools`).
+    #[cfg(feature = "tools")]
+    pub fn with_tools(mut self, tools: impl IntoIterator<Item = crate::tools::Tool>) -> Self {
+        self.tools.extend(tools);
         self
     }
 }
