@@ -62,6 +62,13 @@ impl std::fmt::Debug for Tool {
     }
 }
 
+/// Two `Tool`s are equal when they are clones of one tool with the same timeout.
+impl PartialEq for Tool {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner) && self.timeout == other.timeout
+    }
+}
+
 impl Tool {
     /// A tool named `name` (letters, digits, `_` and `-`, at most 40 bytes) that runs `f` with
     /// the decoded arguments. A name or argument type codex cannot take (the schema of `T`

@@ -29,9 +29,6 @@ pub struct SessionConfig {
     pub ephemeral: bool,
     /// A name for the thread.
     pub name: Option<String>,
-    /// Tools written in Rust that the model can call (cargo feature `tools`).
-    #[cfg(feature = "tools")]
-    pub tools: Vec<crate::tools::Tool>,
 }
 
 impl SessionConfig {
@@ -46,8 +43,6 @@ impl SessionConfig {
             developer_instructions: None,
             ephemeral: false,
             name: None,
-            #[cfg(feature = "tools")]
-            tools: Vec::new(),
         }
     }
     /// Replaces the run profile.
@@ -143,13 +138,13 @@ impl SessionConfig {
     /// Adds a tool the model can call (cargo feature `tools`; see [`crate::tools`]).
     #[cfg(feature = "tools")]
     pub fn with_tool(mut self, tool: crate::tools::Tool) -> Self {
-        self.tools.push(tool);
+        self.profile.tools.push(tool);
         self
     }
     /// Adds several tools (cargo feature `tools`).
     #[cfg(feature = "tools")]
     pub fn with_tools(mut self, tools: impl IntoIterator<Item = crate::tools::Tool>) -> Self {
-        self.tools.extend(tools);
+        self.profile.tools.extend(tools);
         self
     }
 }

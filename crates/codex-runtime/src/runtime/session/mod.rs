@@ -204,7 +204,7 @@ impl Session {
         config.profile.attachments.extend(pre.patch.attachments);
 
         #[cfg(feature = "tools")]
-        let tool_server = crate::tools::serve(&config.tools, &hooks, &config.cwd).await?;
+        let tool_server = crate::tools::serve(&config.profile.tools, &hooks, &config.cwd).await?;
         #[cfg(feature = "tools")]
         let thread_config = tool_server.as_ref().map(|s| s.thread_config());
         #[cfg(not(feature = "tools"))]
