@@ -8,6 +8,7 @@ mod tools_support;
 use codex_mock_model::{Reply, Scenario};
 use codex_runtime::runtime::{Client, ThreadItem, TurnStatus};
 use codex_runtime::tools::TOOLS_SERVER_NAME;
+use codex_runtime::{Workflow, WorkflowConfig};
 use codex_test_support::CodexTestEnv;
 use serde_json::json;
 use tools_support::{call_output_text, lookup_tool, Lookup};
@@ -64,5 +65,31 @@ async fn the_model_calls_a_rust_tool_once_and_sees_its_output() {
     assert_eq!(item.tool, "lookup_ticket");
     session.close().await.unwrap();
     client.shutdown().await.unwrap();
+    env.assert_no_leftover_processes().await;
+}
+
+#[tokio::test]
+async fn a_workflow_run_offers_the_tools_of_its_profile() {
+    let env = CodexTestEnv::start(Scenario::new([
+        Reply::mcp_tool_call(
+            TOOLS_SERVER_NAME,
+            "lookup_ticket",
+            json!({"id": "WF-9", "lines": 1}),
+        ),
+        Reply::text("WF-9 is open"),
+    ]))
+    .await
+    .unwrap();
+    let (tool, calls) = lookup_tool();
+    let config = WorkflowConfig::new(env.workdir())
+        .with_client_config(env.client_config())
+        .with_tool(tool);
+    let wf = Workflow::connect(config).await.unwrap();
+    let out = wf.run("state of WF-9?").await.unwrap();
+    assert_eq!(out.assistant_text, "WF-9 is open");
+    assert_eq!(calls.lock().unwrap().len(), 1);
+    let output = call_output_text(&env.mock.response_requests()[1]);
+    assert!(output.contains("ticket WF-9 is open (1 lines)"), "{output}");
+    wf.shutdown().await.unwrap();
     env.assert_no_leftover_processes().await;
 }

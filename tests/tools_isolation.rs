@@ -145,7 +145,9 @@ async fn two_sessions_each_see_only_their_own_tools_and_close_frees_the_port() {
         .trim_end_matches("/mcp")
         .to_owned();
     assert!(tokio::net::TcpStream::connect(&addr).await.is_ok());
-    a.close().await.unwrap();
+    // codex 0.150 cannot archive a thread without a turn ("no rollout found"); the server
+    // stops whatever the archive answers.
+    let _ = a.close().await;
     let refused = tokio::net::TcpStream::connect(&addr).await;
     assert!(
         refused.is_err(),
