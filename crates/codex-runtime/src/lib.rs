@@ -73,6 +73,11 @@ pub struct PersistenceDocsCompile;
 #[doc = include_str!("../../../docs/guide/web.md")]
 pub struct WebDocsCompile;
 
+/// The code in `docs/guide/tools.md` compiles (checked as doctests).
+#[cfg(all(doctest, feature = "tools"))]
+#[doc = include_str!("../../../docs/guide/tools.md")]
+pub struct ToolsDocsCompile;
+
 /// The artifact chapter of the guide compiles (checked as doctests with the `artifact` feature).
 #[cfg(all(doctest, feature = "artifact"))]
 #[doc = include_str!("../../../docs/guide/artifact.md")]
