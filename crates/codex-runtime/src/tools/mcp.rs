@@ -8,7 +8,7 @@ use rmcp::model::{
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::sync::Arc;
 
 /// One session's tools as an MCP server. Cheap to clone (one per MCP connection).
@@ -78,7 +78,7 @@ impl ServerHandler for McpTools {
             let msg = format!("unknown tool `{}`", request.name);
             return Ok(text_result(msg, true).into());
         };
-        let args = Value::Object(request.arguments.unwrap_or_else(Map::new));
+        let args = Value::Object(request.arguments.unwrap_or_default());
         let qualified = format!("mcp__{}__{}", s.server_name, tool.name());
         let result = match call::run(tool, &qualified, args, &s.env).await {
             Ok(out) => {

@@ -176,6 +176,7 @@ mod tests {
     use super::*;
 
     #[derive(serde::Deserialize, schemars::JsonSchema)]
+    #[allow(dead_code)]
     struct Args {
         /// The id.
         id: String,
@@ -183,6 +184,7 @@ mod tests {
     }
 
     #[derive(serde::Deserialize, schemars::JsonSchema)]
+    #[allow(dead_code)]
     struct Nested {
         n: u32,
     }
