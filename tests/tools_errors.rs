@@ -125,8 +125,11 @@ impl PreHook for BlockLookups {
     }
 }
 
+/// (tool name, status) of every `PostToolUse`.
+type PostSeen = Arc<Mutex<Vec<(Option<String>, String)>>>;
+
 /// Records the tool name and status of every `PostToolUse`.
-struct RecordPost(Arc<Mutex<Vec<(Option<String>, String)>>>);
+struct RecordPost(PostSeen);
 
 impl PostHook for RecordPost {
     fn name(&self) -> &'static str {
@@ -149,7 +152,7 @@ impl PostHook for RecordPost {
 async fn a_blocking_pre_tool_use_hook_is_a_refusal_and_post_tool_use_sees_the_call() {
     let (tool, calls) = lookup_tool();
     let blocked = Arc::new(AtomicUsize::new(0));
-    let post = Arc::new(Mutex::new(Vec::new()));
+    let post: PostSeen = Arc::default();
     let (b, p) = (blocked.clone(), post.clone());
     let (_, output) = one_call(tool, json!({"id": "A-1", "lines": 1}), move |c| {
         c.with_pre_hook(BlockLookups(b))
