@@ -6,10 +6,11 @@
 mod tools_support;
 
 use codex_mock_model::{Reply, Scenario};
-use codex_runtime::runtime::{Client, ThreadItem, TurnStatus};
+use codex_runtime::runtime::{Client, ThreadItem, TurnEvent, TurnStatus};
 use codex_runtime::tools::TOOLS_SERVER_NAME;
 use codex_runtime::{Workflow, WorkflowConfig};
 use codex_test_support::CodexTestEnv;
+use futures::StreamExt;
 use serde_json::json;
 use tools_support::{call_output_text, lookup_tool, Lookup};
 
@@ -91,5 +92,52 @@ async fn a_workflow_run_offers_the_tools_of_its_profile() {
     let output = call_output_text(&env.mock.response_requests()[1]);
     assert!(output.contains("ticket WF-9 is open (1 lines)"), "{output}");
     wf.shutdown().await.unwrap();
+    env.assert_no_leftover_processes().await;
+}
+
+#[tokio::test]
+async fn ask_stream_reports_the_tool_call_as_item_events() {
+    let env = CodexTestEnv::start(Scenario::new([
+        Reply::mcp_tool_call(
+            TOOLS_SERVER_NAME,
+            "lookup_ticket",
+            json!({"id": "S-1", "lines": 2}),
+        ),
+        Reply::text("S-1 is open"),
+    ]))
+    .await
+    .unwrap();
+    let (tool, calls) = lookup_tool();
+    let client = Client::connect(env.client_config()).await.unwrap();
+    let session = client
+        .start_session(env.session_config().with_tool(tool))
+        .await
+        .unwrap();
+    let mut stream = Box::pin(session.ask_stream("state of S-1?"));
+    let (mut started, mut completed, mut done) = (0, None, None);
+    while let Some(ev) = stream.next().await {
+        match ev.unwrap() {
+            TurnEvent::ItemStarted(ThreadItem::McpToolCall(_)) => started += 1,
+            TurnEvent::ItemCompleted(ThreadItem::McpToolCall(m)) => completed = Some(m),
+            TurnEvent::Completed(out) => done = Some(out),
+            _ => {}
+        }
+    }
+    assert_eq!(started, 1);
+    let call = completed.expect("an ItemCompleted event for the call");
+    assert_eq!(
+        (call.server.as_str(), call.tool.as_str()),
+        ("codex_runtime", "lookup_ticket")
+    );
+    assert_eq!(call.arguments["id"], "S-1");
+    let result = serde_json::to_string(&call.result).unwrap();
+    assert!(result.contains("ticket S-1 is open (2 lines)"), "{result}");
+    assert_eq!(
+        done.expect("the turn completes").assistant_text,
+        "S-1 is open"
+    );
+    assert_eq!(calls.lock().unwrap().len(), 1);
+    session.close().await.unwrap();
+    client.shutdown().await.unwrap();
     env.assert_no_leftover_processes().await;
 }
