@@ -67,7 +67,7 @@ fi
 # --workspace` in scripts/test.sh, so nothing is rebuilt for the matrix.
 SUITE=(--workspace --test quick_run --test e2e_session --test e2e_session_lifecycle
        --test e2e_runtime --test e2e_attach --test e2e_remote --test versions
-       --test code_mode_codex)
+       --test code_mode_codex --test tools_e2e --test tools_errors --test tools_isolation)
 # The 2,000-request flood measures the SDK, not codex compatibility: it runs once, in the main
 # `cargo test --workspace`.
 SKIP=(--skip two_thousand_concurrent_requests)

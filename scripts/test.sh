@@ -45,12 +45,12 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 # A workspace build unifies features, so a missing #[cfg] shows only when a crate is built alone.
 step "codex-runtime alone: no features, then each feature by itself (what a user's build sees)"
-for feature in "" attach remote cron persistence web artifact experimental; do
+for feature in "" attach remote cron persistence web artifact tools experimental; do
   echo "features: ${feature:-(none)}" >&2
   cargo check -p codex-runtime --no-default-features ${feature:+--features "$feature"}
 done
 cargo check -p codex-automation --no-default-features
-for feature in "" sqlite http-client server cli; do
+for feature in "" sqlite http-client server cli tools; do
   echo "codex-flow features: ${feature:-(none)}" >&2
   cargo check -p codex-flow --no-default-features ${feature:+--features "$feature"}
 done

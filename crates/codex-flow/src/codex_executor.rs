@@ -26,6 +26,9 @@ use tokio::sync::OnceCell;
 pub struct SessionCodeModeExecutor {
     config: ClientConfig,
     client: OnceCell<Client>,
+    /// Rust tools every step's session offers the model (cargo feature `tools`).
+    #[cfg(feature = "tools")]
+    tools: Vec<codex_runtime::tools::Tool>,
 }
 
 impl std::fmt::Debug for SessionCodeModeExecutor {
@@ -42,7 +45,20 @@ impl SessionCodeModeExecutor {
         SessionCodeModeExecutor {
             config,
             client: OnceCell::new(),
+            #[cfg(feature = "tools")]
+            tools: Vec::new(),
         }
+    }
+
+    /// Hands these Rust tools to every Code Mode step (cargo feature `tools`): a flow package
+    /// cannot define Rust tools, the program that runs the flows can.
+    #[cfg(feature = "tools")]
+    pub fn with_tools(
+        mut self,
+        tools: impl IntoIterator<Item = codex_runtime::tools::Tool>,
+    ) -> Self {
+        self.tools.extend(tools);
+        self
     }
 
     /// An executor over an already connected client.
@@ -50,6 +66,8 @@ impl SessionCodeModeExecutor {
         SessionCodeModeExecutor {
             config: client.config().clone(),
             client: OnceCell::new_with(Some(client)),
+            #[cfg(feature = "tools")]
+            tools: Vec::new(),
         }
     }
 
@@ -136,6 +154,10 @@ impl CodeModeExecutor for SessionCodeModeExecutor {
             }
             if let Some(model) = &req.model {
                 config = config.with_model(model.clone());
+            }
+            #[cfg(feature = "tools")]
+            {
+                config = config.with_tools(self.tools.iter().cloned());
             }
             let client = self.client().await?;
             let session = client.start_session(config).await.map_err(|e| {

@@ -87,6 +87,24 @@ pub(crate) fn plan(reply: &Reply, number: u64, request: &Value) -> Plan {
         Reply::FunctionCall { name, arguments } => {
             function_call(&mut steps, &call_id, name, arguments)
         }
+        Reply::McpToolCall {
+            server,
+            tool,
+            arguments,
+        } => match mcp_tool_naming(request, server, tool) {
+            Some(McpNaming::Namespace(ns)) => {
+                steps.push(Step::Event(sse::namespaced_call_done(
+                    &call_id, &ns, tool, arguments,
+                )));
+                arguments.to_string()
+            }
+            Some(McpNaming::Flat(name)) => function_call(&mut steps, &call_id, &name, arguments),
+            None => {
+                return failure(format!(
+                    "mock model: request #{number} offers no MCP tool `{tool}` of server `{server}` (neither a namespace `mcp__{server}` nor a function `mcp__{server}__{tool}`)"
+                ))
+            }
+        },
         Reply::Echo { prefix } => {
             let text = format!("{prefix}{}", last_user_text(request).unwrap_or_default());
             steps.push(Step::Event(sse::message_done(&msg_id, &text)));
@@ -165,6 +183,36 @@ fn function_call(steps: &mut Vec<Step>, call_id: &str, name: &str, arguments: &V
     arguments.to_string()
 }
 
+/// How a request offers an MCP tool to the model.
+#[derive(Debug, PartialEq)]
+enum McpNaming {
+    /// Inside the `namespace` tool of this name.
+    Namespace(String),
+    /// As the function of this name.
+    Flat(String),
+}
+
+fn mcp_tool_naming(request: &Value, server: &str, tool: &str) -> Option<McpNaming> {
+    let tools = request.get("tools")?.as_array()?;
+    let namespace = format!("mcp__{server}");
+    let flat = format!("mcp__{server}__{tool}");
+    let name_of = |t: &Value| t.get("name").and_then(Value::as_str).map(str::to_owned);
+    tools.iter().find_map(|t| {
+        let name = name_of(t)?;
+        match t.get("type").and_then(Value::as_str) {
+            Some("namespace") if name == namespace => {
+                let inner = t.get("tools")?.as_array()?;
+                inner
+                    .iter()
+                    .any(|i| name_of(i).as_deref() == Some(tool))
+                    .then(|| McpNaming::Namespace(namespace.clone()))
+            }
+            _ if name == flat => Some(McpNaming::Flat(flat.clone())),
+            _ => None,
+        }
+    })
+}
+
 fn failure(message: String) -> Plan {
     tracing::warn!("{message}");
     Plan::Error {
@@ -192,4 +240,42 @@ fn last_user_text(request: &Value) -> Option<String> {
             .collect();
         (!text.is_empty()).then(|| text.join(""))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_mcp_call_follows_the_naming_the_request_offers() {
+        let namespaced = json!({"tools": [{"type": "namespace", "name": "mcp__s",
+            "tools": [{"type": "function", "name": "t"}]}]});
+        assert_eq!(
+            mcp_tool_naming(&namespaced, "s", "t"),
+            Some(McpNaming::Namespace("mcp__s".into()))
+        );
+        let flat = json!({"tools": [{"type": "function", "name": "mcp__s__t"}]});
+        assert_eq!(
+            mcp_tool_naming(&flat, "s", "t"),
+            Some(McpNaming::Flat("mcp__s__t".into()))
+        );
+        assert_eq!(mcp_tool_naming(&flat, "s", "other"), None);
+        let reply = Reply::mcp_tool_call("s", "t", json!({"a": 1}));
+        let Plan::Stream(steps) = plan(&reply, 1, &namespaced) else {
+            panic!("a stream");
+        };
+        let call = steps.iter().find_map(|s| match s {
+            Step::Event(e) if e["item"]["type"] == "function_call" => Some(e["item"].clone()),
+            _ => None,
+        });
+        let call = call.expect("a function call");
+        assert_eq!(
+            (call["namespace"].as_str(), call["name"].as_str()),
+            (Some("mcp__s"), Some("t"))
+        );
+        assert!(matches!(
+            plan(&reply, 1, &json!({})),
+            Plan::Error { status: 500, .. }
+        ));
+    }
 }

@@ -70,6 +70,18 @@ pub enum Reply {
         /// The arguments object.
         arguments: Value,
     },
+    /// A call of the tool `tool` of the MCP server `server`, named the way the request offers
+    /// it: inside the `namespace` tool `mcp__<server>` when there is one (codex 0.171), else as
+    /// the function `mcp__<server>__<tool>` (older codex). A request that offers neither gets
+    /// an HTTP 500 saying so.
+    McpToolCall {
+        /// The MCP server's name in codex's config (`mcp_servers.<server>`).
+        server: String,
+        /// The tool's name on that server.
+        tool: String,
+        /// The arguments object.
+        arguments: Value,
+    },
     /// An assistant message that echoes the text of the last user message of the request,
     /// after `prefix` (for concurrent sessions, each of which must get its own answer).
     Echo {
@@ -220,6 +232,19 @@ impl Reply {
     pub fn function_call(name: impl Into<String>, arguments: Value) -> Self {
         Self::FunctionCall {
             name: name.into(),
+            arguments,
+        }
+    }
+
+    /// A call of the MCP tool `tool` of `server` (see [`Reply::McpToolCall`]).
+    pub fn mcp_tool_call(
+        server: impl Into<String>,
+        tool: impl Into<String>,
+        arguments: Value,
+    ) -> Self {
+        Self::McpToolCall {
+            server: server.into(),
+            tool: tool.into(),
             arguments,
         }
     }

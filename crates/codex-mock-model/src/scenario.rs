@@ -166,6 +166,7 @@ mod tests {
             Reply::apply_patch("*** Add File: a\n+x\n"),
             Reply::request_user_input([crate::UserInputQuestion::new("q", "Q?", ["a", "b"])]),
             Reply::function_call("f", json!({"x": 1})),
+            Reply::mcp_tool_call("s", "t", json!({"x": 1})),
             Reply::json(json!([1])),
             Reply::json_from_schema(),
             Reply::stall(["p"]),

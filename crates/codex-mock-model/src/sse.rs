@@ -72,6 +72,22 @@ pub(crate) fn function_call_done(call_id: &str, name: &str, arguments: &Value) -
     }})
 }
 
+/// A function call of a tool inside a `namespace` tool (how codex 0.171 offers MCP tools).
+pub(crate) fn namespaced_call_done(
+    call_id: &str,
+    namespace: &str,
+    name: &str,
+    arguments: &Value,
+) -> Value {
+    json!({"type": "response.output_item.done", "item": {
+        "type": "function_call",
+        "call_id": call_id,
+        "namespace": namespace,
+        "name": name,
+        "arguments": arguments.to_string(),
+    }})
+}
+
 fn summary_parts(summary: &[String]) -> Vec<Value> {
     summary
         .iter()

@@ -20,6 +20,8 @@
 //! - [`error`]: the one [`Error`] enum.
 //! - `artifact` (cargo feature `artifact`): documents Codex edits through typed tasks, with
 //!   revisions, validated patches and a crash-safe store (`docs/guide/artifact.md`).
+//! - `tools` (cargo feature `tools`): typed functions written in Rust that the model can call,
+//!   served per session from an embedded MCP server (`docs/guide/tools.md`).
 //! - `persistence` (cargo feature `persistence`): durable conversations in SQLite or PostgreSQL
 //!   (`docs/guide/persistence.md`).
 //!
@@ -38,6 +40,8 @@ pub mod persistence;
 pub mod plugin;
 pub mod rpc;
 pub mod runtime;
+#[cfg(feature = "tools")]
+pub mod tools;
 pub mod transport;
 #[cfg(feature = "web")]
 pub mod web;
@@ -72,6 +76,11 @@ pub struct PersistenceDocsCompile;
 #[cfg(all(doctest, feature = "web"))]
 #[doc = include_str!("../../../docs/guide/web.md")]
 pub struct WebDocsCompile;
+
+/// The code in `docs/guide/tools.md` compiles (checked as doctests).
+#[cfg(all(doctest, feature = "tools"))]
+#[doc = include_str!("../../../docs/guide/tools.md")]
+pub struct ToolsDocsCompile;
 
 /// The artifact chapter of the guide compiles (checked as doctests with the `artifact` feature).
 #[cfg(all(doctest, feature = "artifact"))]

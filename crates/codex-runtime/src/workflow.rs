@@ -103,6 +103,12 @@ impl WorkflowConfig {
         self.profile.approval = approval;
         self
     }
+    /// Adds a tool the model can call in every run (cargo feature `tools`).
+    #[cfg(feature = "tools")]
+    pub fn with_tool(mut self, tool: crate::tools::Tool) -> Self {
+        self.profile.tools.push(tool);
+        self
+    }
     /// Sets the per-turn timeout.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.profile.timeout = timeout;

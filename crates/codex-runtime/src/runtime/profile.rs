@@ -136,6 +136,10 @@ pub struct RunProfile {
     pub privileged_escalation: bool,
     /// Files, images and skills attached to every prompt.
     pub attachments: Vec<Attachment>,
+    /// Tools written in Rust that the model can call (cargo feature `tools`; see
+    /// [`crate::tools`]). Each session gets its own MCP server for them.
+    #[cfg(feature = "tools")]
+    pub tools: Vec<crate::tools::Tool>,
 }
 
 impl Default for RunProfile {
@@ -149,6 +153,8 @@ impl Default for RunProfile {
             watchdog: Duration::from_secs(20),
             privileged_escalation: false,
             attachments: Vec::new(),
+            #[cfg(feature = "tools")]
+            tools: Vec::new(),
         }
     }
 }
@@ -171,6 +177,12 @@ impl RunProfile {
     /// Sets the approval policy.
     pub fn with_approval(mut self, approval: ApprovalMode) -> Self {
         self.approval = approval;
+        self
+    }
+    /// Adds a tool the model can call (cargo feature `tools`).
+    #[cfg(feature = "tools")]
+    pub fn with_tool(mut self, tool: crate::tools::Tool) -> Self {
+        self.tools.push(tool);
         self
     }
     /// Sets the sandbox.

@@ -399,6 +399,21 @@ impl Runtime {
         Ok(())
     }
 
+    /// Resolves once [`Runtime::shutdown`] was called (at once when it already was).
+    pub async fn shutdown_requested(&self) {
+        let notified = self.inner.shutdown_signal.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if self
+            .inner
+            .shutting_down
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            return;
+        }
+        notified.await;
+    }
+
     /// Waits until the current connection closes and returns why (as an error value).
     pub async fn closed(&self) -> Error {
         let mut rx = self.conn().closed();

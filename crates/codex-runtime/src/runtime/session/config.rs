@@ -141,4 +141,16 @@ impl SessionConfig {
         self.name = Some(name.into());
         self
     }
+    /// Adds a tool the model can call (cargo feature `tools`; see [`crate::tools`]).
+    #[cfg(feature = "tools")]
+    pub fn with_tool(mut self, tool: crate::tools::Tool) -> Self {
+        self.profile.tools.push(tool);
+        self
+    }
+    /// Adds several tools (cargo feature `tools`).
+    #[cfg(feature = "tools")]
+    pub fn with_tools(mut self, tools: impl IntoIterator<Item = crate::tools::Tool>) -> Self {
+        self.profile.tools.extend(tools);
+        self
+    }
 }

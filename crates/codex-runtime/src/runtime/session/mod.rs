@@ -32,6 +32,7 @@ use futures::Stream;
 use requests::SessionRequests;
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -70,6 +71,9 @@ struct Inner {
     /// The runtime connection generation the thread was last opened or resumed on.
     generation: AtomicU64,
     issues: Mutex<Vec<HookIssue>>,
+    /// The embedded MCP server of the session's tools.
+    #[cfg(feature = "tools")]
+    tools: Option<crate::tools::ToolServer>,
 }
 
 impl Inner {
@@ -81,6 +85,37 @@ impl Inner {
             .and_then(|p| *p)
             .unwrap_or(self.config.profile.approval)
     }
+}
+
+impl Inner {
+    /// The `config` entries of `thread/start` and `thread/resume` (the tools' MCP server).
+    fn thread_config(&self) -> Option<BTreeMap<String, serde_json::Value>> {
+        #[cfg(feature = "tools")]
+        if let Some(t) = &self.tools {
+            return Some(t.thread_config());
+        }
+        None
+    }
+}
+
+/// Tells the session's tool server its thread and running turn (for `PreToolUse` hook
+/// contexts), and stops it when the client's runtime shuts down.
+#[cfg(feature = "tools")]
+fn link_tools(inner: &Arc<Inner>) {
+    let Some(server) = &inner.tools else {
+        return;
+    };
+    let weak = Arc::downgrade(inner);
+    let turn_id = move || match weak.upgrade()?.state.borrow().clone() {
+        TurnState::Running(id) => Some(id),
+        _ => None,
+    };
+    let _ = server.env.link.set(crate::tools::SessionLink {
+        thread_id: inner.thread_id.clone(),
+        turn_id: Box::new(turn_id),
+    });
+    let runtime = inner.runtime.clone();
+    server.stop_on(async move { runtime.shutdown_requested().await });
 }
 
 impl Drop for Inner {
@@ -112,10 +147,15 @@ fn cwd_string(p: &Path) -> String {
 }
 
 /// `thread/resume` for `thread_id` with the session's settings.
-fn resume_params(config: &SessionConfig, thread_id: String) -> ThreadResumeParams {
+fn resume_params(
+    config: &SessionConfig,
+    thread_id: String,
+    extra: Option<BTreeMap<String, serde_json::Value>>,
+) -> ThreadResumeParams {
     let p = &config.profile;
     ThreadResumeParams {
         thread_id,
+        config: extra,
         cwd: Some(cwd_string(&config.cwd)),
         model: p.model.clone(),
         approval_policy: Some(p.approval.to_protocol()),
@@ -164,6 +204,13 @@ impl Session {
         }
         config.profile.attachments.extend(pre.patch.attachments);
 
+        #[cfg(feature = "tools")]
+        let tool_server = crate::tools::serve(&config.profile.tools, &hooks, &config.cwd).await?;
+        #[cfg(feature = "tools")]
+        let thread_config = tool_server.as_ref().map(|s| s.thread_config());
+        #[cfg(not(feature = "tools"))]
+        let thread_config: Option<BTreeMap<String, serde_json::Value>> = None;
+
         let p = &config.profile;
         let generation = runtime.generation();
         let thread_id = match start {
@@ -176,12 +223,13 @@ impl Session {
                     base_instructions: config.base_instructions.clone(),
                     developer_instructions: config.developer_instructions.clone(),
                     ephemeral: config.ephemeral.then_some(true),
+                    config: thread_config,
                     ..ThreadStartParams::default()
                 };
                 runtime.request(&params).await?.thread.id
             }
             SessionStart::Resume(id) => {
-                let params = resume_params(&config, id);
+                let params = resume_params(&config, id, thread_config);
                 runtime.request(&params).await?.thread.id
             }
             SessionStart::Fork(id) => {
@@ -192,6 +240,7 @@ impl Session {
                     approval_policy: Some(p.approval.to_protocol()),
                     sandbox: Some(p.sandbox.to_mode()),
                     ephemeral: config.ephemeral.then_some(true),
+                    config: thread_config,
                     ..ThreadForkParams::default()
                 };
                 runtime.request(&params).await?.thread.id
@@ -211,7 +260,11 @@ impl Session {
             turn_approval: Mutex::new(None),
             generation: AtomicU64::new(generation),
             issues: Mutex::new(Vec::new()),
+            #[cfg(feature = "tools")]
+            tools: tool_server,
         });
+        #[cfg(feature = "tools")]
+        link_tools(&inner);
         runtime.set_thread_handler(
             &thread_id,
             Some(Arc::new(SessionRequests {
@@ -369,7 +422,11 @@ impl Session {
             return Ok(());
         }
         tracing::info!(thread = %inner.thread_id, generation = current, "resuming the thread on the restarted app-server");
-        let params = resume_params(&inner.config, inner.thread_id.clone());
+        let params = resume_params(
+            &inner.config,
+            inner.thread_id.clone(),
+            inner.thread_config(),
+        );
         inner.runtime.request(&params).await?;
         inner.generation.store(current, Ordering::SeqCst);
         Ok(())
@@ -505,7 +562,19 @@ impl Session {
         let params = ThreadArchiveParams {
             thread_id: self.inner.thread_id.clone(),
         };
-        self.inner.runtime.request(&params).await.map(|_| ())
+        let archived = self.inner.runtime.request(&params).await.map(|_| ());
+        #[cfg(feature = "tools")]
+        if let Some(t) = &self.inner.tools {
+            t.stop().await;
+        }
+        archived
+    }
+
+    /// Where the session's tools are served (cargo feature `tools`; `None` without tools):
+    /// the URL and bearer token of its MCP server, e.g. to list the tools with your own client.
+    #[cfg(feature = "tools")]
+    pub fn tool_endpoint(&self) -> Option<&crate::tools::ToolEndpoint> {
+        self.inner.tools.as_ref().map(|t| t.endpoint())
     }
 
     /// True once [`Session::close`] was called.
