@@ -22,14 +22,21 @@ async fn one_tenants_crash_fails_only_its_turn_and_its_next_turn_works() {
     // The victim's turn hangs in the model; the other tenant's turn streams slowly.
     h.env.mock.push(Reply::stall(["partial "]));
     h.turn(0, &victim, "first words of the victim").await;
-    h.env.mock.wait_for_stall(Duration::from_secs(60)).await.unwrap();
+    h.env
+        .mock
+        .wait_for_stall(Duration::from_secs(60))
+        .await
+        .unwrap();
     h.env.mock.push(Reply::slow(
         ["one ", "two ", "three ", "four"],
         Duration::from_millis(700),
     ));
     h.turn(1, &other, "count slowly").await;
     let first = other_events.until("agent.delta").await;
-    assert!(first.iter().all(|e| e.kind != "turn.completed"), "{first:#?}");
+    assert!(
+        first.iter().all(|e| e.kind != "turn.completed"),
+        "{first:#?}"
+    );
 
     let pid = h.pool.pid(&key(0)).expect("the victim's codex runs");
     let other_pid = h.pool.pid(&key(1)).expect("the other codex runs");
@@ -46,6 +53,7 @@ async fn one_tenants_crash_fails_only_its_turn_and_its_next_turn_works() {
         "{:?}",
         killed.elapsed()
     );
+    let failed_turn = failed.data["turn_id"].clone();
     let message = failed.data["error"].as_str().unwrap();
     assert!(
         message.contains("signal 9") || message.contains("killed"),
@@ -67,10 +75,22 @@ async fn one_tenants_crash_fails_only_its_turn_and_its_next_turn_works() {
     assert_eq!(done.data["status"], "completed", "{events:#?}");
     let new_pid = h.pool.pid(&key(0)).expect("a fresh codex");
     assert_ne!(new_pid, pid);
-    let last = h.env.mock.requests().pop().unwrap();
-    let body = last.body.to_string();
-    assert!(body.contains("are you there"), "{body}");
-    assert!(body.contains("first words of the victim"), "resumed: {body}");
+    assert_ne!(
+        done.data["turn_id"], failed_turn,
+        "the new turn's completion"
+    );
+    let body = h
+        .env
+        .mock
+        .requests()
+        .into_iter()
+        .map(|r| r.body.to_string())
+        .find(|b| b.contains("are you there"))
+        .expect("the model saw the new turn");
+    assert!(
+        body.contains("first words of the victim"),
+        "resumed: {body}"
+    );
 
     h.env.mock.release_stall();
     h.stop().await;
