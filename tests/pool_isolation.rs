@@ -10,12 +10,20 @@ use codex_runtime::runtime::SessionConfig;
 use codex_test_support::codex_mock_model::{Reply, Scenario};
 use pool_support::{key, PoolHarness};
 
-/// In B's conversation (its prompt) and so in B's transcript on disk.
-const B_TALK: &str = "zebra-7731-bob-talk";
-/// In a file in B's workspace.
-const B_FILE: &str = "zebra-5512-bob-file";
-/// In a file in A's own workspace: A's commands must see it (they did run and read).
-const A_OWN: &str = "alpha-4242-own";
+/// Markers made at run time, so no file on disk (this source included) holds them before the
+/// test writes them: B's words (in B's transcript), B's file, A's own file.
+fn markers() -> (String, String, String) {
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+        % 1_000_000_007;
+    (
+        format!("zebra-{n}-bob-talk"),
+        format!("zebra-{}-bob-file", n + 1),
+        format!("alpha-{n}-own"),
+    )
+}
 
 fn everything_text(events: &[web_support::Ev]) -> String {
     events
@@ -27,6 +35,8 @@ fn everything_text(events: &[web_support::Ev]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tenants_commands_never_show_another_tenants_conversation_or_files() {
+    let (b_talk, b_file, a_own) = markers();
+    let (b_talk, b_file, a_own) = (b_talk.as_str(), b_file.as_str(), a_own.as_str());
     // The pool's defaults; the adapter's template at the SDK defaults (`never`, `read-only`).
     let h = PoolHarness::start(Scenario::empty(), 2, SessionConfig::new("."), |c| c).await;
     let root = h.pool.config().root.clone();
@@ -36,11 +46,11 @@ async fn a_tenants_commands_never_show_another_tenants_conversation_or_files() {
     h.env.mock.push(Reply::text("noted"));
     let b_session = h.create_session(1).await;
     let mut b_events = h.events(1, &b_session, None).await;
-    h.turn(1, &b_session, &format!("remember {B_TALK}")).await;
+    h.turn(1, &b_session, &format!("remember {b_talk}")).await;
     b_events.until("turn.completed").await;
-    std::fs::write(b.workspace.join("private-notes.txt"), B_FILE).unwrap();
+    std::fs::write(b.workspace.join("private-notes.txt"), b_file).unwrap();
     let on_disk = std::process::Command::new("grep")
-        .args(["-r", "-a", "-l", B_TALK])
+        .args(["-r", "-a", "-l", b_talk])
         .arg(&b.codex_home)
         .output()
         .unwrap();
@@ -62,17 +72,17 @@ async fn a_tenants_commands_never_show_another_tenants_conversation_or_files() {
     h.env.mock.push(Reply::shell(command));
     h.env.mock.push(Reply::text("looked around"));
     let a_session = h.create_session(0).await;
-    std::fs::write(a.workspace.join("own.txt"), A_OWN).unwrap();
+    std::fs::write(a.workspace.join("own.txt"), a_own).unwrap();
     let mut a_events = h.events(0, &a_session, None).await;
     h.turn(0, &a_session, "look around").await;
     let seen = everything_text(&a_events.until("turn.completed").await);
 
     assert!(
-        seen.contains(A_OWN),
+        seen.contains(a_own),
         "A's command ran and read A's own files: {seen}"
     );
-    assert!(!seen.contains(B_TALK), "A saw B's conversation: {seen}");
-    assert!(!seen.contains(B_FILE), "A saw B's file: {seen}");
+    assert!(!seen.contains(b_talk), "A saw B's conversation: {seen}");
+    assert!(!seen.contains(b_file), "A saw B's file: {seen}");
     assert!(
         !seen.contains("private-notes"),
         "A saw B's file name: {seen}"
