@@ -72,8 +72,8 @@ async fn five_tenants_on_two_processes_are_all_served_and_idle_ones_stop() {
 
     // More tenants at once than slots: every turn is accepted and completes.
     let mut streams = Vec::new();
-    for i in 1..4 {
-        let mut events = h.events(i, &sessions[i], None).await;
+    for (i, session) in sessions.iter().enumerate().take(4).skip(1) {
+        let mut events = h.events(i, session, None).await;
         // Skip the first turn's events.
         events.until("turn.completed").await;
         streams.push((i, events));

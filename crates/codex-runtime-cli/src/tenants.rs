@@ -193,7 +193,7 @@ mod tests {
             ),
             (
                 "t.json",
-                format!(r#"{{"tenants": {{}}, "extra": 1}}"#),
+                r#"{"tenants": {}, "extra": 1}"#.to_string(),
                 "extra",
             ),
             (

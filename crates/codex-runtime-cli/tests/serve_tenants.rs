@@ -150,16 +150,13 @@ async fn serve_tenants_file_isolates_tenants_by_default() {
                 .unwrap()
         }
     };
-    let session = |token: &'static str| {
-        let post = post.clone();
-        async move {
-            let res = post(token, "/api/sessions".into(), json!({})).await;
-            assert_eq!(res.status(), 201);
-            res.json::<Value>().await.unwrap()["id"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        }
+    let session = |token: &'static str| async move {
+        let res = post(token, "/api/sessions".into(), json!({})).await;
+        assert_eq!(res.status(), 201);
+        res.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
     };
     let events = |token: &'static str, id: String| {
         let http = http.clone();
