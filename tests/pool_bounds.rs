@@ -2,7 +2,8 @@
 //! on at most 2 processes. Every tenant is served (the least recently used idle process is
 //! stopped to make room), a stopped tenant's next turn starts a fresh process and resumes its
 //! thread, idle processes are stopped after the idle time, and turns of more tenants than
-//! slots at once all complete.
+//! slots at once all complete. A tenant is refused only while every slot stays busy (a turn
+//! running on each) for the whole `slot_wait`, with an error that says so.
 
 mod pool_support;
 mod web_support;
@@ -87,5 +88,51 @@ async fn five_tenants_on_two_processes_are_all_served_and_idle_ones_stop() {
         assert_eq!(done.data["status"], "completed", "tenant {i}: {done:#?}");
     }
     assert!(h.pool.running() <= 2);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_waits_while_every_slot_is_busy_then_gets_a_typed_error() {
+    let h = PoolHarness::start(Scenario::empty(), 2, SessionConfig::new("."), |c| {
+        c.with_max_processes(1)
+            .with_slot_wait(Duration::from_secs(2))
+    })
+    .await;
+    let busy = h.create_session(0).await;
+    let mut events = h.events(0, &busy, None).await;
+    h.env.mock.push(Reply::stall(["thinking "]));
+    h.turn(0, &busy, "take the only slot").await;
+    h.env
+        .mock
+        .wait_for_stall(Duration::from_secs(60))
+        .await
+        .unwrap();
+
+    // The only process has a turn running: tenant 1 waits for the slot, then is told why.
+    let res = h
+        .http
+        .post(h.url("/api/sessions"))
+        .bearer_auth(pool_support::token(1))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_ne!(status, 201, "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("stayed busy"), "{body}");
+    assert!(h.pool.pid(&key(1)).is_none());
+
+    // Once the turn ends the slot can be freed, and tenant 1 is served.
+    h.env.mock.release_stall();
+    events.until("turn.completed").await;
+    h.env.mock.push(Reply::text("now it is my turn"));
+    let session = h.create_session(1).await;
+    let mut events = h.events(1, &session, None).await;
+    h.turn(1, &session, "hello").await;
+    let done = events.until("turn.completed").await;
+    assert_eq!(done.last().unwrap().data["status"], "completed");
+    assert!(h.pool.running() <= 1);
     h.stop().await;
 }
