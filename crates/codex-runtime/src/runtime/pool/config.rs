@@ -9,8 +9,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Configuration of a [`super::RuntimePool`].
-#[derive(Debug, Clone)]
+/// Configuration of a [`super::RuntimePool`]. Its `Debug` leaves out the client template's
+/// environment values (API keys live there).
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct PoolConfig {
     /// The template of every key's client: binary, environment, hooks, timeouts. Its
@@ -39,6 +40,29 @@ pub struct PoolConfig {
     /// commands cannot read the other keys' directories; otherwise none (then every key's
     /// commands can read the whole pool root under a `read-only` sandbox: see the guide).
     pub launcher: Option<Arc<dyn Launcher>>,
+}
+
+impl std::fmt::Debug for PoolConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let env: Vec<&str> = self
+            .client
+            .runtime
+            .env
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .collect();
+        f.debug_struct("PoolConfig")
+            .field("cli_bin", &self.client.runtime.cli_bin)
+            .field("env_keys", &env)
+            .field("root", &self.root)
+            .field("operator_home", &self.operator_home)
+            .field("max_processes", &self.max_processes)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("slot_wait", &self.slot_wait)
+            .field("workspaces", &self.workspaces)
+            .field("launcher", &self.launcher)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PoolConfig {
@@ -81,7 +105,7 @@ impl PoolConfig {
         self.operator_home = Some(home.into());
         self
     }
-    /// Gives `key` its own workspace root.
+    /// Gives `key` its own workspace root (made absolute when the pool starts).
     pub fn with_workspace(mut self, key: PoolKey, dir: impl Into<PathBuf>) -> Self {
         self.workspaces.insert(key, dir.into());
         self
@@ -95,5 +119,18 @@ impl PoolConfig {
     pub fn without_launcher(mut self) -> Self {
         self.launcher = None;
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_names_environment_keys_but_never_their_values() {
+        let client = ClientConfig::new().with_env("OPENAI_API_KEY", "sk-secret-value");
+        let shown = format!("{:?}", PoolConfig::new(client, "/pool"));
+        assert!(shown.contains("OPENAI_API_KEY"), "{shown}");
+        assert!(!shown.contains("sk-secret-value"), "{shown}");
     }
 }

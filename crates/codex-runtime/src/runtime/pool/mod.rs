@@ -95,6 +95,12 @@ impl RuntimePool {
             config.root = std::path::absolute(&config.root)
                 .map_err(PoolError::io("resolve the pool root", &config.root))?;
         }
+        for dir in config.workspaces.values_mut() {
+            if !dir.is_absolute() {
+                *dir = std::path::absolute(&*dir)
+                    .map_err(PoolError::io("resolve a workspace", &*dir))?;
+            }
+        }
         home::create_private_dir(&config.root)?;
         if config.launcher.is_none() {
             tracing::warn!(root = %config.root.display(), "runtime pool without a launcher: every key's codex runs as this OS user, so a key's commands can read the other keys' directories (a read-only sandbox reads the whole filesystem)");
