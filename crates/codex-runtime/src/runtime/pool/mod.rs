@@ -11,6 +11,8 @@
 //!   processes idle for [`PoolConfig::idle_timeout`] are stopped. A key whose process was
 //!   stopped or crashed gets a fresh one on its next turn, and its sessions resume their
 //!   threads (`thread/resume`, read from the key's own codex home) before that turn.
+//!   Closing a session of a stopped key starts its process too (codex archives the thread with
+//!   `thread/archive`); the idle timer stops processes over the cap again.
 //! - **Crashes stay in their key**: a crash fails the turns of that key's sessions at once
 //!   ([`crate::Error::TransportClosed`]); other keys' processes are untouched.
 //! - **Launcher**: a [`Launcher`] wraps each key's codex command (another OS user, a
@@ -253,6 +255,32 @@ impl PoolInner {
         Ok(lease)
     }
 
+    /// Stops least recently used idle processes while more than the cap run. A process can be
+    /// started outside admission when a session of a stopped key is closed (codex archives the
+    /// thread, so the runtime starts it on demand); this brings the count back.
+    async fn trim_to_cap(&self) {
+        let _admission = self.admission.lock().await;
+        let mut live: Vec<Arc<Entry>> = self
+            .entries()
+            .values()
+            .filter(|e| e.connected())
+            .cloned()
+            .collect();
+        if live.len() <= self.config.max_processes {
+            return;
+        }
+        live.sort_by_key(|e| e.last_used());
+        let mut excess = live.len() - self.config.max_processes;
+        for entry in live {
+            if excess == 0 {
+                break;
+            }
+            if entry.try_park().await {
+                excess -= 1;
+            }
+        }
+    }
+
     /// Frees a slot for `key` (called under the admission lock): stops the least recently
     /// used idle process when the cap is reached; waits while every process is busy.
     async fn make_room(&self, key: &PoolKey) -> crate::Result<()> {
@@ -376,6 +404,7 @@ async fn reap_idle(pool: Weak<PoolInner>, idle: Duration) {
             let _admission = pool.admission.lock().await;
             entry.try_park().await;
         }
+        pool.trim_to_cap().await;
     }
 }
 
