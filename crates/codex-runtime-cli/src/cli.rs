@@ -41,14 +41,46 @@ pub struct ServeArgs {
     pub store: Option<String>,
     /// The access token (default: a random one, printed in the URL). Env:
     /// CODEX_RUNTIME_WEB_TOKEN.
-    #[arg(long, env = "CODEX_RUNTIME_WEB_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "CODEX_RUNTIME_WEB_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "tenants"
+    )]
     pub token: Option<String>,
     /// The tenant the token belongs to.
-    #[arg(long, default_value = "local")]
+    #[arg(long, default_value = "local", conflicts_with = "tenants")]
     pub tenant: String,
-    /// Working directory of the sessions.
+    /// Several tenants: a TOML or JSON file of tenant -> token_sha256 (+ optional workspace).
+    /// Each tenant gets its own codex process, CODEX_HOME and workspace.
+    #[arg(long, value_name = "FILE")]
+    pub tenants: Option<PathBuf>,
+    /// Working directory of the sessions (of the single `--tenant`; with `--tenants`, each
+    /// tenant's `workspace`, else <pool root>/<tenant>/workspace).
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub cwd: PathBuf,
+    /// Where each tenant's CODEX_HOME and workspace live (default
+    /// $XDG_STATE_HOME/codex-runtime/pool, else ~/.local/state/codex-runtime/pool).
+    #[arg(long, value_name = "DIR")]
+    pub pool_root: Option<PathBuf>,
+    /// Most codex processes at once (tenants beyond it share slots: idle ones are stopped).
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub max_processes: usize,
+    /// A tenant's codex with no turn for this long is stopped (started again on its next turn).
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_positive_duration)]
+    pub idle_timeout: std::time::Duration,
+    /// Wrap each tenant's codex in this program (run as `PROGRAM app-server ARGS`, with
+    /// CODEX_BIN, CODEX_HOME, CODEX_POOL_KEY, CODEX_POOL_WORKSPACE set): another OS user, a
+    /// container. Default: a private mount namespace per tenant when running as root.
+    #[arg(long, value_name = "PROGRAM")]
+    pub launcher: Option<PathBuf>,
+    /// One codex process, CODEX_HOME and working directory (--cwd) for every tenant: tenants
+    /// are then isolated only at the HTTP API, not from each other's commands.
+    #[arg(long, conflicts_with_all = ["pool_root", "launcher"])]
+    pub shared_room: bool,
+    /// Offline only: the mock model's scenario (a JSON file) instead of the bundled one.
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub offline_scenario: Option<PathBuf>,
     /// Use the bundled mock model even when an API key is set.
     #[arg(long)]
     pub offline: bool,

@@ -22,6 +22,7 @@ mod error;
 mod offline;
 mod run;
 mod serve;
+mod tenants;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -32,6 +32,7 @@ async fn serve(workdir: &ScratchDir, cache: &ScratchDir, extra: &[&str]) -> Serv
         .env_remove("CODEX_API_KEY")
         .env("CODEX_BIN", codex_bin().unwrap())
         .env("XDG_CACHE_HOME", cache.path())
+        .env("XDG_STATE_HOME", cache.path())
         .env(TAG_ENV, &tag)
         .current_dir(workdir.path())
         .stdin(Stdio::null())

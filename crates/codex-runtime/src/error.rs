@@ -250,6 +250,10 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+
+    /// The runtime pool ([`crate::runtime::pool`]) could not serve a key.
+    #[error(transparent)]
+    Pool(#[from] crate::runtime::pool::PoolError),
 }
 
 fn exit_display(code: Option<i32>, signal: Option<i32>) -> String {

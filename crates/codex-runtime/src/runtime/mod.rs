@@ -61,6 +61,7 @@
 pub mod approvals;
 pub mod client;
 mod method_table;
+pub mod pool;
 pub mod profile;
 pub mod raw;
 pub mod schema;

@@ -104,6 +104,12 @@ pub struct RuntimeConfig {
     pub server_request_timeout_action: TimeoutAction,
     /// Restart a crashed server (spawn mode), or reconnect to a remote one (remote mode).
     pub restart: Option<RestartPolicy>,
+    /// Spawn mode: after the app-server exited (a crash, or [`super::Runtime::park`]), start a
+    /// fresh one on the next request instead of at once, and without a restart budget
+    /// (default off). Sessions resume their threads on it before their next turn. Takes
+    /// precedence over [`RuntimeConfig::restart`]; the runtime pool
+    /// ([`crate::runtime::pool`]) runs its processes this way.
+    pub restart_on_demand: bool,
     /// Memory budget of each subscriber's queue, in bytes (default
     /// [`DEFAULT_QUEUE_BUDGET_BYTES`], 16 MiB). On overflow the reader pauses for a subscriber
     /// that has caught up since its last overflow (see `overflow_pause`); for one that stays
@@ -147,6 +153,7 @@ impl Default for RuntimeConfig {
             server_request_timeout: Duration::from_secs(120),
             server_request_timeout_action: TimeoutAction::Decline,
             restart: None,
+            restart_on_demand: false,
             queue_budget_bytes: DEFAULT_QUEUE_BUDGET_BYTES,
             overflow_pause: DEFAULT_OVERFLOW_PAUSE,
             delta_capacity: DEFAULT_DELTA_CAPACITY,
@@ -229,6 +236,13 @@ impl RuntimeConfig {
     /// Restart a crashed server with this policy.
     pub fn with_restart(mut self, policy: RestartPolicy) -> Self {
         self.restart = Some(policy);
+        self
+    }
+
+    /// Start a fresh app-server on the next request after the current one exited or was
+    /// parked (see [`RuntimeConfig::restart_on_demand`]).
+    pub fn with_restart_on_demand(mut self) -> Self {
+        self.restart_on_demand = true;
         self
     }
 

@@ -77,6 +77,8 @@ struct Inner {
     /// 0 for the first connection, one more for every restart.
     generation: Arc<AtomicU64>,
     responders: Responders,
+    /// Held while an on-demand restart (or a park) is under way, so only one starts.
+    revive: tokio::sync::Mutex<()>,
 }
 
 /// Layer 6: one app-server connection with raw JSON-RPC access. Cheap to clone; the child is
@@ -119,6 +121,7 @@ impl Runtime {
         let shared = new_shared(&config);
         let mut config = config;
         config.restart = None;
+        config.restart_on_demand = false;
         Self::start(config, shared, transport).await
     }
 
@@ -127,7 +130,9 @@ impl Runtime {
         shared: Arc<Shared>,
         transport: Transport,
     ) -> Result<Runtime> {
-        let restartable = config.restart.is_some() && config.endpoint.restartable();
+        let on_demand = config.restart_on_demand && matches!(config.endpoint, Endpoint::Spawn);
+        let restartable =
+            on_demand || (config.restart.is_some() && config.endpoint.restartable());
         let conn = Arc::new(Connection::start(
             transport,
             Arc::clone(&shared),
@@ -144,8 +149,9 @@ impl Runtime {
             shutdown_signal: tokio::sync::Notify::new(),
             generation: Arc::new(AtomicU64::new(0)),
             responders: Arc::new(StdMutex::new(HashMap::new())),
+            revive: tokio::sync::Mutex::new(()),
         });
-        if restartable {
+        if restartable && !on_demand {
             tokio::spawn(supervise(Arc::downgrade(&inner), conn.closed()));
         }
         Ok(Runtime { inner })
@@ -225,6 +231,7 @@ impl Runtime {
         timeout: Duration,
     ) -> Result<Value> {
         self.check_method(method)?;
+        self.ensure_connected().await?;
         let raw = self.conn().call_raw(method, &params, timeout).await?;
         serde_json::from_str(raw.get()).map_err(|source| Error::Decode {
             method: method.to_string(),
@@ -242,6 +249,7 @@ impl Runtime {
     ) -> Result<R> {
         self.check_method(method)?;
         let timeout = timeout.unwrap_or(self.inner.config.request_timeout);
+        self.ensure_connected().await?;
         let raw = self.conn().call_raw(method, params, timeout).await?;
         serde_json::from_str(raw.get()).map_err(|source| Error::Decode {
             method: method.to_string(),
@@ -256,6 +264,7 @@ impl Runtime {
 
     /// Sends a notification.
     pub async fn notify(&self, method: &str, params: Value) -> Result<()> {
+        self.ensure_connected().await?;
         self.conn().notify(method, &params).await
     }
 
@@ -412,6 +421,91 @@ impl Runtime {
             return;
         }
         notified.await;
+    }
+
+    /// True while the current app-server connection is open (false after a crash, a
+    /// [`Runtime::park`] or [`Runtime::shutdown`]).
+    pub fn is_connected(&self) -> bool {
+        self.conn().closed().borrow().is_none()
+    }
+
+    /// Stops the current app-server gracefully (like [`Runtime::shutdown`]) but keeps the
+    /// runtime: with [`RuntimeConfig::restart_on_demand`] the next request starts a fresh one
+    /// (sessions resume their threads on it). Call it only while no turn runs: a running turn
+    /// fails as on a crash. Without `restart_on_demand` it is [`Error::Config`].
+    pub async fn park(&self) -> Result<()> {
+        if !self.inner.config.restart_on_demand {
+            return Err(Error::Config(
+                "Runtime::park needs RuntimeConfig::restart_on_demand".into(),
+            ));
+        }
+        let _revive = self.inner.revive.lock().await;
+        let conn = self.conn();
+        conn.shutdown(self.inner.config.shutdown_grace).await;
+        tracing::debug!("parked the codex app-server");
+        Ok(())
+    }
+
+    /// With [`RuntimeConfig::restart_on_demand`]: when the app-server has exited (crashed or
+    /// parked), starts a fresh one and completes its handshake (the generation goes up by
+    /// one). Requests call it themselves; a no-op while connected or without the option.
+    pub async fn ensure_connected(&self) -> Result<()> {
+        let inner = &self.inner;
+        if !inner.config.restart_on_demand || self.is_connected() {
+            return Ok(());
+        }
+        let _revive = inner.revive.lock().await;
+        if self.is_connected() {
+            return Ok(());
+        }
+        if inner
+            .shutting_down
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(Error::Shutdown);
+        }
+        let transport = open_transport(&inner.config).await?;
+        let conn = Arc::new(Connection::start(
+            transport,
+            Arc::clone(&inner.shared),
+            inner.config.retry,
+            false,
+        ));
+        let init = match handshake(&conn, &inner.config).await {
+            Ok(init) => init,
+            Err(err) => {
+                conn.shutdown(inner.config.shutdown_grace).await;
+                return Err(err);
+            }
+        };
+        let swapped = match inner.conn.write() {
+            Ok(mut c)
+                if !inner
+                    .shutting_down
+                    .load(std::sync::atomic::Ordering::SeqCst) =>
+            {
+                *c = Arc::clone(&conn);
+                let generation = inner
+                    .generation
+                    .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                    + 1;
+                if let Ok(mut r) = inner.responders.lock() {
+                    r.retain(|(g, _), _| *g == generation);
+                }
+                true
+            }
+            _ => false,
+        };
+        if !swapped {
+            conn.shutdown(inner.config.shutdown_grace).await;
+            return Err(Error::Shutdown);
+        }
+        crate::rpc::metrics::Metrics::inc(&inner.shared.metrics.restarts);
+        if let Ok(mut i) = inner.init.write() {
+            *i = init;
+        }
+        tracing::debug!(pid = ?conn.pid(), "started a codex app-server on demand");
+        Ok(())
     }
 
     /// Waits until the current connection closes and returns why (as an error value).

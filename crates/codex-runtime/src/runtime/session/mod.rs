@@ -417,6 +417,8 @@ impl Session {
     /// thread was opened here: a new server knows no thread until one is resumed on it.
     async fn ensure_on_current_server(&self) -> Result<()> {
         let inner = &self.inner;
+        // A parked or crashed server of an on-demand runtime starts again here.
+        inner.runtime.ensure_connected().await?;
         let current = inner.runtime.generation();
         if inner.generation.load(Ordering::SeqCst) == current {
             return Ok(());
@@ -580,5 +582,11 @@ impl Session {
     /// True once [`Session::close`] was called.
     pub fn is_closed(&self) -> bool {
         self.inner.closed.load(Ordering::SeqCst)
+    }
+
+    /// True while a turn (or another operation that waits for the previous turn) runs on
+    /// this session.
+    pub fn in_turn(&self) -> bool {
+        self.inner.gate.try_lock().is_err()
     }
 }
