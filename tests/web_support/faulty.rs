@@ -2,8 +2,8 @@
 
 use codex_runtime::persistence::{
     Conversation, ConversationPage, ConversationStore, Durability, EventRecord, ItemPage,
-    JobRecord, ListConversations, Millis, NewConversation, PersistenceError, Record, RowCounts,
-    Scope, ServerRequestRecord, StoreFuture, TurnRecord,
+    JobRecord, LeaseAcquire, ListConversations, Millis, NewConversation, PersistenceError, Record,
+    RowCounts, Scope, ServerRequestRecord, SessionLease, StoreFuture, TurnRecord,
 };
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -200,13 +200,83 @@ impl ConversationStore for FaultyStore {
     fn update_job<'a>(&'a self, job: &'a JobRecord) -> StoreFuture<'a, bool> {
         self.inner.update_job(job)
     }
-    fn job<'a>(&'a self, job_id: &'a str) -> StoreFuture<'a, Option<JobRecord>> {
-        self.inner.job(job_id)
+    fn job<'a>(&'a self, scope: &'a Scope, job_id: &'a str) -> StoreFuture<'a, Option<JobRecord>> {
+        self.inner.job(scope, job_id)
     }
-    fn cancel_job<'a>(&'a self, job_id: &'a str) -> StoreFuture<'a, Option<JobRecord>> {
-        self.inner.cancel_job(job_id)
+    fn cancel_job<'a>(
+        &'a self,
+        scope: &'a Scope,
+        job_id: &'a str,
+    ) -> StoreFuture<'a, Option<JobRecord>> {
+        self.inner.cancel_job(scope, job_id)
     }
-    fn runnable_jobs<'a>(&'a self, now: Millis, limit: u32) -> StoreFuture<'a, Vec<JobRecord>> {
-        self.inner.runnable_jobs(now, limit)
+    fn claim_job<'a>(
+        &'a self,
+        scope: &'a Scope,
+        job_id: &'a str,
+        owner: &'a str,
+        now: Millis,
+        lease_ms: Millis,
+    ) -> StoreFuture<'a, Option<JobRecord>> {
+        self.inner.claim_job(scope, job_id, owner, now, lease_ms)
+    }
+    fn claim_next_job<'a>(
+        &'a self,
+        owner: &'a str,
+        now: Millis,
+        lease_ms: Millis,
+    ) -> StoreFuture<'a, Option<JobRecord>> {
+        self.inner.claim_next_job(owner, now, lease_ms)
+    }
+    fn renew_job_lease<'a>(
+        &'a self,
+        job_id: &'a str,
+        claim: i64,
+        owner: &'a str,
+        now: Millis,
+        lease_ms: Millis,
+    ) -> StoreFuture<'a, bool> {
+        self.inner
+            .renew_job_lease(job_id, claim, owner, now, lease_ms)
+    }
+    fn session_lease<'a>(
+        &'a self,
+        scope: &'a Scope,
+        conversation_id: &'a str,
+    ) -> StoreFuture<'a, Option<SessionLease>> {
+        self.inner.session_lease(scope, conversation_id)
+    }
+    fn acquire_session_lease<'a>(
+        &'a self,
+        scope: &'a Scope,
+        conversation_id: &'a str,
+        owner: &'a str,
+        now: Millis,
+        ttl_ms: Millis,
+    ) -> StoreFuture<'a, LeaseAcquire> {
+        self.inner
+            .acquire_session_lease(scope, conversation_id, owner, now, ttl_ms)
+    }
+    fn renew_session_lease<'a>(
+        &'a self,
+        scope: &'a Scope,
+        conversation_id: &'a str,
+        owner: &'a str,
+        token: i64,
+        now: Millis,
+        ttl_ms: Millis,
+    ) -> StoreFuture<'a, Option<SessionLease>> {
+        self.inner
+            .renew_session_lease(scope, conversation_id, owner, token, now, ttl_ms)
+    }
+    fn release_session_lease<'a>(
+        &'a self,
+        scope: &'a Scope,
+        conversation_id: &'a str,
+        owner: &'a str,
+        token: i64,
+    ) -> StoreFuture<'a, bool> {
+        self.inner
+            .release_session_lease(scope, conversation_id, owner, token)
     }
 }

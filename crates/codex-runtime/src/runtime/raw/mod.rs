@@ -131,8 +131,7 @@ impl Runtime {
         transport: Transport,
     ) -> Result<Runtime> {
         let on_demand = config.restart_on_demand && matches!(config.endpoint, Endpoint::Spawn);
-        let restartable =
-            on_demand || (config.restart.is_some() && config.endpoint.restartable());
+        let restartable = on_demand || (config.restart.is_some() && config.endpoint.restartable());
         let conn = Arc::new(Connection::start(
             transport,
             Arc::clone(&shared),
