@@ -62,7 +62,7 @@ fi
 cargo check -p codex-runtime-protocol
 
 step "cargo doc --workspace --no-deps with warnings denied"
-RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --lib
 
 step "cargo test --workspace (unit, integration, end-to-end on the real codex, doctests)"
 cargo test --workspace

@@ -2,10 +2,10 @@
 //! `codex-flow worker` (the `next` events of a finished run): the event matched against a flow
 //! catalog, as an [`EventRecord`] plus one queued run per matching step, each pinned to its
 //! flow package's hash and carrying its flow's `[retry]` policy. Recording them
-//! ([`crate::PostgresFlowStore::record_event_with_policies`]) is one transaction (an outbox);
+//! (`PostgresFlowStore::record_event_with_policies`) is one transaction (an outbox);
 //! workers execute the runs later. A worker records the `next` events of a run
 //! ([`next_dispatch`]) in the same transaction as the run's end
-//! ([`crate::PostgresFlowStore::finish_attempt_run`]).
+//! (`PostgresFlowStore::finish_attempt_run`).
 
 use std::collections::HashMap;
 
@@ -20,7 +20,7 @@ use crate::state::EventRecord;
 use crate::timestamp::now_rfc3339;
 
 /// A queued run and the retry policy of its flow, as
-/// [`crate::PostgresFlowStore::record_event_with_policies`] takes them.
+/// `PostgresFlowStore::record_event_with_policies` takes them.
 pub type QueuedRun = (RunView, Option<RetryPolicy>);
 
 /// The content hash of every flow package of `catalog`, by flow name (what queued runs are
@@ -37,7 +37,7 @@ pub fn package_hashes(catalog: &FlowCatalog) -> Result<HashMap<String, String>> 
 /// event of a depth-n event) against `catalog`: the [`EventRecord`] and one queued run per
 /// matching step (ids [`crate::ids::run_id`] without a replay nonce, `package_hash` from
 /// `hashes` (see [`package_hashes`]), the flow's `[retry]` policy). Nothing is written; record
-/// both in one transaction with [`crate::PostgresFlowStore::record_event_with_policies`].
+/// both in one transaction with `PostgresFlowStore::record_event_with_policies`.
 pub fn queued_dispatch(
     catalog: &FlowCatalog,
     hashes: &HashMap<String, String>,
@@ -70,7 +70,7 @@ pub fn queued_dispatch(
 }
 
 /// The `next` events of an attempt's FLOW_RESULT, ready to be recorded with the attempt's end
-/// by [`crate::PostgresFlowStore::finish_attempt_run`] (in its transaction, only when the
+/// by `PostgresFlowStore::finish_attempt_run` (in its transaction, only when the
 /// attempt won and the run is over; a fenced or retried attempt records none of it).
 #[derive(Debug, Clone, Default)]
 pub struct NextEvents {

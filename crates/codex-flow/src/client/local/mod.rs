@@ -111,7 +111,7 @@ fn default_max_concurrent_runs() -> usize {
 }
 
 /// Default of [`LocalFlowClientConfig::max_next_depth`] and of
-/// [`crate::worker::WorkerConfig::max_next_depth`]: how deep `next` chains may go.
+/// `worker::WorkerConfig::max_next_depth` (feature `server`): how deep `next` chains may go.
 pub const DEFAULT_MAX_NEXT_DEPTH: u32 = 8;
 
 fn default_max_next_depth() -> u32 {
