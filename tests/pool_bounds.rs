@@ -119,7 +119,9 @@ async fn a_tenant_waits_while_every_slot_is_busy_then_gets_a_typed_error() {
         .unwrap();
     let status = res.status().as_u16();
     let body: serde_json::Value = res.json().await.unwrap();
-    assert_ne!(status, 201, "{body}");
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "runtime_busy", "{body}");
+    assert_eq!(body["error"]["limit"], "max_processes", "{body}");
     let message = body["error"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("stayed busy"), "{body}");
     assert!(h.pool.pid(&key(1)).is_none());

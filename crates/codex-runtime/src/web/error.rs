@@ -163,6 +163,7 @@ impl WebError {
             WebError::TooManySessions { .. }
             | WebError::TooManyStreams { .. }
             | WebError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            WebError::Runtime(e) if pool_busy(e) => StatusCode::SERVICE_UNAVAILABLE,
             WebError::Runtime(_) => StatusCode::BAD_GATEWAY,
             WebError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -186,6 +187,7 @@ impl WebError {
             WebError::TooManyPendingApprovals { .. } => "too_many_pending_approvals",
             WebError::TooManyStreams { .. } => "too_many_streams",
             WebError::ShuttingDown => "shutting_down",
+            WebError::Runtime(e) if pool_busy(e) => "runtime_busy",
             WebError::Runtime(_) => "runtime_error",
             WebError::Store(_) => "store_error",
         }
@@ -200,6 +202,7 @@ impl WebError {
             WebError::TooManySessions { limit, .. } => Some(limit.as_str()),
             WebError::TooManyStreams { limit, .. } => Some(limit.as_str()),
             WebError::TooManyPendingApprovals { .. } => Some("max_pending_approvals"),
+            WebError::Runtime(e) if pool_busy(e) => Some("max_processes"),
             _ => None,
         }
     }
@@ -212,6 +215,11 @@ impl WebError {
     /// `error`) with that id.
     pub fn public_message(&self) -> String {
         match self {
+            // Every process of the pool stayed busy: the client's own condition, and the text
+            // names only the pool's cap, the wait and the tenant's own key.
+            WebError::Runtime(crate::Error::Pool(busy)) if pool_busy_error(busy) => {
+                busy.to_string()
+            }
             WebError::Runtime(_) | WebError::Store(_) => {
                 let id = super::new_session_id();
                 tracing::error!(error_id = %id, code = self.code(), "web request failed: {self}");
@@ -220,6 +228,16 @@ impl WebError {
             other => other.to_string(),
         }
     }
+}
+
+/// Whether `err` is the runtime pool's "every process stayed busy" refusal (HTTP 503
+/// `runtime_busy`, `limit: max_processes`), which a client may retry.
+fn pool_busy(err: &crate::Error) -> bool {
+    matches!(err, crate::Error::Pool(e) if pool_busy_error(e))
+}
+
+fn pool_busy_error(err: &crate::runtime::pool::PoolError) -> bool {
+    matches!(err, crate::runtime::pool::PoolError::NoSlot { .. })
 }
 
 impl IntoResponse for WebError {
