@@ -89,10 +89,13 @@ impl TurnRecords {
                 // the log has the text.
                 let id = super::new_session_id();
                 tracing::error!(error_id = %id, "a web turn failed: {err}");
+                let cause = public_cause(&err)
+                    .map(|c| format!(": {c}"))
+                    .unwrap_or_default();
                 Record::Error {
                     turn_id: self.turn(),
                     message: format!(
-                        "the turn failed (error id {id}); the server's log has the details"
+                        "the turn failed{cause} (error id {id}); the server's log has the details"
                     ),
                 }
             }
@@ -261,5 +264,46 @@ mod tests {
             }
         );
         assert!(matches!(&out[3], Record::Deltas { text, .. } if text == "d"));
+    }
+}
+
+/// What a client may be told of why its turn failed: the kind of failure and numbers only (an
+/// exit status, a signal), never the error's own text (codex's stderr tail, paths, SQL).
+fn public_cause(err: &crate::Error) -> Option<String> {
+    use crate::Error;
+    match err {
+        Error::TransportClosed {
+            signal: Some(signal),
+            ..
+        } => Some(format!(
+            "the codex app-server was killed by signal {signal}"
+        )),
+        Error::TransportClosed {
+            exit_code: Some(code),
+            ..
+        } => Some(format!("the codex app-server exited with code {code}")),
+        Error::TransportClosed { .. } => Some("the codex app-server connection closed".into()),
+        Error::TurnTimeout { .. } => Some("the turn timed out".into()),
+        Error::TurnStalled { .. } => Some("the turn stalled (codex never completed it)".into()),
+        Error::Shutdown => Some("the runtime is shutting down".into()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod public_cause_tests {
+    use super::public_cause;
+
+    #[test]
+    fn a_crash_is_named_without_codex_stderr() {
+        let err = crate::Error::TransportClosed {
+            exit_code: None,
+            signal: Some(9),
+            stderr_tail: "secret /srv/path".into(),
+        };
+        let cause = public_cause(&err).unwrap();
+        assert_eq!(cause, "the codex app-server was killed by signal 9");
+        let other = crate::Error::Protocol("secret /srv/path".into());
+        assert_eq!(public_cause(&other), None);
     }
 }
