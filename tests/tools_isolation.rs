@@ -124,6 +124,8 @@ async fn two_sessions_each_see_only_their_own_tools_and_close_frees_the_port() {
         "one token per session"
     );
     assert!(!format!("{ea:?}").contains(ea.bearer_token().expose_secret()));
+    // reqwest is built with `rustls-no-provider` in this workspace (codex-flow's HTTP client).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::new();
     let (la, lb) = tokio::join!(list_tools(&http, ea), list_tools(&http, eb));
     assert_eq!(la, ["alpha"]);
